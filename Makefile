@@ -1,0 +1,50 @@
+# Customer Reactivation: `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+SERVICES := deploy/local/services.sh
+# Exports DATABASE_URL, REDIS_URL, ELASTICSEARCH_URL, SEARCH_FLAVOR for the
+# local services unless they are already set.
+WITH_ENV := eval "$$($(SERVICES) env)" &&
+DEMO_CUSTOMERS ?= 20000
+SCENARIO ?= sync
+CUSTOMERS ?= 800000
+TEST_TIMEOUT ?= 60m
+
+.PHONY: all build services services-down run test test-race lint bench fuzz clean
+
+all: build
+
+build:
+	go build -o bin/ ./cmd/...
+
+services:
+	$(SERVICES) up
+
+services-down:
+	$(SERVICES) down
+
+## run: start what is missing, migrate, seed demo data if empty, sync, serve.
+run: build services
+	$(WITH_ENV) ./bin/reactivation run --demo $(DEMO_CUSTOMERS)
+
+## test: start what is missing, then every test against the real services.
+test: services
+	$(WITH_ENV) go vet ./...
+	$(WITH_ENV) go test -count=1 -timeout $(TEST_TIMEOUT) -p 2 ./...
+	$(WITH_ENV) go test -count=1 -race -timeout 20m ./internal/config/ ./internal/profile/ ./internal/segment/ ./internal/jobs/ ./internal/auth/ ./internal/source/ ./api/
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	go vet ./...
+
+## bench: make bench SCENARIO=sync CUSTOMERS=800000
+bench: build services
+	$(WITH_ENV) ./bin/reactivation bench --scenario $(SCENARIO) --customers $(CUSTOMERS) --out bench-$(SCENARIO).json
+
+fuzz:
+	go test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/segment/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,251 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/reactivation/reactivation/api"
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/auth"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/testenv"
+)
+
+type testBundle struct {
+	deps *app.Deps
+	srv  *httptest.Server
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	cfg := testenv.Config(t)
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	require.NoError(t, err)
+	_, err = postgres.Migrate(ctx, pool)
+	pool.Close()
+	require.NoError(t, err)
+	deps, err := app.Open(ctx, cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	t.Cleanup(deps.Close)
+	srv := httptest.NewServer(api.New(deps).Handler())
+	t.Cleanup(srv.Close)
+	return &testBundle{deps: deps, srv: srv}
+}
+
+// key creates a key; company "" makes an admin key.
+func (b *testBundle) key(t *testing.T, company string, scopes ...auth.Scope) string {
+	t.Helper()
+	if len(scopes) == 0 {
+		scopes = auth.AllScopes[:3]
+	}
+	_, secret, err := b.deps.Keys.Create(context.Background(), auth.NewKey{Name: "test", CompanyID: company, Admin: company == "", Scopes: scopes})
+	require.NoError(t, err)
+	return secret
+}
+
+func (b *testBundle) do(t *testing.T, method, path, key string, body any) (*http.Response, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		raw, ok := body.(string)
+		if !ok {
+			bb, err := json.Marshal(body)
+			require.NoError(t, err)
+			raw = string(bb)
+		}
+		r = strings.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, b.srv.URL+path, r)
+	require.NoError(t, err)
+	if key != "" {
+		req.Header.Set("X-API-Key", key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	var out map[string]any
+	if len(bytes.TrimSpace(data)) > 0 && data[0] == '{' {
+		require.NoError(t, json.Unmarshal(data, &out), string(data))
+	}
+	return res, out
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	b := setup(t)
+	res, _ := b.do(t, "GET", "/healthz", "", nil)
+	require.Equal(t, 200, res.StatusCode)
+	res, body := b.do(t, "GET", "/readyz", "", nil)
+	require.Equal(t, 200, res.StatusCode, body)
+	checks := body["checks"].(map[string]any)
+	for _, dep := range []string{"postgres", "redis", "search"} {
+		require.Equal(t, "up", checks[dep].(map[string]any)["status"], dep)
+	}
+	index := body["index"].(map[string]any)
+	require.Equal(t, false, index["aliasExists"], "a fresh deployment has no index yet, and is ready anyway")
+}
+
+func TestReadinessFailsWhenRedisIsDown(t *testing.T) {
+	b := setup(t)
+	// Point the API's Redis client at a port nobody listens on: the real
+	// client, failing for real.
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { dead.Close() })
+	b.deps.Redis = dead
+	res, body := b.do(t, "GET", "/readyz", "", nil)
+	require.Equal(t, 503, res.StatusCode, body)
+	require.Equal(t, "down", body["checks"].(map[string]any)["redis"].(map[string]any)["status"])
+}
+
+func TestAuthentication(t *testing.T) {
+	b := setup(t)
+	res, body := b.do(t, "GET", "/api/v1/jobs/nope", "", nil)
+	require.Equal(t, 401, res.StatusCode)
+	require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
+	require.Equal(t, float64(401), body["status"])
+
+	res, _ = b.do(t, "GET", "/api/v1/jobs/nope", "rk_bogus_secret", nil)
+	require.Equal(t, 401, res.StatusCode)
+
+	key := b.key(t, "COMP001")
+	res, _ = b.do(t, "GET", "/api/v1/jobs/nope", key, nil)
+	require.Equal(t, 404, res.StatusCode)
+
+	// Bearer works too.
+	req, _ := http.NewRequest("GET", b.srv.URL+"/api/v1/jobs/nope", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	r, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	r.Body.Close()
+	require.Equal(t, 404, r.StatusCode)
+
+	prefix := strings.Split(key, "_")[1]
+	_, err = b.deps.Keys.Revoke(context.Background(), prefix)
+	require.NoError(t, err)
+	res, body = b.do(t, "GET", "/api/v1/jobs/nope", key, nil)
+	require.Equal(t, 401, res.StatusCode)
+	require.Contains(t, body["detail"], "revoked")
+}
+
+func TestScopes(t *testing.T) {
+	b := setup(t)
+	searchOnly := b.key(t, "COMP001", auth.ScopeSearch)
+	res, body := b.do(t, "POST", "/api/v1/syncs", searchOnly, map[string]any{"mode": "full"})
+	require.Equal(t, 403, res.StatusCode, body)
+	require.Contains(t, body["detail"], "sync")
+}
+
+// startJob enqueues an incremental sync job for company without any
+// worker running, so it stays queued.
+func startJob(t *testing.T, b *testBundle, key string) string {
+	t.Helper()
+	res, body := b.do(t, "POST", "/api/v1/syncs", key, map[string]any{"mode": "incremental"})
+	require.Equal(t, 202, res.StatusCode, body)
+	require.Equal(t, "/api/v1/syncs/"+body["jobId"].(string), res.Header.Get("Location"))
+	return body["jobId"].(string)
+}
+
+func TestJobsAreVisibleOnlyToTheirCompany(t *testing.T) {
+	b := setup(t)
+	comp1, comp2, admin := b.key(t, "COMP001"), b.key(t, "COMP002"), b.key(t, "")
+	id := startJob(t, b, comp1)
+
+	res, body := b.do(t, "GET", "/api/v1/jobs/"+id, comp1, nil)
+	require.Equal(t, 200, res.StatusCode)
+	require.Equal(t, "queued", body["state"])
+	require.Equal(t, "COMP001", body["companyId"])
+
+	for _, path := range []string{"/api/v1/jobs/" + id, "/api/v1/syncs/" + id} {
+		res, body = b.do(t, "GET", path, comp2, nil)
+		require.Equal(t, 404, res.StatusCode, "another company's job must be 404, not 403: %v", body)
+	}
+	res, _ = b.do(t, "GET", "/api/v1/jobs/"+id, admin, nil)
+	require.Equal(t, 200, res.StatusCode)
+}
+
+func TestSecondSyncOfTheSameModeConflicts(t *testing.T) {
+	b := setup(t)
+	key := b.key(t, "")
+	first := startJob(t, b, key)
+	res, body := b.do(t, "POST", "/api/v1/syncs", key, map[string]any{"mode": "incremental"})
+	require.Equal(t, 409, res.StatusCode, body)
+	require.Contains(t, body["detail"], first)
+	require.Equal(t, first, body["extra"].(map[string]any)["runningJobId"])
+}
+
+func TestBadInputIsAProblemNamingTheField(t *testing.T) {
+	b := setup(t)
+	key := b.key(t, "")
+	cases := []struct {
+		body  string
+		field string
+	}{
+		{`{"mode":"sometimes"}`, "mode"},
+		{`{"mode":3}`, "mode"},
+		{`{"mode":"full","extra":1}`, "extra"},
+		{`{`, "body"},
+	}
+	for _, c := range cases {
+		res, body := b.do(t, "POST", "/api/v1/syncs", key, c.body)
+		require.Equal(t, 400, res.StatusCode, c.body)
+		require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
+		errs := body["errors"].([]any)
+		require.Equal(t, c.field, errs[0].(map[string]any)["field"], c.body)
+	}
+}
+
+func TestReaperFailsAJobWhoseTaskVanished(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	id := startJob(t, b, b.key(t, "COMP001"))
+	reaper := jobs.NewReaper(b.deps.Jobs, b.deps.Inspector, b.deps.Log)
+	reaper.Grace = 0
+
+	// The task is in Redis: the job stays queued.
+	failed, err := reaper.Reap(ctx)
+	require.NoError(t, err)
+	require.Empty(t, failed)
+
+	// Redis restarts empty.
+	require.NoError(t, b.deps.Redis.FlushDB(ctx).Err())
+	time.Sleep(10 * time.Millisecond)
+	failed, err = reaper.Reap(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{id}, failed)
+	j, err := b.deps.Jobs.GetAny(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, jobs.Failed, j.State)
+	require.Equal(t, jobs.VanishedReason, j.Error)
+	require.NotNil(t, j.FinishedAt)
+
+	// A final job is never reaped twice.
+	failed, err = reaper.Reap(ctx)
+	require.NoError(t, err)
+	require.Empty(t, failed)
+}
+
+func TestUnknownRouteAndMethod(t *testing.T) {
+	b := setup(t)
+	res, body := b.do(t, "GET", "/nope", "", nil)
+	require.Equal(t, 404, res.StatusCode)
+	require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"), body)
+	res, _ = b.do(t, "DELETE", "/healthz", "", nil)
+	require.Equal(t, 405, res.StatusCode)
+}

@@ -1,0 +1,88 @@
+// Package api is the HTTP API: a gin router whose handlers speak in domain
+// terms, with problem+json errors, API-key auth and Prometheus metrics.
+package api
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/auth"
+)
+
+// Server holds the API's dependencies. Its Handler is safe for concurrent use.
+type Server struct {
+	deps   *app.Deps
+	log    *zap.Logger
+	router *gin.Engine
+}
+
+// New builds the router over deps.
+func New(deps *app.Deps) *Server {
+	gin.SetMode(gin.ReleaseMode)
+	s := &Server{deps: deps, log: deps.Log, router: gin.New()}
+	s.routes()
+	return s
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.router }
+
+// routes registers every route. Middleware runs in this order: request id,
+// recovery, access log, metrics, then per group auth and scope.
+func (s *Server) routes() {
+	r := s.router
+	r.HandleMethodNotAllowed = true
+	r.Use(s.requestID, recovery, accessLog, observe)
+	r.NoRoute(func(c *gin.Context) { writeProblem(c, problem(http.StatusNotFound, "no such route")) })
+	r.NoMethod(func(c *gin.Context) {
+		writeProblem(c, problem(http.StatusMethodNotAllowed, "method not allowed on this route"))
+	})
+
+	r.GET("/healthz", s.healthz)
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
+
+	v1 := r.Group("/api/v1", s.authenticate)
+	v1.GET("/jobs/:id", s.getJob)
+
+	sync := v1.Group("", require(auth.ScopeSync))
+	s.syncRoutes(sync)
+}
+
+// Run serves on addr until ctx ends, then shuts down gracefully within
+// timeout. ready, if not nil, is called with the bound address (useful with
+// port 0).
+func (s *Server) Run(ctx context.Context, addr string, timeout time.Duration, ready func(net.Addr)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: s.router, ReadHeaderTimeout: 10 * time.Second}
+	if ready != nil {
+		ready(ln.Addr())
+	}
+	s.log.Info("api listening", zap.String("addr", ln.Addr().String()))
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
+	s.log.Info("api stopped")
+	return err
+}

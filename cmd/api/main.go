@@ -1,0 +1,15 @@
+// Command api serves the HTTP API.
+package main
+
+import (
+	"context"
+
+	"github.com/reactivation/reactivation/api"
+	"github.com/reactivation/reactivation/internal/app"
+)
+
+func main() {
+	app.Main("api", func(ctx context.Context, d *app.Deps) error {
+		return api.New(d).Run(ctx, d.Config.APIAddr, d.Config.ShutdownTimeout, nil)
+	})
+}

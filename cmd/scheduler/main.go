@@ -1,0 +1,20 @@
+// Command scheduler enqueues the periodic syncs and the job reaper. Two
+// replicas are safe: each tick is claimed once.
+package main
+
+import (
+	"context"
+
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/workers"
+)
+
+func main() {
+	app.Main("scheduler", func(ctx context.Context, d *app.Deps) error {
+		s, err := workers.NewScheduler(d, workers.StartSync(d))
+		if err != nil {
+			return err
+		}
+		return s.Run(ctx)
+	})
+}

@@ -1,0 +1,15 @@
+// Command worker processes asynq tasks; run as many replicas as needed.
+package main
+
+import (
+	"context"
+
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/workers"
+)
+
+func main() {
+	app.Main("worker", func(ctx context.Context, d *app.Deps) error {
+		return workers.New(d).Run(ctx)
+	})
+}

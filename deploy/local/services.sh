@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Starts PostgreSQL, Redis and a single OpenSearch node on loopback without
+# Docker. A service already answering at its configured URL is used as it is.
+#
+#   deploy/local/services.sh up|down|status|env
+#
+# Data, logs and downloaded artifacts live in .local/ at the repository root
+# (git-ignored). Idempotent: `up` with everything running returns in well
+# under a second.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STATE=${REACTIVATION_LOCAL_DIR:-$ROOT/.local}
+
+PG_PORT=${PG_PORT:-5432}
+REDIS_PORT=${REDIS_PORT:-6379}
+OS_PORT=${OS_PORT:-9200}
+OS_HEAP=${OS_HEAP:-2g}
+
+DATABASE_URL=${DATABASE_URL:-postgres://reactivation:reactivation@127.0.0.1:$PG_PORT/reactivation?sslmode=disable}
+REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
+ELASTICSEARCH_URL=${ELASTICSEARCH_URL:-http://127.0.0.1:$OS_PORT}
+SEARCH_FLAVOR=${SEARCH_FLAVOR:-opensearch}
+
+log() { echo "services: $*" >&2; }
+die() { echo "services: $*" >&2; exit 1; }
+
+apt_updated=""
+apt_install() {
+  if [ -z "$apt_updated" ]; then
+    log "apt-get update"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+    apt_updated=1
+  fi
+  log "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2 || die "apt-get install $* failed"
+}
+
+# wait_for NAME SECONDS CMD... polls CMD until it succeeds.
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  local i
+  for ((i = 0; i < secs * 4; i++)); do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    sleep 0.25
+  done
+  die "$name did not answer within ${secs}s (see $STATE/*.log)"
+}
+
+# ---------- PostgreSQL ----------
+
+pg_up() { command -v psql >/dev/null && psql "$DATABASE_URL" -Atqc 'select 1' >/dev/null 2>&1; }
+
+pg_bin() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] && [ -x "$d/initdb" ] && echo "$d"
+}
+
+pg_start() {
+  if pg_up; then return 0; fi
+  local bin
+  bin=$(pg_bin) || true
+  if [ -z "$bin" ] || ! command -v psql >/dev/null; then
+    apt_install postgresql postgresql-client
+    bin=$(pg_bin) || die "no PostgreSQL binaries after install"
+  fi
+  local data=$STATE/pg/data run=$STATE/pg/run
+  mkdir -p "$STATE/pg" "$run"
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$STATE/pg"; fi
+  if [ ! -s "$data/PG_VERSION" ]; then
+    log "initdb $data"
+    as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$STATE/pg/initdb.log" 2>&1 ||
+      die "initdb failed: $(tail -n 3 "$STATE/pg/initdb.log")"
+    cat >>"$data/postgresql.conf" <<EOF
+# local development node started by deploy/local/services.sh
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$run'
+max_connections = 300
+shared_buffers = 1GB
+work_mem = 64MB
+maintenance_work_mem = 512MB
+max_wal_size = 8GB
+synchronous_commit = off
+fsync = off
+full_page_writes = off
+EOF
+  fi
+  log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+  as_pg "$bin/pg_ctl" -D "$data" -l "$STATE/pg/postgres.log" -w -t 60 start >/dev/null ||
+    die "PostgreSQL did not start: $(tail -n 5 "$STATE/pg/postgres.log")"
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc "select 1 from pg_roles where rolname='reactivation'" | grep -q 1 ||
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "create role reactivation login superuser password 'reactivation'"
+  psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc "select 1 from pg_database where datname='reactivation'" | grep -q 1 ||
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "create database reactivation owner reactivation"
+  wait_for PostgreSQL 30 pg_up
+}
+
+pg_stop() {
+  local bin data=$STATE/pg/data
+  [ -s "$data/postmaster.pid" ] || return 0
+  bin=$(pg_bin) || return 0
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null || true
+  else "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null || true; fi
+}
+
+# ---------- Redis ----------
+
+redis_up() { command -v redis-cli >/dev/null && [ "$(redis-cli -u "$REDIS_URL" ping 2>/dev/null)" = PONG ]; }
+
+redis_start() {
+  if redis_up; then return 0; fi
+  command -v redis-server >/dev/null || apt_install redis-server
+  mkdir -p "$STATE/redis"
+  log "starting Redis on 127.0.0.1:$REDIS_PORT"
+  # Nothing on disk, like many deployments: the job rows in PostgreSQL are
+  # what survives a Redis restart.
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes \
+    --dir "$STATE/redis" --save '' --appendonly no --databases 64 \
+    --pidfile "$STATE/redis/redis.pid" --logfile "$STATE/redis/redis.log" >/dev/null
+  wait_for Redis 20 redis_up
+}
+
+redis_stop() {
+  if [ -s "$STATE/redis/redis.pid" ]; then
+    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || kill "$(cat "$STATE/redis/redis.pid")" 2>/dev/null || true
+    rm -f "$STATE/redis/redis.pid"
+  fi
+}
+
+# ---------- OpenSearch ----------
+
+os_up() { curl -fsS "$ELASTICSEARCH_URL/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; }
+
+os_start() {
+  if os_up; then return 0; fi
+  local lib=$STATE/opensearch/lib
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  if [ ! -f "$lib/.complete" ]; then
+    command -v mvn >/dev/null || apt_install maven
+    log "resolving OpenSearch from Maven Central into $lib"
+    mkdir -p "$lib"
+    mvn -q -B -f "$ROOT/deploy/local/opensearch/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$lib" >"$STATE/opensearch-mvn.log" 2>&1 ||
+      die "maven could not resolve OpenSearch: $(tail -n 5 "$STATE/opensearch-mvn.log")"
+    touch "$lib/.complete"
+  fi
+  local node=$STATE/opensearch/node
+  rm -rf "$node"
+  mkdir -p "$node"
+  log "starting OpenSearch on 127.0.0.1:$OS_PORT"
+  # The runner binds baseHttpPort+1 for its first node.
+  nohup java -Xms"$OS_HEAP" -Xmx"$OS_HEAP" -cp "$lib/*" \
+    org.codelibs.opensearch.runner.OpenSearchRunner \
+    -basePath "$node" -numOfNode 1 -baseHttpPort $((OS_PORT - 1)) -clusterName reactivation \
+    >"$STATE/opensearch.log" 2>&1 </dev/null &
+  echo $! >"$STATE/opensearch.pid"
+  wait_for OpenSearch 120 os_up
+}
+
+os_stop() {
+  if [ -s "$STATE/opensearch.pid" ]; then
+    local pid
+    pid=$(cat "$STATE/opensearch.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$STATE/opensearch.pid"
+  fi
+}
+
+state() { if "$1"; then echo up; else echo down; fi; }
+
+print_env() {
+  cat <<EOF
+export DATABASE_URL='$DATABASE_URL'
+export REDIS_URL='$REDIS_URL'
+export ELASTICSEARCH_URL='$ELASTICSEARCH_URL'
+export SEARCH_FLAVOR='$SEARCH_FLAVOR'
+EOF
+}
+
+case "${1:-}" in
+  up)
+    mkdir -p "$STATE"
+    pg_start
+    redis_start
+    os_start
+    log "PostgreSQL, Redis and OpenSearch are up"
+    ;;
+  down)
+    os_stop
+    redis_stop
+    pg_stop
+    log "stopped what this script started"
+    ;;
+  status)
+    echo "postgres   $(state pg_up)   $DATABASE_URL"
+    echo "redis      $(state redis_up)   $REDIS_URL"
+    echo "opensearch $(state os_up)   $ELASTICSEARCH_URL"
+    pg_up && redis_up && os_up
+    ;;
+  env) print_env ;;
+  *) die "usage: $0 up|down|status|env" ;;
+esac

@@ -1,0 +1,209 @@
+// Package config reads the one configuration struct every binary uses from
+// the environment and validates it before anything starts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/robfig/cron/v3"
+)
+
+// Config is the whole configuration of the API, worker, scheduler and CLI.
+// Every field is documented in the README's configuration table.
+type Config struct {
+	// DatabaseURL is the service's own PostgreSQL (jobs, keys, exports).
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"postgres://reactivation:reactivation@127.0.0.1:5432/reactivation?sslmode=disable"`
+	// SourceDatabaseURL is the customer's database (a read replica in
+	// production). Empty means DatabaseURL.
+	SourceDatabaseURL string `env:"SOURCE_DATABASE_URL"`
+	RedisURL          string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
+	// ElasticsearchURL empty selects the PostgreSQL search engine.
+	ElasticsearchURL string `env:"ELASTICSEARCH_URL"`
+	// SearchFlavor "opensearch" only lets the v8 client talk to OpenSearch.
+	SearchFlavor     string        `env:"SEARCH_FLAVOR" envDefault:"elasticsearch"`
+	IndexAlias       string        `env:"INDEX_ALIAS" envDefault:"customers"`
+	BusinessTimezone string        `env:"BUSINESS_TIMEZONE" envDefault:"America/Costa_Rica"`
+	APIAddr          string        `env:"API_ADDR" envDefault:":8080"`
+	LogLevel         string        `env:"LOG_LEVEL" envDefault:"info"`
+	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
+
+	WorkerConcurrency int `env:"WORKER_CONCURRENCY" envDefault:"4"`
+	// WorkerQueues weighs the asynq queues, "name:weight,...".
+	WorkerQueues string `env:"WORKER_QUEUES" envDefault:"critical:6,sync:3,default:2,export:2"`
+	// SyncShardSize is the number of customers per full-sync shard.
+	SyncShardSize int `env:"SYNC_SHARD_SIZE" envDefault:"20000"`
+	// SyncFullCron is a five-field cron in BUSINESS_TIMEZONE.
+	SyncFullCron         string        `env:"SYNC_FULL_CRON" envDefault:"0 2 * * *"`
+	SyncIncrementalEvery time.Duration `env:"SYNC_INCREMENTAL_EVERY" envDefault:"15m"`
+	// ReaperInterval is how often jobs whose asynq task vanished are failed.
+	ReaperInterval time.Duration `env:"REAPER_INTERVAL" envDefault:"1m"`
+
+	SearchCacheTTL     time.Duration `env:"SEARCH_CACHE_TTL" envDefault:"10m"`
+	ExportRetention    time.Duration `env:"EXPORT_RETENTION" envDefault:"168h"`
+	SnapshotRetention  time.Duration `env:"SNAPSHOT_RETENTION" envDefault:"24h"`
+	RateLimitPerMinute int           `env:"RATE_LIMIT_PER_MINUTE" envDefault:"600"`
+	RateLimitBurst     int           `env:"RATE_LIMIT_BURST" envDefault:"100"`
+	CORSOrigin         string        `env:"CORS_ORIGIN"`
+
+	// Location is BusinessTimezone, loaded.
+	Location *time.Location `env:"-"`
+}
+
+// Load reads the environment and validates it. The error names the variable.
+func Load() (Config, error) {
+	var c Config
+	if err := env.Parse(&c); err != nil {
+		var agg env.AggregateError
+		if errors.As(err, &agg) && len(agg.Errors) > 0 {
+			err = agg.Errors[0]
+		}
+		var perr env.ParseError
+		if errors.As(err, &perr) {
+			if f, ok := reflect.TypeOf(c).FieldByName(perr.Name); ok {
+				return c, fmt.Errorf("config: %s: %v", f.Tag.Get("env"), perr.Err)
+			}
+		}
+		return c, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Validate checks every value and fills the derived fields.
+func (c *Config) Validate() error {
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("config: %s: %s", name, fmt.Sprintf(format, args...))
+	}
+	if c.SourceDatabaseURL == "" {
+		c.SourceDatabaseURL = c.DatabaseURL
+	}
+	for _, v := range []struct{ name, value string }{{"DATABASE_URL", c.DatabaseURL}, {"SOURCE_DATABASE_URL", c.SourceDatabaseURL}} {
+		if err := checkURL(v.value, "postgres", "postgresql"); err != nil {
+			return bad(v.name, "%v", err)
+		}
+	}
+	if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
+		return bad("REDIS_URL", "%v", err)
+	}
+	if c.ElasticsearchURL != "" {
+		if err := checkURL(c.ElasticsearchURL, "http", "https"); err != nil {
+			return bad("ELASTICSEARCH_URL", "%v", err)
+		}
+	}
+	if c.SearchFlavor != "elasticsearch" && c.SearchFlavor != "opensearch" {
+		return bad("SEARCH_FLAVOR", "must be elasticsearch or opensearch, got %q", c.SearchFlavor)
+	}
+	if c.IndexAlias == "" || strings.ToLower(c.IndexAlias) != c.IndexAlias || strings.ContainsAny(c.IndexAlias, ` "*\,/<>?|#:`) {
+		return bad("INDEX_ALIAS", "must be a lowercase index name, got %q", c.IndexAlias)
+	}
+	loc, err := time.LoadLocation(c.BusinessTimezone)
+	if err != nil || c.BusinessTimezone == "" {
+		return bad("BUSINESS_TIMEZONE", "unknown time zone %q", c.BusinessTimezone)
+	}
+	c.Location = loc
+	if _, _, err := splitHostPort(c.APIAddr); err != nil {
+		return bad("API_ADDR", "%v", err)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.WorkerConcurrency < 1 {
+		return bad("WORKER_CONCURRENCY", "must be at least 1, got %d", c.WorkerConcurrency)
+	}
+	if _, err := c.Queues(); err != nil {
+		return bad("WORKER_QUEUES", "%v", err)
+	}
+	if c.SyncShardSize < 100 {
+		return bad("SYNC_SHARD_SIZE", "must be at least 100, got %d", c.SyncShardSize)
+	}
+	if _, err := cron.ParseStandard(c.SyncFullCron); err != nil {
+		return bad("SYNC_FULL_CRON", "%v", err)
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{
+		{"SYNC_INCREMENTAL_EVERY", c.SyncIncrementalEvery}, {"REAPER_INTERVAL", c.ReaperInterval},
+		{"SEARCH_CACHE_TTL", c.SearchCacheTTL}, {"EXPORT_RETENTION", c.ExportRetention},
+		{"SNAPSHOT_RETENTION", c.SnapshotRetention}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+	} {
+		if d.value <= 0 {
+			return bad(d.name, "must be a positive duration, got %s", d.value)
+		}
+	}
+	if c.RateLimitPerMinute < 1 {
+		return bad("RATE_LIMIT_PER_MINUTE", "must be at least 1, got %d", c.RateLimitPerMinute)
+	}
+	if c.RateLimitBurst < 1 {
+		return bad("RATE_LIMIT_BURST", "must be at least 1, got %d", c.RateLimitBurst)
+	}
+	return nil
+}
+
+// Queues parses WorkerQueues into asynq's queue weights.
+func (c *Config) Queues() (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range strings.Split(c.WorkerQueues, ",") {
+		name, weight, ok := strings.Cut(strings.TrimSpace(part), ":")
+		var w int
+		if _, err := fmt.Sscanf(weight, "%d", &w); !ok || name == "" || err != nil || w < 1 {
+			return nil, fmt.Errorf("want name:weight pairs separated by commas, got %q", part)
+		}
+		out[name] = w
+	}
+	for _, q := range []string{"critical", "sync", "default", "export"} {
+		if _, ok := out[q]; !ok {
+			return nil, fmt.Errorf("queue %q is missing", q)
+		}
+	}
+	return out, nil
+}
+
+func checkURL(raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("not a URL: %q", raw)
+	}
+	for _, s := range schemes {
+		if u.Scheme == s && u.Host != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("want a %s:// URL with a host, got %q", schemes[0], raw)
+}
+
+func splitHostPort(addr string) (string, string, error) {
+	i := strings.LastIndex(addr, ":")
+	if i < 0 {
+		return "", "", fmt.Errorf("want host:port or :port, got %q", addr)
+	}
+	port := addr[i+1:]
+	var p int
+	if _, err := fmt.Sscanf(port, "%d", &p); err != nil || p < 0 || p > 65535 {
+		return "", "", fmt.Errorf("bad port in %q", addr)
+	}
+	return addr[:i], port, nil
+}
+
+// Defaults returns the configuration with every default and no
+// environment, validated; tests override fields and call Validate again.
+func Defaults() Config {
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: map[string]string{}}); err != nil {
+		panic(err)
+	}
+	if err := c.Validate(); err != nil {
+		panic(err)
+	}
+	return c
+}

@@ -1,0 +1,71 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c := Defaults()
+	if c.IndexAlias != "customers" || c.BusinessTimezone != "America/Costa_Rica" || c.APIAddr != ":8080" {
+		t.Fatalf("unexpected defaults: %+v", c)
+	}
+	if c.SourceDatabaseURL != c.DatabaseURL {
+		t.Fatalf("SOURCE_DATABASE_URL should default to DATABASE_URL")
+	}
+	if c.Location == nil || c.Location.String() != "America/Costa_Rica" {
+		t.Fatalf("location not loaded: %v", c.Location)
+	}
+}
+
+func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
+	cases := map[string]string{
+		"REDIS_URL":              "nonsense",
+		"DATABASE_URL":           "mysql://x/y",
+		"SOURCE_DATABASE_URL":    "::",
+		"ELASTICSEARCH_URL":      "ftp://x",
+		"SEARCH_FLAVOR":          "solr",
+		"INDEX_ALIAS":            "Customers",
+		"BUSINESS_TIMEZONE":      "Mars/Olympus",
+		"API_ADDR":               "8080",
+		"WORKER_CONCURRENCY":     "0",
+		"WORKER_QUEUES":          "sync:1",
+		"SYNC_FULL_CRON":         "every night",
+		"SYNC_INCREMENTAL_EVERY": "soon",
+		"RATE_LIMIT_BURST":       "-1",
+		"LOG_LEVEL":              "loud",
+	}
+	for name, value := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(name, value)
+			_, err := Load()
+			if err == nil {
+				t.Fatalf("%s=%q accepted", name, value)
+			}
+			if !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error should be one line naming %s, got %q", name, err)
+			}
+		})
+	}
+}
+
+func TestQueues(t *testing.T) {
+	c := Defaults()
+	c.WorkerQueues = "critical:5, sync:2,default:1,export:1"
+	q, err := c.Queues()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q["critical"] != 5 || q["sync"] != 2 || len(q) != 4 {
+		t.Fatalf("queues = %v", q)
+	}
+	c.SyncIncrementalEvery = 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "SYNC_INCREMENTAL_EVERY") {
+		t.Fatalf("zero duration accepted: %v", err)
+	}
+	c.SyncIncrementalEvery = time.Minute
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

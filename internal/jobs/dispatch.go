@@ -1,0 +1,101 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/tasks"
+)
+
+// TaskFunc builds the first task of a new job from its id; it returns the
+// task and the task id it carries.
+type TaskFunc func(jobID string) (*asynq.Task, string, error)
+
+// Dispatcher creates jobs and enqueues their tasks, recording each task so
+// the reaper can tell when Redis has lost it. Safe for concurrent use.
+type Dispatcher struct {
+	store  *Store
+	client *asynq.Client
+}
+
+// NewDispatcher returns a dispatcher.
+func NewDispatcher(store *Store, client *asynq.Client) *Dispatcher {
+	return &Dispatcher{store: store, client: client}
+}
+
+// Store returns the job store.
+func (d *Dispatcher) Store() *Store { return d.store }
+
+// Start creates a queued job and enqueues its first task. before, if not
+// nil, runs in the job's transaction (to claim a lock or write a row of the
+// caller's). When Redis refuses the task the job is failed and the error is
+// Unavailable.
+func (d *Dispatcher) Start(ctx context.Context, n New, first TaskFunc, before func(pgx.Tx, Job) error) (Job, error) {
+	var job Job
+	var task *asynq.Task
+	var taskID string
+	err := pgx.BeginFunc(ctx, d.store.pool, func(tx pgx.Tx) error {
+		var err error
+		if job, err = Create(ctx, tx, n); err != nil {
+			return err
+		}
+		if before != nil {
+			if err := before(tx, job); err != nil {
+				return err
+			}
+		}
+		if task, taskID, err = first(job.ID); err != nil {
+			return err
+		}
+		return recordTask(ctx, tx, job.ID, task, taskID)
+	})
+	if err != nil {
+		return Job{}, err
+	}
+	if _, err := d.client.EnqueueContext(ctx, task); err != nil {
+		_, _ = d.store.Fail(context.WithoutCancel(ctx), job.ID, "could not enqueue: "+err.Error())
+		return Job{}, &errs.Error{Code: errs.Unavailable, Message: "the task queue is unavailable", Err: err}
+	}
+	return job, nil
+}
+
+// Follow enqueues a further task of a running job. Enqueuing the same task
+// id twice is not an error: the first one stands.
+func (d *Dispatcher) Follow(ctx context.Context, jobID string, task *asynq.Task, taskID string) error {
+	err := pgx.BeginFunc(ctx, d.store.pool, func(tx pgx.Tx) error {
+		return recordTask(ctx, tx, jobID, task, taskID)
+	})
+	if err != nil {
+		return err
+	}
+	_, err = d.client.EnqueueContext(ctx, task)
+	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", task.Type(), err)
+	}
+	return nil
+}
+
+// TaskDone marks a task finished, so the reaper no longer looks for it.
+func (d *Dispatcher) TaskDone(ctx context.Context, taskID string) error {
+	_, err := d.store.pool.Exec(ctx, "UPDATE job_tasks SET done = true WHERE task_id = $1", taskID)
+	return err
+}
+
+func recordTask(ctx context.Context, tx pgx.Tx, jobID string, task *asynq.Task, taskID string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO job_tasks (task_id, job_id, queue, type) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (task_id) DO NOTHING`, taskID, jobID, queueOf(task), task.Type())
+	if err != nil {
+		return fmt.Errorf("record task %s: %w", taskID, err)
+	}
+	return nil
+}
+
+func queueOf(task *asynq.Task) string { return tasks.QueueOf(task.Type()) }

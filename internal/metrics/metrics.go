@@ -1,0 +1,54 @@
+// Package metrics declares the Prometheus metrics of every process, on the
+// default registry served at /metrics.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+var (
+	// HTTPDuration is the seed's request histogram.
+	HTTPDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "http_request_duration_seconds",
+		Help:    "Duration of HTTP requests in seconds.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+	}, []string{"method", "route", "status_code"})
+
+	// TaskDuration times task handlers by type and outcome.
+	TaskDuration = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "reactivation_task_duration_seconds",
+		Help:    "Duration of asynq task handlers by type and outcome (succeeded, failed, retried).",
+		Buckets: prometheus.ExponentialBuckets(0.01, 3, 12),
+	}, []string{"type", "outcome"})
+
+	// DocumentsIndexed counts profiles written to the search engine.
+	DocumentsIndexed = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "reactivation_documents_indexed_total",
+		Help: "Customer profiles written to the search engine, by sync mode.",
+	}, []string{"mode"})
+
+	// BulkItemFailures counts bulk items the engine rejected, by status.
+	BulkItemFailures = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "reactivation_bulk_item_failures_total",
+		Help: "Bulk index items the search engine refused, by HTTP status.",
+	}, []string{"status"})
+
+	// ExportRows counts rows written to exports.
+	ExportRows = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "reactivation_export_rows_total",
+		Help: "Rows written to export files.",
+	})
+
+	// CacheRequests counts search cache lookups by result (hit, miss).
+	CacheRequests = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "reactivation_search_cache_requests_total",
+		Help: "Search cache lookups by result.",
+	}, []string{"result"})
+
+	// LastSyncTimestamp is when the last successful sync finished, by mode.
+	LastSyncTimestamp = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reactivation_last_sync_success_timestamp_seconds",
+		Help: "Unix time of the last successful sync, by mode.",
+	}, []string{"mode"})
+)

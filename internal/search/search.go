@@ -1,0 +1,72 @@
+// Package search defines the search engine interface: one validated segment
+// filter, answered identically by Elasticsearch (search/elastic) and by
+// PostgreSQL (search/pgsearch).
+package search
+
+import (
+	"context"
+	"time"
+
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/segment"
+)
+
+// Query is one search: a validated, normalised filter pinned to a company,
+// a sort, a page size and an opaque cursor from the previous page.
+type Query struct {
+	Filter segment.Filter
+	Sort   segment.Sort
+	Size   int
+	Cursor string
+	// Now anchors day-based filters; its date in Location is "today".
+	Now      time.Time
+	Location *time.Location
+}
+
+// Page is one page of results. Total counts every match, exactly.
+type Page struct {
+	Total      int64             `json:"total"`
+	Customers  []profile.Profile `json:"customers"`
+	NextCursor string            `json:"nextCursor"`
+}
+
+// Searcher answers filters. Implementations are safe for concurrent use.
+type Searcher interface {
+	// Search returns one page in the query's sort order.
+	Search(ctx context.Context, q Query) (Page, error)
+	// Scan calls fn with every match, in pages of q.Size, in the query's
+	// sort order (ties by customer id), in constant memory. It stops at the
+	// first error fn returns.
+	Scan(ctx context.Context, q Query, fn func([]profile.Profile) error) error
+}
+
+// Indexer writes profiles. A full sync builds a new generation beside the
+// one serving, then swaps it in atomically; upserts go to the serving one.
+type Indexer interface {
+	// CreateGeneration creates an empty generation gen with load settings.
+	CreateGeneration(ctx context.Context, gen string) error
+	// Index writes docs into generation gen, overwriting by customer id.
+	Index(ctx context.Context, gen string, docs []profile.Profile) error
+	// Count returns the number of documents of generation gen, after making
+	// everything written visible.
+	Count(ctx context.Context, gen string) (int64, error)
+	// Promote restores serving settings on gen and makes it the serving
+	// generation in one atomic step, then drops older generations.
+	Promote(ctx context.Context, gen string) error
+	// Current returns the serving generation, "" when there is none.
+	Current(ctx context.Context) (string, error)
+	// Upsert writes docs into the serving generation.
+	Upsert(ctx context.Context, docs []profile.Profile) error
+	// DropGeneration deletes a generation that will not be promoted.
+	DropGeneration(ctx context.Context, gen string) error
+}
+
+// Engine is a complete search engine.
+type Engine interface {
+	Searcher
+	Indexer
+	// Ping reports whether the engine answers.
+	Ping(ctx context.Context) error
+	// Name is "elasticsearch" or "postgres", for logs and readiness.
+	Name() string
+}

@@ -1,0 +1,119 @@
+package workers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/tasks"
+)
+
+// SyncStarter starts a sync job; the scheduler calls it on its ticks.
+type SyncStarter func(ctx context.Context, mode string) (jobID string, err error)
+
+// Scheduler enqueues the nightly full sync, the incremental sync and the
+// reaper on their schedules. Two replicas may run: every tick is claimed in
+// PostgreSQL first, so each is acted on once.
+type Scheduler struct {
+	deps      *app.Deps
+	log       *zap.Logger
+	startSync SyncStarter
+	full      cron.Schedule
+}
+
+// NewScheduler returns a scheduler; startSync starts "full" and
+// "incremental" syncs.
+func NewScheduler(deps *app.Deps, startSync SyncStarter) (*Scheduler, error) {
+	sched, err := cron.ParseStandard(deps.Config.SyncFullCron)
+	if err != nil {
+		return nil, fmt.Errorf("SYNC_FULL_CRON: %w", err)
+	}
+	return &Scheduler{deps: deps, log: deps.Log, startSync: startSync, full: sched}, nil
+}
+
+// Run ticks until ctx ends.
+func (s *Scheduler) Run(ctx context.Context) error {
+	cfg := s.deps.Config
+	s.log.Info("scheduler started", zap.String("full_cron", cfg.SyncFullCron),
+		zap.String("timezone", cfg.BusinessTimezone), zap.Duration("incremental_every", cfg.SyncIncrementalEvery))
+	nextFull := s.full.Next(time.Now().In(cfg.Location))
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var lastInc, lastReap time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			s.log.Info("scheduler stopped")
+			return nil
+		case now := <-tick.C:
+			if !now.Before(nextFull) {
+				s.fire(ctx, "sync.full", nextFull, func() error { return s.sync(ctx, "full") })
+				nextFull = s.full.Next(now.In(cfg.Location))
+			}
+			if slot := now.Truncate(cfg.SyncIncrementalEvery); slot.After(lastInc) {
+				if !lastInc.IsZero() {
+					s.fire(ctx, "sync.incremental", slot, func() error { return s.sync(ctx, "incremental") })
+				}
+				lastInc = slot
+			}
+			if slot := now.Truncate(cfg.ReaperInterval); slot.After(lastReap) {
+				lastReap = slot
+				s.reap(ctx, slot)
+			}
+		}
+	}
+}
+
+// fire claims the tick (name, slot) and runs act if this replica won it.
+func (s *Scheduler) fire(ctx context.Context, name string, slot time.Time, act func() error) {
+	won, err := s.Claim(ctx, name, slot)
+	if err != nil {
+		s.log.Error("claim tick", zap.String("schedule", name), zap.Error(err))
+		return
+	}
+	if !won {
+		return
+	}
+	if err := act(); err != nil {
+		s.log.Warn("scheduled run not started", zap.String("schedule", name), zap.Error(err))
+	}
+}
+
+// Claim records that tick (name, slot) is being acted on; false means
+// another replica already did.
+func (s *Scheduler) Claim(ctx context.Context, name string, slot time.Time) (bool, error) {
+	tag, err := s.deps.DB.Exec(ctx, `INSERT INTO schedule_ticks (name, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING`, name, slot.UTC())
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+func (s *Scheduler) sync(ctx context.Context, mode string) error {
+	id, err := s.startSync(ctx, mode)
+	if errs.Is(err, errs.Conflict) {
+		s.log.Info("scheduled sync skipped: one is running", zap.String("mode", mode))
+		return nil
+	}
+	if err == nil {
+		s.log.Info("scheduled sync enqueued", zap.String("mode", mode), zap.String("job_id", id))
+	}
+	return err
+}
+
+// reap enqueues the reaper; replicas enqueuing the same slot collide on
+// the task id.
+func (s *Scheduler) reap(ctx context.Context, slot time.Time) {
+	task, _, err := tasks.NewReapTask(tasks.ReapPayload{Slot: slot.Unix()})
+	if err == nil {
+		_, err = s.deps.Asynq.EnqueueContext(ctx, task)
+	}
+	if err != nil && !isDuplicate(err) {
+		s.log.Warn("enqueue reaper", zap.Error(err))
+	}
+}
