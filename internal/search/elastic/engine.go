@@ -1,0 +1,56 @@
+package elastic
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+
+	"github.com/elastic/go-elasticsearch/v8"
+)
+
+// DefaultAlias is the alias that points at the serving generation index.
+const DefaultAlias = "customers"
+
+// Engine is the Elasticsearch (or OpenSearch) search engine. Searches read
+// through the alias; generation indexes are named after it. Engines are
+// safe for concurrent use.
+type Engine struct {
+	client *elasticsearch.Client
+	alias  string
+	// replicas is the serving index's number_of_replicas.
+	replicas int
+}
+
+// Option configures an Engine.
+type Option func(*Engine)
+
+// WithReplicas sets the number of replicas a promoted generation serves
+// with; 0 (the default) suits a single-node cluster.
+func WithReplicas(n int) Option {
+	return func(e *Engine) { e.replicas = n }
+}
+
+// New returns an engine on client serving alias (DefaultAlias when "").
+func New(client *elasticsearch.Client, alias string, opts ...Option) *Engine {
+	e := &Engine{client: client, alias: cmp.Or(alias, DefaultAlias)}
+	for _, opt := range opts {
+		opt(e)
+	}
+	return e
+}
+
+// Name is "elasticsearch", whatever the flavor.
+func (e *Engine) Name() string { return "elasticsearch" }
+
+// Ping reports whether the cluster answers.
+func (e *Engine) Ping(ctx context.Context) error {
+	res, err := e.client.Ping(e.client.Ping.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("ping search engine: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("ping search engine: %s", res.Status())
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package elastic
+
+import (
+	"encoding/json"
+
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/segment"
+)
+
+// Doc is the indexed document: the profile's JSON, which searches return
+// as the customer, plus the tokens q is matched against and the amounts in
+// whole cents. Index it with id = CustomerID and routing = CompanyID (see
+// Routing).
+type Doc struct {
+	profile.Profile
+	SearchTokens []string `json:"searchTokens"`
+	// The amounts as longs, which filters and sorts use: OpenSearch 2.x
+	// prunes a scaled_float sort with the wrong point encoding and drops
+	// hits, and a long is exact without float bounds.
+	TotalSpentCents    int64 `json:"totalSpentCents"`
+	AverageTicketCents int64 `json:"averageTicketCents"`
+}
+
+// Document returns the indexed document of p.
+func Document(p profile.Profile) Doc {
+	return Doc{
+		Profile:            p,
+		SearchTokens:       segment.SearchTokens(p),
+		TotalSpentCents:    int64(p.TotalSpent),
+		AverageTicketCents: int64(p.AverageTicket),
+	}
+}
+
+// Routing is the routing key a profile is indexed with: its company, so a
+// company's searches read one shard when an index has several.
+func Routing(p profile.Profile) string { return p.CompanyID }
+
+// IndexBody returns the settings and mappings that create a generation
+// index (PUT /<index>). Load settings (refresh, replicas) are the indexer's.
+//
+// Keyword fields that filters match case- and accent-insensitively use the
+// "fold" normalizer, which matches profile.Fold for Latin text: white space
+// collapsed and trimmed, lowercase, accents and marks removed.
+func IndexBody() []byte {
+	keyword := map[string]any{"type": "keyword"}
+	folded := map[string]any{"type": "keyword", "normalizer": "fold"}
+	date := map[string]any{"type": "date"}
+	money := map[string]any{"type": "scaled_float", "scaling_factor": 100}
+	long := map[string]any{"type": "long"}
+	boolean := map[string]any{"type": "boolean"}
+	body := map[string]any{
+		"settings": map[string]any{
+			"number_of_shards": 1,
+			"analysis": map[string]any{
+				"char_filter": map[string]any{
+					// The white space of Go's unicode.IsSpace, as Fold sees it.
+					"fold_space": map[string]any{"type": "pattern_replace", "pattern": `[\s\p{Z}\x{85}]+`, "replacement": " "},
+					"fold_trim":  map[string]any{"type": "pattern_replace", "pattern": `^ | $`, "replacement": ""},
+					"fold_marks": map[string]any{"type": "pattern_replace", "pattern": `\p{Mn}+`, "replacement": ""},
+				},
+				"normalizer": map[string]any{
+					"fold": map[string]any{
+						"type":        "custom",
+						"char_filter": []string{"fold_marks", "fold_space", "fold_trim"},
+						"filter":      []string{"lowercase", "asciifolding"},
+					},
+				},
+				"analyzer": map[string]any{
+					"fold": map[string]any{
+						"type":      "custom",
+						"tokenizer": "standard",
+						"filter":    []string{"lowercase", "asciifolding"},
+					},
+				},
+			},
+		},
+		"mappings": map[string]any{
+			"dynamic": "strict",
+			"properties": map[string]any{
+				"customerId": keyword,
+				"companyId":  keyword,
+				"name": map[string]any{
+					"type":     "text",
+					"analyzer": "fold",
+					"fields":   map[string]any{"sort": folded},
+				},
+				"email":               keyword,
+				"phone":               keyword,
+				"gender":              folded,
+				"genderRaw":           keyword,
+				"city":                folded,
+				"createdAt":           date,
+				"updatedAt":           date,
+				"firstPurchaseAt":     date,
+				"lastPurchaseAt":      date,
+				"totalPurchases":      long,
+				"totalSpent":          money,
+				"averageTicket":       money,
+				"totalSpentCents":     long,
+				"averageTicketCents":  long,
+				"products":            folded,
+				"favoriteProducts":    folded,
+				"ingredients":         folded,
+				"favoriteIngredients": folded,
+				"hasEmail":            boolean,
+				"hasPhone":            boolean,
+				"searchTokens":        keyword,
+			},
+		},
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		panic("elastic: encode index body: " + err.Error()) // a literal cannot fail
+	}
+	return b
+}

@@ -1,0 +1,172 @@
+package elastic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/segment"
+)
+
+// DefaultScanSize is Scan's page size when the query gives none.
+const DefaultScanSize = 1000
+
+// sortFields maps sort fields to the document fields sorted on: longs
+// (amounts in cents) and name.sort, the folded name compared byte by byte
+// like PostgreSQL's name_key COLLATE "C".
+var sortFields = map[string]string{
+	segment.SortLastPurchaseAt: "lastPurchaseAt",
+	segment.SortTotalSpent:     "totalSpentCents",
+	segment.SortTotalPurchases: "totalPurchases",
+	segment.SortAverageTicket:  "averageTicketCents",
+	segment.SortName:           "name.sort",
+}
+
+// Search returns one page with an exact total. The cursor holds the sort
+// values of the page's last hit, for search_after; there is no from/size
+// paging. A serving alias that does not exist yet answers an empty page.
+func (e *Engine) Search(ctx context.Context, q search.Query) (search.Page, error) {
+	plan, err := segment.NewPlan(q.Filter, q.Sort, q.Size, segment.DefaultSize, q.Cursor, q.Now, q.Location)
+	if err != nil {
+		return search.Page{}, err
+	}
+	// One hit more than asked tells whether there is a next page.
+	hits, total, err := e.search(ctx, plan, plan.Size+1, true)
+	if err != nil {
+		return search.Page{}, err
+	}
+	page := search.Page{Total: total}
+	page.Customers, page.NextCursor = plan.Page(hits)
+	return page, nil
+}
+
+// Scan walks every match with search_after in pages of q.Size
+// (DefaultScanSize when 0), holding one page at a time.
+func (e *Engine) Scan(ctx context.Context, q search.Query, fn func([]profile.Profile) error) error {
+	plan, err := segment.NewPlan(q.Filter, q.Sort, q.Size, DefaultScanSize, q.Cursor, q.Now, q.Location)
+	if err != nil {
+		return err
+	}
+	return plan.Walk(func(p segment.Plan) (segment.Hits, error) {
+		hits, _, err := e.search(ctx, p, p.Size, false)
+		return hits, err
+	}, fn)
+}
+
+// search runs one search_after request of size hits; total is exact when
+// counted.
+func (e *Engine) search(ctx context.Context, plan segment.Plan, size int, counted bool) (segment.Hits, int64, error) {
+	body := map[string]any{
+		"query":            Query(plan.Filter, plan.Bounds),
+		"sort":             sortClause(plan.Sort),
+		"size":             size,
+		"track_total_hits": counted,
+		"_source":          map[string]any{"excludes": []string{"searchTokens"}},
+	}
+	if plan.After != nil {
+		after, err := searchAfter(plan.Sort, plan.After)
+		if err != nil {
+			return segment.Hits{}, 0, err
+		}
+		body["search_after"] = after
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return segment.Hits{}, 0, fmt.Errorf("encode search: %w", err)
+	}
+	s := e.client.Search
+	opts := []func(*esapi.SearchRequest){s.WithContext(ctx), s.WithIndex(e.alias), s.WithBody(bytes.NewReader(b))}
+	if plan.Filter.CompanyID != nil {
+		opts = append(opts, s.WithRouting(*plan.Filter.CompanyID))
+	}
+	res, err := s(opts...)
+	if err != nil {
+		return segment.Hits{}, 0, fmt.Errorf("search %s: %w", e.alias, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusNotFound {
+		return segment.Hits{}, 0, nil // no generation promoted yet
+	}
+	if res.IsError() {
+		msg, _ := io.ReadAll(io.LimitReader(res.Body, 2048))
+		return segment.Hits{}, 0, fmt.Errorf("search %s: %s: %s", e.alias, res.Status(), msg)
+	}
+	return decodeResult(res.Body)
+}
+
+// decodeResult reads hits and the total, keeping sort values exact
+// (json.Number).
+func decodeResult(r io.Reader) (segment.Hits, int64, error) {
+	var resp struct {
+		Hits struct {
+			Total struct {
+				Value int64 `json:"value"`
+			} `json:"total"`
+			Hits []struct {
+				Source json.RawMessage `json:"_source"`
+				Sort   []any           `json:"sort"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	dec := json.NewDecoder(r)
+	dec.UseNumber()
+	if err := dec.Decode(&resp); err != nil {
+		return segment.Hits{}, 0, fmt.Errorf("decode search response: %w", err)
+	}
+	out := segment.Hits{
+		Customers:  make([]profile.Profile, len(resp.Hits.Hits)),
+		SortValues: make([][]any, len(resp.Hits.Hits)),
+	}
+	for i, h := range resp.Hits.Hits {
+		if err := json.Unmarshal(h.Source, &out.Customers[i]); err != nil {
+			return segment.Hits{}, 0, fmt.Errorf("decode customer: %w", err)
+		}
+		out.SortValues[i] = h.Sort
+	}
+	return out, resp.Hits.Total.Value, nil
+}
+
+// sortClause sorts by s, missing values (no purchase) last in both
+// directions, ties by customer id.
+func sortClause(s segment.Sort) []any {
+	order := "asc"
+	if s.Desc {
+		order = "desc"
+	}
+	return []any{
+		map[string]any{sortFields[s.Field]: map[string]any{"order": order, "missing": "_last"}},
+		map[string]any{"customerId": map[string]any{"order": "asc"}},
+	}
+}
+
+// searchAfter checks a decoded cursor against the sort: a text for name or
+// a long for the others, then a customer id. Anything else would make
+// the engine fail with a 400, so it is the client's invalid cursor.
+func searchAfter(s segment.Sort, values []any) ([]any, error) {
+	if len(values) != 2 {
+		return nil, segment.InvalidCursor()
+	}
+	if _, ok := values[1].(string); !ok {
+		return nil, segment.InvalidCursor()
+	}
+	var ok bool
+	switch n, isNumber := values[0].(json.Number); {
+	case s.Field == segment.SortName:
+		_, ok = values[0].(string)
+	case isNumber:
+		_, err := strconv.ParseInt(n.String(), 10, 64)
+		ok = err == nil
+	}
+	if !ok {
+		return nil, segment.InvalidCursor()
+	}
+	return values, nil
+}

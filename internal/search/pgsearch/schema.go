@@ -1,0 +1,130 @@
+package pgsearch
+
+import (
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/segment"
+)
+
+// Columns are a generation table's columns in the order of Row, for COPY.
+var Columns = []string{
+	"company_id", "customer_id", "name", "name_key", "email", "phone",
+	"gender", "gender_raw", "city", "city_key",
+	"created_at", "updated_at", "first_purchase_at", "last_purchase_at",
+	"total_purchases", "total_spent", "average_ticket",
+	"products", "favorite_products", "ingredients", "favorite_ingredients",
+	"products_key", "favorite_products_key", "ingredients_key", "favorite_ingredients_key",
+	"search_tokens", "has_email", "has_phone", "doc",
+}
+
+// CreateTableSQL returns the DDL of one generation table and its indexes.
+// Text compared for sorting and paging (customer_id, name_key) uses
+// COLLATE "C", byte order, as Elasticsearch keywords do.
+func CreateTableSQL(table string) string {
+	t := quote(table)
+	var b strings.Builder
+	b.WriteString(`CREATE TABLE ` + t + ` (
+	company_id text NOT NULL,
+	customer_id text COLLATE "C" NOT NULL PRIMARY KEY,
+	name text NOT NULL,
+	name_key text COLLATE "C" NOT NULL,
+	email text NOT NULL,
+	phone text NOT NULL,
+	gender text NOT NULL,
+	gender_raw text NOT NULL,
+	city text NOT NULL,
+	city_key text NOT NULL,
+	created_at timestamptz,
+	updated_at timestamptz,
+	first_purchase_at timestamptz,
+	last_purchase_at timestamptz,
+	total_purchases bigint NOT NULL,
+	total_spent numeric(14,2) NOT NULL,
+	average_ticket numeric(14,2) NOT NULL,
+	products text[] NOT NULL,
+	favorite_products text[] NOT NULL,
+	ingredients text[] NOT NULL,
+	favorite_ingredients text[] NOT NULL,
+	products_key text[] NOT NULL,
+	favorite_products_key text[] NOT NULL,
+	ingredients_key text[] NOT NULL,
+	favorite_ingredients_key text[] NOT NULL,
+	search_tokens text[] NOT NULL,
+	has_email boolean NOT NULL,
+	has_phone boolean NOT NULL,
+	doc jsonb NOT NULL
+);
+`)
+	for _, cols := range []string{
+		"USING gin (products_key)",
+		"USING gin (favorite_products_key)",
+		"USING gin (ingredients_key)",
+		"USING gin (favorite_ingredients_key)",
+		"(company_id, last_purchase_at DESC NULLS LAST, customer_id)",
+		"(company_id, total_spent, customer_id)",
+		"(company_id, total_purchases, customer_id)",
+		"(company_id, average_ticket, customer_id)",
+		"(company_id, name_key, customer_id)",
+		"(company_id, city_key)",
+		"(company_id, gender)",
+	} {
+		b.WriteString("CREATE INDEX ON " + t + " " + cols + ";\n")
+	}
+	return b.String()
+}
+
+// ServeSQL returns the statement that points view at table; run in a
+// transaction with the drop of the old table, it swaps generations
+// atomically. All generation tables have the same columns.
+func ServeSQL(view, table string) string {
+	return "CREATE OR REPLACE VIEW " + quote(view) + " AS SELECT * FROM " + quote(table)
+}
+
+// Row returns p's values in the order of Columns. Text keys are folded
+// with profile.Fold; instants are cut to the millisecond, the precision
+// Elasticsearch sorts and filters with (doc keeps them whole).
+func Row(p profile.Profile) []any {
+	return []any{
+		p.CompanyID, p.CustomerID, p.Name, profile.Fold(p.Name), p.Email, p.Phone,
+		profile.Fold(p.Gender), p.GenderRaw, p.City, profile.Fold(p.City),
+		millis(p.CreatedAt), millis(p.UpdatedAt), millis(p.FirstPurchaseAt), millis(p.LastPurchaseAt),
+		p.TotalPurchases, numeric(p.TotalSpent), numeric(p.AverageTicket),
+		list(p.Products), list(p.FavoriteProducts), list(p.Ingredients), list(p.FavoriteIngredients),
+		folded(p.Products), folded(p.FavoriteProducts), folded(p.Ingredients), folded(p.FavoriteIngredients),
+		segment.SearchTokens(p), p.HasEmail, p.HasPhone, p,
+	}
+}
+
+func millis(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.Truncate(time.Millisecond)
+	return &v
+}
+
+// numeric is an exact numeric(14,2) value of c.
+func numeric(c profile.Cents) pgtype.Numeric {
+	return pgtype.Numeric{Int: big.NewInt(int64(c)), Exp: -2, Valid: true}
+}
+
+// list is s, empty rather than NULL.
+func list(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func folded(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = profile.Fold(v)
+	}
+	return out
+}
