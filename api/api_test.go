@@ -152,11 +152,11 @@ func TestScopes(t *testing.T) {
 	require.Contains(t, body["detail"], "sync")
 }
 
-// startJob enqueues an incremental sync job for company without any
+// startJob enqueues a full sync job for the key's company without any
 // worker running, so it stays queued.
 func startJob(t *testing.T, b *testBundle, key string) string {
 	t.Helper()
-	res, body := b.do(t, "POST", "/api/v1/syncs", key, map[string]any{"mode": "incremental"})
+	res, body := b.do(t, "POST", "/api/v1/syncs", key, map[string]any{"mode": "full"})
 	require.Equal(t, 202, res.StatusCode, body)
 	require.Equal(t, "/api/v1/syncs/"+body["jobId"].(string), res.Header.Get("Location"))
 	return body["jobId"].(string)
@@ -183,8 +183,12 @@ func TestJobsAreVisibleOnlyToTheirCompany(t *testing.T) {
 func TestSecondSyncOfTheSameModeConflicts(t *testing.T) {
 	b := setup(t)
 	key := b.key(t, "")
-	first := startJob(t, b, key)
 	res, body := b.do(t, "POST", "/api/v1/syncs", key, map[string]any{"mode": "incremental"})
+	require.Equal(t, 409, res.StatusCode, body)
+	require.Contains(t, body["detail"], "no full sync has completed yet")
+
+	first := startJob(t, b, key)
+	res, body = b.do(t, "POST", "/api/v1/syncs", key, map[string]any{"mode": "full"})
 	require.Equal(t, 409, res.StatusCode, body)
 	require.Contains(t, body["detail"], first)
 	require.Equal(t, first, body["extra"].(map[string]any)["runningJobId"])

@@ -17,20 +17,8 @@ const maxBody = 1 << 20
 // decodeJSON reads a JSON body into v, rejecting unknown fields, and
 // answers 400, 413 or 415 itself when it cannot. It reports success.
 func decodeJSON(c *gin.Context, v any) bool {
-	if ct := c.GetHeader("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-			writeProblem(c, problem(http.StatusUnsupportedMediaType, "send the body as application/json"))
-			return false
-		}
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		writeProblem(c, problem(http.StatusRequestEntityTooLarge, "the body is larger than 1 MiB"))
-		return false
-	}
-	if err != nil {
-		invalid(c, "body", "could not read the body")
+	body, ok := readBody(c)
+	if !ok {
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -47,6 +35,28 @@ func decodeJSON(c *gin.Context, v any) bool {
 		return false
 	}
 	return true
+}
+
+// readBody returns a JSON request body of at most maxBody bytes, or
+// answers 413 or 415 itself.
+func readBody(c *gin.Context) ([]byte, bool) {
+	if ct := c.GetHeader("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			writeProblem(c, problem(http.StatusUnsupportedMediaType, "send the body as application/json"))
+			return nil, false
+		}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeProblem(c, problem(http.StatusRequestEntityTooLarge, "the body is larger than 1 MiB"))
+		return nil, false
+	}
+	if err != nil {
+		invalid(c, "body", "could not read the body")
+		return nil, false
+	}
+	return body, true
 }
 
 // unknownField extracts the name from encoding/json's unknown-field error.

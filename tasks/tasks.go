@@ -28,6 +28,8 @@ const (
 	TypeSyncIncremental = "sync:incremental"
 	TypeSyncRefresh     = "sync:refresh"
 	TypeJobsReap        = "jobs:reap"
+	TypeSegmentSearch   = "segment:search"
+	TypeCleanup         = "maintenance:cleanup"
 )
 
 // queues maps each type to the queue it runs on.
@@ -38,6 +40,8 @@ var queues = map[string]string{
 	TypeSyncIncremental: QueueSync,
 	TypeSyncRefresh:     QueueCritical,
 	TypeJobsReap:        QueueCritical,
+	TypeSegmentSearch:   QueueDefault,
+	TypeCleanup:         QueueDefault,
 }
 
 // QueueOf returns the queue tasks of typ run on.
@@ -93,6 +97,17 @@ type SyncRefreshPayload struct {
 	CustomerIDs []string `json:"customer_ids"`
 }
 
+// SegmentSearchPayload materialises a large segment; the filter and sort
+// are the job's params.
+type SegmentSearchPayload struct {
+	JobPayload
+}
+
+// CleanupPayload asks a worker to delete expired snapshots.
+type CleanupPayload struct {
+	Slot int64 `json:"slot"`
+}
+
 // ReapPayload asks a worker to fail jobs whose tasks vanished.
 type ReapPayload struct {
 	Slot int64 `json:"slot"`
@@ -135,6 +150,16 @@ func NewSyncRefreshTask(p SyncRefreshPayload) (*asynq.Task, string, error) {
 // enqueue the same slot collide on its id.
 func NewReapTask(p ReapPayload) (*asynq.Task, string, error) {
 	return newTask(TypeJobsReap, p, fmt.Sprintf("reap:%d", p.Slot), asynq.MaxRetry(0), asynq.Timeout(time.Minute))
+}
+
+// NewSegmentSearchTask returns the task that materialises a segment.
+func NewSegmentSearchTask(p SegmentSearchPayload) (*asynq.Task, string, error) {
+	return newTask(TypeSegmentSearch, p, p.JobID+":segment", asynq.MaxRetry(5), asynq.Timeout(30*time.Minute))
+}
+
+// NewCleanupTask returns the cleanup task of one scheduler slot.
+func NewCleanupTask(p CleanupPayload) (*asynq.Task, string, error) {
+	return newTask(TypeCleanup, p, fmt.Sprintf("cleanup:%d", p.Slot), asynq.MaxRetry(0), asynq.Timeout(10*time.Minute))
 }
 
 // newTask encodes payload and returns the task with its id and queue set.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 
@@ -44,7 +45,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	nextFull := s.full.Next(time.Now().In(cfg.Location))
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var lastInc, lastReap time.Time
+	var lastInc, lastReap, lastClean time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -63,7 +64,13 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			}
 			if slot := now.Truncate(cfg.ReaperInterval); slot.After(lastReap) {
 				lastReap = slot
-				s.reap(ctx, slot)
+				s.enqueue(ctx, func() (*asynq.Task, string, error) { return tasks.NewReapTask(tasks.ReapPayload{Slot: slot.Unix()}) })
+			}
+			if slot := now.Truncate(time.Hour); slot.After(lastClean) {
+				lastClean = slot
+				s.enqueue(ctx, func() (*asynq.Task, string, error) {
+					return tasks.NewCleanupTask(tasks.CleanupPayload{Slot: slot.Unix()})
+				})
 			}
 		}
 	}
@@ -106,14 +113,14 @@ func (s *Scheduler) sync(ctx context.Context, mode string) error {
 	return err
 }
 
-// reap enqueues the reaper; replicas enqueuing the same slot collide on
-// the task id.
-func (s *Scheduler) reap(ctx context.Context, slot time.Time) {
-	task, _, err := tasks.NewReapTask(tasks.ReapPayload{Slot: slot.Unix()})
+// enqueue enqueues a periodic maintenance task; replicas enqueuing the
+// same slot collide on its task id, so it runs once.
+func (s *Scheduler) enqueue(ctx context.Context, build func() (*asynq.Task, string, error)) {
+	task, _, err := build()
 	if err == nil {
 		_, err = s.deps.Asynq.EnqueueContext(ctx, task)
 	}
 	if err != nil && !isDuplicate(err) {
-		s.log.Warn("enqueue reaper", zap.Error(err))
+		s.log.Warn("enqueue maintenance task", zap.Error(err))
 	}
 }

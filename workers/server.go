@@ -7,9 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/app"
@@ -37,6 +40,8 @@ func (w *Worker) Mux() *asynq.ServeMux {
 	mux.Use(w.observe, w.trackJob, permanent)
 	mux.HandleFunc(tasks.TypeJobsReap, w.reap)
 	w.registerSync(mux)
+	w.registerExport(mux)
+	w.registerSegments(mux)
 	return mux
 }
 
@@ -67,6 +72,25 @@ func (w *Worker) Run(ctx context.Context) error {
 	srv.Shutdown()
 	w.log.Info("worker stopped")
 	return nil
+}
+
+// RunWithMetrics is Run plus /metrics on addr (none when addr is ""), for
+// a worker process of its own.
+func (w *Worker) RunWithMetrics(ctx context.Context, addr string) error {
+	if addr == "" {
+		return w.Run(ctx)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("WORKER_METRICS_ADDR: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ends with Shutdown below
+	w.log.Info("worker metrics listening", zap.String("addr", ln.Addr().String()))
+	defer srv.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck
+	return w.Run(ctx)
 }
 
 // errRequeue marks an error that is not a failure (the task will simply run

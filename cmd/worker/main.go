@@ -10,6 +10,6 @@ import (
 
 func main() {
 	app.Main("worker", func(ctx context.Context, d *app.Deps) error {
-		return workers.New(d).Run(ctx)
+		return workers.New(d).RunWithMetrics(ctx, d.Config.WorkerMetricsAddr)
 	})
 }

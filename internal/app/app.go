@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/auth"
+	"github.com/reactivation/reactivation/internal/cache"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/postgres"
@@ -35,6 +36,7 @@ type Deps struct {
 	Jobs       *jobs.Store
 	Dispatcher *jobs.Dispatcher
 	Keys       *auth.Store
+	Cache      *cache.Cache
 }
 
 // Open connects to everything cfg names. It fails with a clear error when a
@@ -69,8 +71,9 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, error
 		return nil, err
 	}
 	d.Jobs = jobs.NewStore(d.DB)
-	d.Dispatcher = jobs.NewDispatcher(d.Jobs, d.Asynq)
+	d.Dispatcher = jobs.NewDispatcher(d.Jobs, d.Asynq, d.Inspector)
 	d.Keys = auth.NewStore(d.DB)
+	d.Cache = cache.New(d.Redis, cfg.IndexAlias, cfg.SearchCacheTTL)
 	return d, nil
 }
 

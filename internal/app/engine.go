@@ -8,13 +8,19 @@ import (
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/search/elastic"
+	"github.com/reactivation/reactivation/internal/search/pgsearch"
 )
 
 // openEngine returns the Elasticsearch engine when ELASTICSEARCH_URL is set,
-// else the PostgreSQL engine over the service database.
-func openEngine(ctx context.Context, cfg config.Config, db *pgxpool.Pool) (search.Engine, error) {
+// else the PostgreSQL engine over the service database, serving the view
+// named after INDEX_ALIAS ("customers" serves customer_profiles).
+func openEngine(_ context.Context, cfg config.Config, db *pgxpool.Pool) (search.Engine, error) {
 	if cfg.ElasticsearchURL == "" {
-		return nil, nil // TODO(pgsearch): wire the PostgreSQL engine
+		view := pgsearch.DefaultView
+		if cfg.IndexAlias != "customers" {
+			view = cfg.IndexAlias + "_profiles"
+		}
+		return pgsearch.New(db, view), nil
 	}
 	client, err := elastic.NewClient(cfg.ElasticsearchURL, cfg.SearchFlavor)
 	if err != nil {

@@ -34,6 +34,9 @@ type Config struct {
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
 
 	WorkerConcurrency int `env:"WORKER_CONCURRENCY" envDefault:"4"`
+	// WorkerMetricsAddr is where a worker process serves /metrics; empty
+	// serves none.
+	WorkerMetricsAddr string `env:"WORKER_METRICS_ADDR" envDefault:":9091"`
 	// WorkerQueues weighs the asynq queues, "name:weight,...".
 	WorkerQueues string `env:"WORKER_QUEUES" envDefault:"critical:6,sync:3,default:2,export:2"`
 	// SyncShardSize is the number of customers per full-sync shard.
@@ -116,6 +119,11 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	if c.WorkerMetricsAddr != "" {
+		if _, _, err := splitHostPort(c.WorkerMetricsAddr); err != nil {
+			return bad("WORKER_METRICS_ADDR", "%v", err)
+		}
 	}
 	if c.WorkerConcurrency < 1 {
 		return bad("WORKER_CONCURRENCY", "must be at least 1, got %d", c.WorkerConcurrency)

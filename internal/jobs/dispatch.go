@@ -19,13 +19,14 @@ type TaskFunc func(jobID string) (*asynq.Task, string, error)
 // Dispatcher creates jobs and enqueues their tasks, recording each task so
 // the reaper can tell when Redis has lost it. Safe for concurrent use.
 type Dispatcher struct {
-	store  *Store
-	client *asynq.Client
+	store     *Store
+	client    *asynq.Client
+	inspector *asynq.Inspector
 }
 
 // NewDispatcher returns a dispatcher.
-func NewDispatcher(store *Store, client *asynq.Client) *Dispatcher {
-	return &Dispatcher{store: store, client: client}
+func NewDispatcher(store *Store, client *asynq.Client, inspector *asynq.Inspector) *Dispatcher {
+	return &Dispatcher{store: store, client: client, inspector: inspector}
 }
 
 // Store returns the job store.
@@ -96,6 +97,47 @@ func recordTask(ctx context.Context, tx pgx.Tx, jobID string, task *asynq.Task, 
 		return fmt.Errorf("record task %s: %w", taskID, err)
 	}
 	return nil
+}
+
+// Cancel cancels a job the tenant can see: the row becomes canceled (so
+// workers drop its remaining tasks and long handlers stop between pages),
+// queued tasks are deleted from Redis and running ones are signalled. A
+// job already final is a Conflict.
+func (d *Dispatcher) Cancel(ctx context.Context, t Tenant, id, reason string) (Job, error) {
+	job, err := d.store.Get(ctx, t, id)
+	if err != nil {
+		return Job{}, err
+	}
+	ok, err := d.store.Cancel(ctx, id, reason)
+	if err != nil {
+		return Job{}, err
+	}
+	if !ok {
+		job, _ = d.store.Get(ctx, t, id)
+		return job, errs.E(errs.Conflict, "job %s is already %s", id, job.State)
+	}
+	rows, err := d.store.pool.Query(ctx, "SELECT task_id, queue FROM job_tasks WHERE job_id = $1", id)
+	if err != nil {
+		return Job{}, err
+	}
+	type ref struct{ id, queue string }
+	var refs []ref
+	for rows.Next() {
+		var r ref
+		if err := rows.Scan(&r.id, &r.queue); err != nil {
+			rows.Close()
+			return Job{}, err
+		}
+		refs = append(refs, r)
+	}
+	rows.Close()
+	for _, r := range refs {
+		if err := d.inspector.DeleteTask(r.queue, r.id); err != nil {
+			// Active (or already gone): ask its worker to stop.
+			_ = d.inspector.CancelProcessing(r.id)
+		}
+	}
+	return d.store.Get(ctx, t, id)
 }
 
 func queueOf(task *asynq.Task) string { return tasks.QueueOf(task.Type()) }

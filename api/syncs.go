@@ -1,0 +1,97 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/workers"
+)
+
+func (s *Server) syncRoutes(g *gin.RouterGroup) {
+	svc := workers.NewSyncService(s.deps)
+	g.POST("/syncs", func(c *gin.Context) {
+		var req struct {
+			Mode string `json:"mode"`
+		}
+		if !decodeJSON(c, &req) {
+			return
+		}
+		if req.Mode != "full" && req.Mode != "incremental" {
+			invalid(c, "mode", `must be "full" or "incremental"`)
+			return
+		}
+		k, _ := keyOf(c)
+		job, err := svc.Start(c.Request.Context(), req.Mode, tenantOf(c), k.ID)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		accepted(c, job, "/api/v1/syncs/"+job.ID)
+	})
+	g.GET("/syncs/:id", func(c *gin.Context) {
+		run, err := svc.Get(c.Request.Context(), tenantOf(c), c.Param("id"))
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, run)
+	})
+	g.POST("/customers/refresh", func(c *gin.Context) {
+		var req struct {
+			CustomerIDs []string `json:"customerIds"`
+		}
+		if !decodeJSON(c, &req) {
+			return
+		}
+		if len(req.CustomerIDs) == 0 || len(req.CustomerIDs) > 10000 {
+			invalid(c, "customerIds", "must list 1 to 10000 customer ids")
+			return
+		}
+		k, _ := keyOf(c)
+		job, err := svc.StartRefresh(c.Request.Context(), req.CustomerIDs, tenantOf(c), k.ID)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		accepted(c, job, "/api/v1/jobs/"+job.ID)
+	})
+}
+
+// accepted answers 202 with the job and where to poll it.
+func accepted(c *gin.Context, job jobs.Job, statusURL string) {
+	c.Header("Location", statusURL)
+	c.JSON(http.StatusAccepted, gin.H{"jobId": job.ID, "statusUrl": statusURL, "job": job})
+}
+
+// indexFacts reports the serving generation, its size and the last sync's
+// age; informational only.
+func (s *Server) indexFacts(ctx context.Context) gin.H {
+	facts := gin.H{"engine": "none", "alias": s.deps.Config.IndexAlias}
+	if s.deps.Engine == nil {
+		return facts
+	}
+	facts["engine"] = s.deps.Engine.Name()
+	gen, err := s.deps.Engine.Current(ctx)
+	if err != nil {
+		facts["error"] = err.Error()
+		return facts
+	}
+	facts["aliasExists"] = gen != ""
+	facts["generation"] = gen
+	if gen != "" {
+		if n, err := s.deps.Engine.Count(ctx, gen); err == nil {
+			facts["documents"] = n
+		}
+	}
+	var last *time.Time
+	_ = s.deps.DB.QueryRow(ctx, "SELECT greatest(last_full_at, last_incremental_at) FROM sync_state WHERE alias = $1",
+		s.deps.Config.IndexAlias).Scan(&last)
+	if last != nil {
+		facts["lastSyncAgeSeconds"] = time.Since(*last).Seconds()
+	}
+	return facts
+}

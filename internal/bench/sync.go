@@ -1,0 +1,384 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/search/elastic"
+	"github.com/reactivation/reactivation/internal/syncrun"
+)
+
+func init() {
+	Register(Scenario{
+		Name:        "sync",
+		Description: "full sync (plan to alias swap) against the seed's materialized view, the COPY floor of reading the lines, and raw _bulk of the same documents; then an incremental sync of 1% of the customers",
+		Run:         runSync,
+	})
+}
+
+// seedView is the production guide's materialized view, exactly as the
+// seed writes it.
+const seedView = `CREATE MATERIALIZED VIEW customer_stats AS
+SELECT 
+  c.customer_id,
+  c.company_id,
+  c.phone,
+  c.name,
+  c.email,
+  c.gender,
+  c.city,
+  MAX(i.invoice_date) as last_purchase_date,
+  COUNT(DISTINCT i.invoice_id) as total_purchases,
+  SUM(i.total_amount) as total_spent,
+  AVG(i.total_amount) as average_ticket,
+  ARRAY_AGG(DISTINCT p.name) as favorite_products,
+  ARRAY_AGG(DISTINCT ing.name) as favorite_ingredients
+FROM customers c
+LEFT JOIN invoices i ON c.customer_id = i.customer_id
+LEFT JOIN invoice_products ip ON i.invoice_id = ip.invoice_id
+LEFT JOIN products p ON ip.product_id = p.product_id
+LEFT JOIN product_ingredients ping ON p.product_id = ping.product_id
+LEFT JOIN ingredients ing ON ping.ingredient_id = ing.ingredient_id
+GROUP BY c.customer_id, c.company_id, c.phone, c.name, c.email, c.gender, c.city;`
+
+// linesFloor reads every invoice line joined to its invoice: the least any
+// enrichment must read.
+const linesFloor = `COPY (SELECT i.customer_id, i.invoice_id, ip.product_id, i.total_amount, i.invoice_date
+	FROM invoice_products ip JOIN invoices i ON i.invoice_id = ip.invoice_id) TO STDOUT`
+
+func runSync(ctx context.Context, env Env, r *Report) error {
+	if env.Worker == nil {
+		return errors.New("no worker wired")
+	}
+	if env.Config.ElasticsearchURL == "" {
+		return errors.New("the sync scenario measures the search engine: set ELASTICSEARCH_URL")
+	}
+	cfg, err := dataConfig(ctx, env)
+	if err != nil {
+		return err
+	}
+	cfg.WorkerConcurrency = 4
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := postgres.Migrate(ctx, pool); err != nil {
+		return err
+	}
+	d, err := app.Open(ctx, cfg, env.Log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if _, err := d.DB.Exec(ctx, "UPDATE jobs SET state = 'canceled', finished_at = now() WHERE state IN ('queued', 'running')"); err != nil {
+		return err
+	}
+
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := env.Worker(workerCtx, cfg, env.Log); err != nil {
+			env.Log.Error("bench worker", zap.Error(err))
+		}
+	}()
+	defer func() { stopWorker(); wg.Wait() }()
+
+	svc := syncrun.New(syncrun.Params{DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: env.Log,
+		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize}})
+
+	// The full sync: plan to alias swap, as the job row times it.
+	fmt.Fprintln(env.Out, "full sync ...")
+	job, err := svc.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
+	if err != nil {
+		return err
+	}
+	done, err := waitFinal(ctx, d.Jobs, job.ID, 30*time.Minute)
+	if err != nil {
+		return err
+	}
+	if done.State != jobs.Succeeded {
+		return fmt.Errorf("full sync %s: %s", done.State, done.Error)
+	}
+	full := done.FinishedAt.Sub(*done.StartedAt)
+	var docs int64
+	if err := d.DB.QueryRow(ctx, "SELECT docs_indexed FROM sync_runs WHERE job_id = $1", job.ID).Scan(&docs); err != nil {
+		return err
+	}
+	r.Add("full_sync_seconds", full.Seconds(), "s")
+	r.Add("full_sync_documents_per_second", float64(docs)/full.Seconds(), "docs/s")
+
+	// (b) the floor of reading the data.
+	fmt.Fprintln(env.Out, "COPY floor ...")
+	floor, err := timeCopy(ctx, d, linesFloor)
+	if err != nil {
+		return err
+	}
+	r.Add("copy_lines_seconds", floor.Seconds(), "s")
+
+	// (c) raw _bulk of the same final documents into a fresh index.
+	fmt.Fprintln(env.Out, "raw _bulk ...")
+	client, err := elastic.NewClient(cfg.ElasticsearchURL, cfg.SearchFlavor)
+	if err != nil {
+		return err
+	}
+	rawBulk, err := timeRawBulk(ctx, client, cfg.IndexAlias)
+	if err != nil {
+		return err
+	}
+	r.Add("raw_bulk_seconds", rawBulk.Seconds(), "s")
+
+	// (a) the seed's materialized view.
+	fmt.Fprintln(env.Out, "seed materialized view ...")
+	start := time.Now()
+	if _, err := d.Source.Exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS customer_stats"); err != nil {
+		return err
+	}
+	if _, err := d.Source.Exec(ctx, seedView); err != nil {
+		return fmt.Errorf("seed view: %w", err)
+	}
+	seed := time.Since(start)
+	_, _ = d.Source.Exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS customer_stats")
+	r.Add("seed_view_seconds", seed.Seconds(), "s")
+
+	r.Add("full_sync_vs_seed_view", full.Seconds()/seed.Seconds(), "ratio")
+	r.Add("full_sync_vs_copy_plus_bulk", full.Seconds()/(floor+rawBulk).Seconds(), "ratio")
+	r.AtMost("full_sync_over_seed_view", full.Seconds()/seed.Seconds(), 0.35)
+	r.AtMost("full_sync_over_copy_plus_bulk", full.Seconds()/(floor+rawBulk).Seconds(), 1.25)
+
+	// Incremental: 1% of the customers change; enqueue to searchable.
+	changed := max(env.Customers/100, 1)
+	fmt.Fprintf(env.Out, "incremental of %d customers ...\n", changed)
+	city := fmt.Sprintf("Bench %d", time.Now().UnixNano())
+	if _, err := d.Source.Exec(ctx, `UPDATE customers SET city = $1, updated_at = now()
+		WHERE customer_id IN (SELECT customer_id FROM customers ORDER BY md5(customer_id) LIMIT $2)`, city, changed); err != nil {
+		return err
+	}
+	start = time.Now()
+	inc, err := svc.Start(ctx, syncrun.ModeIncremental, jobs.Tenant{Admin: true}, "bench")
+	if err != nil {
+		return err
+	}
+	if done, err = waitFinal(ctx, d.Jobs, inc.ID, 5*time.Minute); err != nil {
+		return err
+	}
+	if done.State != jobs.Succeeded {
+		return fmt.Errorf("incremental sync %s: %s", done.State, done.Error)
+	}
+	if err := waitSearchable(ctx, client, cfg.IndexAlias, city, changed); err != nil {
+		return err
+	}
+	incremental := time.Since(start)
+	r.Add("incremental_changed_customers", float64(changed), "customers")
+	r.Add("incremental_enqueue_to_searchable_seconds", incremental.Seconds(), "s")
+	r.AtMost("incremental_enqueue_to_searchable_seconds", incremental.Seconds(), 10)
+	return nil
+}
+
+func waitFinal(ctx context.Context, store *jobs.Store, id string, timeout time.Duration) (jobs.Job, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		j, err := store.GetAny(ctx, id)
+		if err != nil || j.State.Final() {
+			return j, err
+		}
+		if time.Now().After(deadline) {
+			return j, fmt.Errorf("job %s still %s after %s", id, j.State, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// timeCopy runs a COPY ... TO STDOUT and throws the bytes away.
+func timeCopy(ctx context.Context, d *app.Deps, sql string) (time.Duration, error) {
+	conn, err := d.Source.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Release()
+	start := time.Now()
+	if _, err := conn.Conn().PgConn().CopyTo(ctx, io.Discard, sql); err != nil {
+		return 0, fmt.Errorf("copy floor: %w", err)
+	}
+	return time.Since(start), nil
+}
+
+// timeRawBulk dumps the serving index's documents to a bulk file (not
+// timed), then times sending it to a fresh index with the same mapping and
+// load settings, two requests in flight, and the final refresh.
+func timeRawBulk(ctx context.Context, client *elasticsearch.Client, alias string) (time.Duration, error) {
+	f, err := os.CreateTemp("", "bench-bulk-*.ndjson")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	target := alias + "_rawbulk"
+	if err := dumpBulk(ctx, client, alias, target, f); err != nil {
+		return 0, err
+	}
+	var body map[string]any
+	_ = json.Unmarshal(elastic.IndexBody(), &body)
+	settings := body["settings"].(map[string]any)
+	settings["refresh_interval"], settings["number_of_replicas"] = "-1", 0
+	b, _ := json.Marshal(body)
+	res, err := client.Indices.Delete([]string{target}, client.Indices.Delete.WithIgnoreUnavailable(true))
+	if err == nil {
+		res.Body.Close()
+	}
+	res, err = client.Indices.Create(target, client.Indices.Create.WithBody(bytes.NewReader(b)))
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	defer func() {
+		if res, err := client.Indices.Delete([]string{target}); err == nil {
+			res.Body.Close()
+		}
+	}()
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	chunks := make(chan []byte, 2)
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(chunks)
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		var buf bytes.Buffer
+		for sc.Scan() {
+			buf.Write(sc.Bytes())
+			buf.WriteByte('\n')
+			if buf.Len() >= 8<<20 && bytes.Count(buf.Bytes(), []byte("\n"))%2 == 0 {
+				select {
+				case chunks <- bytes.Clone(buf.Bytes()):
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				buf.Reset()
+			}
+		}
+		if buf.Len() > 0 {
+			chunks <- bytes.Clone(buf.Bytes())
+		}
+		return sc.Err()
+	})
+	for i := 0; i < 2; i++ {
+		g.Go(func() error {
+			for c := range chunks {
+				res, err := client.Bulk(bytes.NewReader(c), client.Bulk.WithContext(gctx), client.Bulk.WithIndex(target))
+				if err != nil {
+					return err
+				}
+				var out struct {
+					Errors bool `json:"errors"`
+				}
+				err = json.NewDecoder(res.Body).Decode(&out)
+				res.Body.Close()
+				if err != nil || res.IsError() || out.Errors {
+					return fmt.Errorf("raw bulk: %v %s errors=%v", err, res.Status(), out.Errors)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	res, err = client.Indices.Refresh(client.Indices.Refresh.WithIndex(target))
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	return time.Since(start), nil
+}
+
+// dumpBulk writes every document behind alias as bulk index actions for
+// target, with the same ids and routing.
+func dumpBulk(ctx context.Context, client *elasticsearch.Client, alias, target string, w io.Writer) error {
+	bw := bufio.NewWriterSize(w, 1<<20)
+	res, err := client.Search(client.Search.WithContext(ctx), client.Search.WithIndex(alias), client.Search.WithSize(5000),
+		client.Search.WithScroll(2*time.Minute), client.Search.WithBody(strings.NewReader(`{"sort":["_doc"]}`)))
+	for {
+		if err != nil {
+			return fmt.Errorf("dump: %w", err)
+		}
+		var page struct {
+			ScrollID string `json:"_scroll_id"`
+			Hits     struct {
+				Hits []struct {
+					ID      string          `json:"_id"`
+					Routing string          `json:"_routing"`
+					Source  json.RawMessage `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if res.IsError() {
+			res.Body.Close()
+			return fmt.Errorf("dump: %s", res.Status())
+		}
+		err = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		if len(page.Hits.Hits) == 0 {
+			break
+		}
+		for _, h := range page.Hits.Hits {
+			meta, _ := json.Marshal(map[string]any{"index": map[string]any{"_index": target, "_id": h.ID, "routing": h.Routing}})
+			bw.Write(meta)
+			bw.WriteByte('\n')
+			bw.Write(h.Source)
+			bw.WriteByte('\n')
+		}
+		res, err = client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(page.ScrollID), client.Scroll.WithScroll(2*time.Minute))
+	}
+	return bw.Flush()
+}
+
+// waitSearchable polls until n documents show the new city.
+func waitSearchable(ctx context.Context, client *elasticsearch.Client, alias, city string, n int) error {
+	q := fmt.Sprintf(`{"query":{"term":{"city":%q}}}`, city)
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		res, err := client.Count(client.Count.WithContext(ctx), client.Count.WithIndex(alias), client.Count.WithBody(strings.NewReader(q)))
+		if err != nil {
+			return err
+		}
+		var out struct {
+			Count int `json:"count"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&out)
+		res.Body.Close()
+		if err == nil && res.StatusCode == http.StatusOK && out.Count >= n {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("changed customers not searchable after 2 minutes")
+}

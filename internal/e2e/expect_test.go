@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/reactivation/reactivation/internal/profile"
+)
+
+// expected computes every customer's profile with SQL written here, over the
+// source tables, independently of the enrichment code: each figure over its
+// own grain (invoices for money and dates, distinct invoices per product or
+// ingredient name for the favourites).
+func expected(t *testing.T, pool *pgxpool.Pool) map[string]profile.Profile {
+	t.Helper()
+	rows, err := pool.Query(context.Background(), `
+		WITH inv AS (
+			SELECT customer_id, count(*) AS n, sum(total_amount) AS spent, min(invoice_date) AS first, max(invoice_date) AS last
+			FROM invoices GROUP BY customer_id
+		), prod AS (
+			SELECT i.customer_id, p.name, count(DISTINCT i.invoice_id) AS n
+			FROM invoices i JOIN invoice_products ip ON ip.invoice_id = i.invoice_id JOIN products p ON p.product_id = ip.product_id
+			GROUP BY 1, 2
+		), prod_agg AS (
+			SELECT customer_id, array_agg(name ORDER BY name COLLATE "C") AS names,
+			       (array_agg(name ORDER BY n DESC, name COLLATE "C"))[1:5] AS top
+			FROM prod GROUP BY customer_id
+		), ingr AS (
+			SELECT i.customer_id, g.name, count(DISTINCT i.invoice_id) AS n
+			FROM invoices i JOIN invoice_products ip ON ip.invoice_id = i.invoice_id
+			JOIN product_ingredients pi ON pi.product_id = ip.product_id JOIN ingredients g ON g.ingredient_id = pi.ingredient_id
+			GROUP BY 1, 2
+		), ingr_agg AS (
+			SELECT customer_id, array_agg(name ORDER BY name COLLATE "C") AS names,
+			       (array_agg(name ORDER BY n DESC, name COLLATE "C"))[1:5] AS top
+			FROM ingr GROUP BY customer_id
+		)
+		SELECT c.customer_id, c.company_id, coalesce(c.name, ''), coalesce(c.email, ''), coalesce(c.phone, ''),
+		       coalesce(c.gender, ''), coalesce(c.city, ''),
+		       CASE translate(lower(regexp_replace(coalesce(c.gender, ''), '\s', '', 'g')), 'áéíóú', 'aeiou')
+		            WHEN '' THEN 'unknown'
+		            WHEN 'mujer' THEN 'female' WHEN 'female' THEN 'female' WHEN 'f' THEN 'female' WHEN 'femenino' THEN 'female' WHEN 'fem' THEN 'female'
+		            WHEN 'hombre' THEN 'male' WHEN 'male' THEN 'male' WHEN 'm' THEN 'male' WHEN 'masculino' THEN 'male' WHEN 'masc' THEN 'male'
+		            WHEN 'unknown' THEN 'unknown'
+		            ELSE 'other' END,
+		       coalesce(inv.n, 0), coalesce(inv.spent, 0)::text, coalesce(round(inv.spent / inv.n, 2), 0)::text,
+		       inv.first, inv.last,
+		       coalesce(pa.names, '{}'), coalesce(pa.top, '{}'), coalesce(ia.names, '{}'), coalesce(ia.top, '{}')
+		FROM customers c
+		LEFT JOIN inv ON inv.customer_id = c.customer_id
+		LEFT JOIN prod_agg pa ON pa.customer_id = c.customer_id
+		LEFT JOIN ingr_agg ia ON ia.customer_id = c.customer_id`)
+	require.NoError(t, err)
+	defer rows.Close()
+	out := map[string]profile.Profile{}
+	for rows.Next() {
+		var p profile.Profile
+		var spent, avg string
+		require.NoError(t, rows.Scan(&p.CustomerID, &p.CompanyID, &p.Name, &p.Email, &p.Phone, &p.GenderRaw, &p.City, &p.Gender,
+			&p.TotalPurchases, &spent, &avg, &p.FirstPurchaseAt, &p.LastPurchaseAt,
+			&p.Products, &p.FavoriteProducts, &p.Ingredients, &p.FavoriteIngredients))
+		p.TotalSpent, err = profile.ParseCents(spent)
+		require.NoError(t, err)
+		p.AverageTicket, err = profile.ParseCents(avg)
+		require.NoError(t, err)
+		p.HasEmail = strings.TrimSpace(p.Email) != ""
+		p.HasPhone = strings.TrimSpace(p.Phone) != ""
+		out[p.CustomerID] = p
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// indexed reads every document behind alias with a scroll.
+func indexed(t *testing.T, es *elasticsearch.Client, alias string) map[string]profile.Profile {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]profile.Profile{}
+	res, err := es.Search(es.Search.WithContext(ctx), es.Search.WithIndex(alias), es.Search.WithSize(5000),
+		es.Search.WithScroll(time.Minute), es.Search.WithBody(strings.NewReader(`{"query":{"match_all":{}},"sort":["_doc"]}`)))
+	require.NoError(t, err)
+	for {
+		var page struct {
+			ScrollID string `json:"_scroll_id"`
+			Hits     struct {
+				Hits []struct {
+					ID      string          `json:"_id"`
+					Routing string          `json:"_routing"`
+					Source  json.RawMessage `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		require.False(t, res.IsError(), res.String())
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&page))
+		res.Body.Close()
+		if len(page.Hits.Hits) == 0 {
+			break
+		}
+		for _, h := range page.Hits.Hits {
+			var p profile.Profile
+			require.NoError(t, json.Unmarshal(h.Source, &p))
+			require.Equal(t, h.ID, p.CustomerID)
+			require.Equal(t, p.CompanyID, h.Routing, "documents are routed by company")
+			out[h.ID] = p
+		}
+		res, err = es.Scroll(es.Scroll.WithContext(ctx), es.Scroll.WithScrollID(page.ScrollID), es.Scroll.WithScroll(time.Minute))
+		require.NoError(t, err)
+	}
+	return out
+}
+
+// requireSameProfiles compares every field of every profile; it reports the
+// first few differences.
+func requireSameProfiles(t *testing.T, want, got map[string]profile.Profile) {
+	t.Helper()
+	require.Equal(t, len(want), len(got), "document count")
+	var diffs []string
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			diffs = append(diffs, "missing "+id)
+		} else if d := profileDiff(w, g); d != "" {
+			diffs = append(diffs, id+": "+d)
+		}
+		if len(diffs) >= 5 {
+			break
+		}
+	}
+	require.Empty(t, diffs)
+}
+
+func profileDiff(w, g profile.Profile) string {
+	// Timestamps compare as instants; everything else by value.
+	sameTime := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+	if !sameTime(w.FirstPurchaseAt, g.FirstPurchaseAt) || !sameTime(w.LastPurchaseAt, g.LastPurchaseAt) {
+		return fmt.Sprintf("dates %v..%v vs %v..%v", w.FirstPurchaseAt, w.LastPurchaseAt, g.FirstPurchaseAt, g.LastPurchaseAt)
+	}
+	w.FirstPurchaseAt, w.LastPurchaseAt, g.FirstPurchaseAt, g.LastPurchaseAt = nil, nil, nil, nil
+	w.CreatedAt, w.UpdatedAt, g.CreatedAt, g.UpdatedAt = nil, nil, nil, nil
+	wj, _ := json.Marshal(w)
+	gj, _ := json.Marshal(g)
+	if string(wj) != string(gj) {
+		return fmt.Sprintf("\n want %s\n got  %s", wj, gj)
+	}
+	return ""
+}

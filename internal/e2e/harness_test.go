@@ -1,0 +1,204 @@
+// Package e2e runs the real binaries against the real services: workers as
+// separate processes, killed and cut off from the search engine.
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/config"
+	"github.com/reactivation/reactivation/internal/demo"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/source"
+	"github.com/reactivation/reactivation/internal/testenv"
+)
+
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "reactivation-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "../../cmd/...")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: building the binaries failed:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type testBundle struct {
+	cfg  config.Config
+	deps *app.Deps
+}
+
+// setup migrates a fresh schema, seeds n demo customers into it and opens
+// the dependencies. The search engine is reached through engineURL when
+// not empty (a proxy the test can cut).
+func setup(t *testing.T, n int, mutate func(*config.Config)) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	cfg := testenv.Config(t)
+	cfg.SyncShardSize = 1000
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	require.NoError(t, cfg.Validate())
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
+	require.NoError(t, err)
+	defer pool.Close()
+	_, err = postgres.Migrate(ctx, pool)
+	require.NoError(t, err)
+	require.NoError(t, source.CreateSchema(ctx, pool))
+	if n > 0 {
+		y, m, d := time.Now().In(cfg.Location).Date()
+		_, err = demo.Seed(ctx, pool, demo.Options{Customers: n, Seed: 7, AsOf: time.Date(y, m, d, 0, 0, 0, 0, cfg.Location)})
+		require.NoError(t, err)
+	}
+	deps, err := app.Open(ctx, cfg, zaptest.NewLogger(t))
+	require.NoError(t, err)
+	t.Cleanup(deps.Close)
+	return &testBundle{cfg: cfg, deps: deps}
+}
+
+// environ renders cfg as the environment of a child process.
+func environ(cfg config.Config) []string {
+	env := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "REDIS_URL=") &&
+			!strings.HasPrefix(kv, "ELASTICSEARCH_URL=") && !strings.HasPrefix(kv, "SOURCE_DATABASE_URL=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"DATABASE_URL="+cfg.DatabaseURL,
+		"SOURCE_DATABASE_URL="+cfg.SourceDatabaseURL,
+		"REDIS_URL="+cfg.RedisURL,
+		"ELASTICSEARCH_URL="+cfg.ElasticsearchURL,
+		"SEARCH_FLAVOR="+cfg.SearchFlavor,
+		"INDEX_ALIAS="+cfg.IndexAlias,
+		fmt.Sprintf("SYNC_SHARD_SIZE=%d", cfg.SyncShardSize),
+		"WORKER_CONCURRENCY=2",
+		"SHUTDOWN_TIMEOUT=5s",
+		"LOG_LEVEL=info",
+		"WORKER_METRICS_ADDR=127.0.0.1:0",
+	)
+}
+
+// process is a running binary whose log lines the test can wait for.
+type process struct {
+	cmd   *exec.Cmd
+	mu    sync.Mutex
+	lines []string
+	done  chan struct{}
+}
+
+// start runs binary with cfg's environment until the test ends.
+func start(t *testing.T, cfg config.Config, binary string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, binary), args...)
+	cmd.Env = environ(cfg)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+		}
+		cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			p.mu.Lock()
+			tail := p.lines[max(0, len(p.lines)-30):]
+			p.mu.Unlock()
+			t.Logf("%s %d last log lines:\n%s", binary, cmd.Process.Pid, strings.Join(tail, "\n"))
+		}
+	})
+	return p
+}
+
+// waitLog waits until a log line contains substr.
+func (p *process) waitLog(t *testing.T, substr string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		for _, l := range p.lines {
+			if strings.Contains(l, substr) {
+				p.mu.Unlock()
+				return
+			}
+		}
+		p.mu.Unlock()
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no log line with %q within %s", substr, timeout)
+}
+
+// waitJob polls a job until it is final.
+func waitJob(t *testing.T, store *jobs.Store, id string, timeout time.Duration) jobs.Job {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		j, err := store.GetAny(context.Background(), id)
+		require.NoError(t, err)
+		if j.State.Final() {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job %s still %s (%d/%d) after %s", id, j.State, j.Progress.Done, j.Progress.Total, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitProgress polls until a job has done at least n units.
+func waitProgress(t *testing.T, store *jobs.Store, id string, n int64, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		j, err := store.GetAny(context.Background(), id)
+		require.NoError(t, err)
+		if j.Progress.Done >= n {
+			return
+		}
+		if j.State.Final() {
+			t.Fatalf("job %s ended %s before reaching %d: %s", id, j.State, n, j.Error)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("job %s did not reach %d within %s", id, n, timeout)
+}

@@ -1,0 +1,321 @@
+package elastic
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/elastic/go-elasticsearch/v8/esutil"
+
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/internal/profile"
+)
+
+// The indexing half of Engine: generations are physical indexes named
+// <alias>_<generation>; the alias points at the serving one.
+
+// index returns the physical index of generation gen.
+func (e *Engine) index(gen string) string { return e.alias + "_" + gen }
+
+var generationName = regexp.MustCompile(`^[0-9]{8}t[0-9]{6}_[0-9a-f]{6}$`)
+
+// CreateGeneration creates the generation's index with load settings: no
+// refresh and no replicas while it fills. An existing index is a Conflict.
+func (e *Engine) CreateGeneration(ctx context.Context, gen string) error {
+	var body map[string]any
+	if err := json.Unmarshal(IndexBody(), &body); err != nil {
+		return err
+	}
+	settings, _ := body["settings"].(map[string]any)
+	settings["refresh_interval"] = "-1"
+	settings["number_of_replicas"] = 0
+	b, _ := json.Marshal(body)
+	res, err := e.client.Indices.Create(e.index(gen), e.client.Indices.Create.WithBody(bytes.NewReader(b)),
+		e.client.Indices.Create.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("create index: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		msg := readError(res)
+		if strings.Contains(msg, "resource_already_exists_exception") {
+			return errs.E(errs.Conflict, "index %s exists", e.index(gen))
+		}
+		return fmt.Errorf("create index %s: %s", e.index(gen), msg)
+	}
+	return nil
+}
+
+// Index writes docs into generation gen.
+func (e *Engine) Index(ctx context.Context, gen string, docs []profile.Profile) error {
+	return e.bulk(ctx, e.index(gen), docs)
+}
+
+// Upsert writes docs into the serving generation through the alias.
+func (e *Engine) Upsert(ctx context.Context, docs []profile.Profile) error {
+	return e.bulk(ctx, e.alias, docs)
+}
+
+// retryable statuses of a bulk item: the engine is busy or a shard is
+// briefly unavailable; the item is sent again.
+func retryable(status int) bool { return status == 429 || status >= 500 }
+
+// bulk indexes docs with esutil.BulkIndexer, reading every item's result.
+// Items refused with 429 or 5xx are retried with backoff; an item the
+// engine rejects fails the call with the customer id and the engine's
+// reason. A transport failure (engine unreachable) fails the call, and the
+// task retries later.
+func (e *Engine) bulk(ctx context.Context, index string, docs []profile.Profile) error {
+	pending := docs
+	for attempt := 0; len(pending) > 0; attempt++ {
+		var mu sync.Mutex
+		var retry []profile.Profile
+		var rejected, transport error
+		bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
+			Client:     e.client,
+			Index:      index,
+			NumWorkers: 1,
+			FlushBytes: 8 << 20,
+			OnError: func(_ context.Context, err error) {
+				mu.Lock()
+				transport = errors.Join(transport, err)
+				mu.Unlock()
+			},
+		})
+		if err != nil {
+			return err
+		}
+		for i := range pending {
+			p := pending[i]
+			body, err := json.Marshal(Document(p))
+			if err != nil {
+				return fmt.Errorf("encode customer %s: %w", p.CustomerID, err)
+			}
+			err = bi.Add(ctx, esutil.BulkIndexerItem{
+				Action:     "index",
+				DocumentID: p.CustomerID,
+				Routing:    Routing(p),
+				Body:       bytes.NewReader(body),
+				OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
+					mu.Lock()
+					defer mu.Unlock()
+					switch {
+					case err != nil:
+						transport = errors.Join(transport, err)
+					case retryable(res.Status):
+						metrics.BulkItemFailures.WithLabelValues(fmt.Sprint(res.Status)).Inc()
+						retry = append(retry, p)
+					default:
+						metrics.BulkItemFailures.WithLabelValues(fmt.Sprint(res.Status)).Inc()
+						if rejected == nil {
+							rejected = fmt.Errorf("customer %s rejected by the search engine: %s: %s", p.CustomerID, res.Error.Type, res.Error.Reason)
+						}
+					}
+				},
+			})
+			if err != nil {
+				bi.Close(context.WithoutCancel(ctx))
+				return fmt.Errorf("bulk add: %w", err)
+			}
+		}
+		if err := bi.Close(ctx); err != nil {
+			return fmt.Errorf("bulk: %w", err)
+		}
+		if transport != nil {
+			return fmt.Errorf("bulk to %s: %w", index, transport)
+		}
+		if rejected != nil {
+			return errs.E(errs.Invalid, "%v", rejected)
+		}
+		if len(retry) == 0 {
+			return nil
+		}
+		if attempt >= 6 {
+			return fmt.Errorf("bulk to %s: %d items still refused after %d attempts", index, len(retry), attempt+1)
+		}
+		select {
+		case <-time.After(time.Duration(250<<attempt) * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		pending = retry
+	}
+	return nil
+}
+
+// Count refreshes generation gen and counts its documents.
+func (e *Engine) Count(ctx context.Context, gen string) (int64, error) {
+	if err := e.refresh(ctx, e.index(gen)); err != nil {
+		return 0, err
+	}
+	res, err := e.client.Count(e.client.Count.WithIndex(e.index(gen)), e.client.Count.WithContext(ctx))
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return 0, fmt.Errorf("count %s: %s", e.index(gen), readError(res))
+	}
+	var out struct {
+		Count int64 `json:"count"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	return out.Count, nil
+}
+
+func (e *Engine) refresh(ctx context.Context, index string) error {
+	res, err := e.client.Indices.Refresh(e.client.Indices.Refresh.WithIndex(index), e.client.Indices.Refresh.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("refresh: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("refresh %s: %s", index, readError(res))
+	}
+	return nil
+}
+
+// Promote restores serving settings on gen, points the alias at it in one
+// atomic request, and drops every older generation.
+func (e *Engine) Promote(ctx context.Context, gen string) error {
+	idx := e.index(gen)
+	settings := `{"index":{"refresh_interval":null,"number_of_replicas":` + fmt.Sprint(e.replicas) + `}}`
+	res, err := e.client.Indices.PutSettings(strings.NewReader(settings), e.client.Indices.PutSettings.WithIndex(idx),
+		e.client.Indices.PutSettings.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("restore settings: %w", err)
+	}
+	if err := checkClose(res); err != nil {
+		return fmt.Errorf("restore settings of %s: %w", idx, err)
+	}
+	if err := e.refresh(ctx, idx); err != nil {
+		return err
+	}
+	current, err := e.aliasIndexes(ctx)
+	if err != nil {
+		return err
+	}
+	actions := []map[string]any{}
+	for _, old := range current {
+		if old != idx {
+			actions = append(actions, map[string]any{"remove": map[string]any{"index": old, "alias": e.alias}})
+		}
+	}
+	actions = append(actions, map[string]any{"add": map[string]any{"index": idx, "alias": e.alias}})
+	b, _ := json.Marshal(map[string]any{"actions": actions})
+	res, err = e.client.Indices.UpdateAliases(bytes.NewReader(b), e.client.Indices.UpdateAliases.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("swap alias: %w", err)
+	}
+	if err := checkClose(res); err != nil {
+		return fmt.Errorf("swap alias %s to %s: %w", e.alias, idx, err)
+	}
+	gens, err := e.generations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, g := range gens {
+		if g != gen {
+			if err := e.DropGeneration(ctx, g); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Current returns the generation the alias points at, "" when none.
+func (e *Engine) Current(ctx context.Context) (string, error) {
+	idx, err := e.aliasIndexes(ctx)
+	if err != nil || len(idx) == 0 {
+		return "", err
+	}
+	return strings.TrimPrefix(idx[0], e.alias+"_"), nil
+}
+
+// DropGeneration deletes generation gen; a missing one is not an error.
+func (e *Engine) DropGeneration(ctx context.Context, gen string) error {
+	res, err := e.client.Indices.Delete([]string{e.index(gen)}, e.client.Indices.Delete.WithContext(ctx),
+		e.client.Indices.Delete.WithIgnoreUnavailable(true))
+	if err != nil {
+		return fmt.Errorf("drop generation: %w", err)
+	}
+	if res.StatusCode == http.StatusNotFound {
+		res.Body.Close()
+		return nil
+	}
+	return checkClose(res)
+}
+
+// aliasIndexes lists the indexes the alias points at.
+func (e *Engine) aliasIndexes(ctx context.Context) ([]string, error) {
+	res, err := e.client.Indices.GetAlias(e.client.Indices.GetAlias.WithName(e.alias), e.client.Indices.GetAlias.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("get alias: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if res.IsError() {
+		return nil, fmt.Errorf("get alias %s: %s", e.alias, readError(res))
+	}
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return nil, err
+	}
+	var names []string
+	for name := range out {
+		names = append(names, name)
+	}
+	return names, nil
+}
+
+// generations lists the generations that exist for the alias.
+func (e *Engine) generations(ctx context.Context) ([]string, error) {
+	res, err := e.client.Indices.Get([]string{e.alias + "_*"}, e.client.Indices.Get.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("list generations: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return nil, fmt.Errorf("list generations: %s", readError(res))
+	}
+	var out map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return nil, err
+	}
+	var gens []string
+	for name := range out {
+		if g := strings.TrimPrefix(name, e.alias+"_"); generationName.MatchString(g) {
+			gens = append(gens, g)
+		}
+	}
+	return gens, nil
+}
+
+func checkClose(res *esapi.Response) error {
+	defer res.Body.Close()
+	if res.IsError() {
+		return errors.New(readError(res))
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	return nil
+}
+
+func readError(res *esapi.Response) string {
+	b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	return fmt.Sprintf("%s: %s", res.Status(), strings.TrimSpace(string(b)))
+}

@@ -1,0 +1,177 @@
+package pgsearch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/profile"
+)
+
+// The indexing half of Engine: a generation is a table named
+// <view>_<generation>; the view selects from the serving one, and a small
+// table remembers which that is.
+
+var generationName = regexp.MustCompile(`^[0-9]{8}t[0-9]{6}_[0-9a-f]{6}$`)
+
+func (e *Engine) table(gen string) string { return e.view + "_" + gen }
+
+// servingTable remembers each view's serving generation.
+func (e *Engine) servingTable() string {
+	schema, _, ok := strings.Cut(e.view, ".")
+	if ok {
+		return schema + ".search_generations"
+	}
+	return "search_generations"
+}
+
+func (e *Engine) ensureServingTable(ctx context.Context, q interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}) error {
+	_, err := q.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+quote(e.servingTable())+" (view text PRIMARY KEY, generation text NOT NULL)")
+	return err
+}
+
+// CreateGeneration creates the generation's table; an existing one is a
+// Conflict.
+func (e *Engine) CreateGeneration(ctx context.Context, gen string) error {
+	_, err := e.pool.Exec(ctx, CreateTableSQL(e.table(gen)))
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P07" {
+		return errs.E(errs.Conflict, "table %s exists", e.table(gen))
+	}
+	if err != nil {
+		return fmt.Errorf("create generation %s: %w", gen, err)
+	}
+	return nil
+}
+
+// Index writes docs into generation gen, replacing rows of the same
+// customers, in one transaction.
+func (e *Engine) Index(ctx context.Context, gen string, docs []profile.Profile) error {
+	return e.write(ctx, e.table(gen), docs)
+}
+
+// Upsert writes docs into the serving generation.
+func (e *Engine) Upsert(ctx context.Context, docs []profile.Profile) error {
+	gen, err := e.Current(ctx)
+	if err != nil {
+		return err
+	}
+	if gen == "" {
+		return errs.E(errs.Conflict, "no generation is serving")
+	}
+	return e.write(ctx, e.table(gen), docs)
+}
+
+func (e *Engine) write(ctx context.Context, table string, docs []profile.Profile) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(docs))
+	rows := make([][]any, len(docs))
+	for i, p := range docs {
+		ids[i] = p.CustomerID
+		rows[i] = Row(p)
+	}
+	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+quote(table)+" WHERE customer_id = ANY($1)", ids); err != nil {
+			return fmt.Errorf("write %s: %w", table, err)
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier(strings.Split(table, ".")), Columns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("write %s: %w", table, err)
+		}
+		return nil
+	})
+}
+
+// Count counts generation gen's rows.
+func (e *Engine) Count(ctx context.Context, gen string) (int64, error) {
+	var n int64
+	err := e.pool.QueryRow(ctx, "SELECT count(*) FROM "+quote(e.table(gen))).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count generation %s: %w", gen, err)
+	}
+	return n, nil
+}
+
+// Promote points the view at gen and drops older generations, in one
+// transaction: readers see the old table or the new one, never neither.
+func (e *Engine) Promote(ctx context.Context, gen string) error {
+	if _, err := e.pool.Exec(ctx, "ANALYZE "+quote(e.table(gen))); err != nil {
+		return fmt.Errorf("analyze %s: %w", gen, err)
+	}
+	olds, err := e.generations(ctx)
+	if err != nil {
+		return err
+	}
+	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
+		if err := e.ensureServingTable(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, ServeSQL(e.view, e.table(gen))); err != nil {
+			return fmt.Errorf("swap view to %s: %w", gen, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO "+quote(e.servingTable())+" (view, generation) VALUES ($1, $2) ON CONFLICT (view) DO UPDATE SET generation = $2",
+			e.view, gen); err != nil {
+			return err
+		}
+		for _, old := range olds {
+			if old != gen {
+				if _, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+quote(e.table(old))); err != nil {
+					return fmt.Errorf("drop generation %s: %w", old, err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Current returns the serving generation, "" when none.
+func (e *Engine) Current(ctx context.Context) (string, error) {
+	if err := e.ensureServingTable(ctx, e.pool); err != nil {
+		return "", err
+	}
+	var gen string
+	err := e.pool.QueryRow(ctx, "SELECT generation FROM "+quote(e.servingTable())+" WHERE view = $1", e.view).Scan(&gen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return gen, err
+}
+
+// DropGeneration drops a generation's table.
+func (e *Engine) DropGeneration(ctx context.Context, gen string) error {
+	_, err := e.pool.Exec(ctx, "DROP TABLE IF EXISTS "+quote(e.table(gen)))
+	return err
+}
+
+// generations lists the generation tables of the view.
+func (e *Engine) generations(ctx context.Context) ([]string, error) {
+	schema, name, ok := strings.Cut(e.view, ".")
+	if !ok {
+		name, schema = e.view, ""
+	}
+	rows, err := e.pool.Query(ctx, `SELECT tablename FROM pg_tables
+		WHERE ($1 = '' AND schemaname = current_schema()) OR schemaname = $1`, schema)
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	var gens []string
+	for _, n := range names {
+		if g, ok := strings.CutPrefix(n, name+"_"); ok && generationName.MatchString(g) {
+			gens = append(gens, g)
+		}
+	}
+	return gens, nil
+}

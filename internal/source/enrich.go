@@ -1,0 +1,340 @@
+package source
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reactivation/reactivation/internal/profile"
+)
+
+// Enricher computes customer profiles from the source tables. It streams:
+// one query for the customers and one for their invoice lines, both in
+// customer order, merged in Go, so memory holds one customer at a time.
+// Safe for concurrent use.
+type Enricher struct {
+	pool    *pgxpool.Pool
+	catalog *Catalog
+}
+
+// Catalog is the menu: product names and each product's ingredient names.
+// It is small (tens of products) and read once per enricher.
+type Catalog struct {
+	products map[string]product
+}
+
+type product struct {
+	name        string
+	ingredients []string
+}
+
+// LoadCatalog reads products and their ingredients.
+func LoadCatalog(ctx context.Context, pool *pgxpool.Pool) (*Catalog, error) {
+	rows, err := pool.Query(ctx, `
+		SELECT p.product_id, p.name, coalesce(array_agg(DISTINCT g.name) FILTER (WHERE g.name IS NOT NULL), '{}')
+		FROM products p
+		LEFT JOIN product_ingredients pi ON pi.product_id = p.product_id
+		LEFT JOIN ingredients g ON g.ingredient_id = pi.ingredient_id
+		GROUP BY p.product_id, p.name`)
+	if err != nil {
+		return nil, fmt.Errorf("load catalog: %w", err)
+	}
+	c := &Catalog{products: map[string]product{}}
+	var id, name string
+	var ingredients []string
+	_, err = pgx.ForEachRow(rows, []any{&id, &name, &ingredients}, func() error {
+		c.products[id] = product{name: name, ingredients: append([]string(nil), ingredients...)}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load catalog: %w", err)
+	}
+	return c, nil
+}
+
+// NewEnricher returns an enricher over the source pool with catalog.
+func NewEnricher(pool *pgxpool.Pool, catalog *Catalog) *Enricher {
+	return &Enricher{pool: pool, catalog: catalog}
+}
+
+// Range computes the profile of every customer with lo < customer_id <= hi
+// (lo "" from the first, hi "" to the last), in customer_id order.
+func (e *Enricher) Range(ctx context.Context, lo, hi string, fn func(profile.Profile) error) error {
+	where := "c.customer_id > $1 AND ($2 = '' OR c.customer_id <= $2)"
+	return e.enrich(ctx, where, []any{lo, hi}, fn)
+}
+
+// IDs computes the profiles of the listed customers; ids absent from the
+// source are skipped. companyID, when not empty, limits them to a company.
+func (e *Enricher) IDs(ctx context.Context, ids []string, companyID string, fn func(profile.Profile) error) error {
+	where := "c.customer_id = ANY($1) AND ($2 = '' OR c.company_id = $2)"
+	return e.enrich(ctx, where, []any{ids, companyID}, fn)
+}
+
+type line struct {
+	customerID string
+	invoiceID  string
+	date       time.Time
+	cents      int64
+	productID  *string
+}
+
+func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func(profile.Profile) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	lines := make(chan []line, 4)
+	g.Go(func() error {
+		defer close(lines)
+		return e.streamLines(ctx, where, args, lines)
+	})
+	g.Go(func() error {
+		err := e.mergeCustomers(ctx, where, args, lines, fn)
+		// Drain so the producer never blocks on a consumer that stopped.
+		go func() {
+			for range lines {
+			}
+		}()
+		return err
+	})
+	return g.Wait()
+}
+
+// streamLines sends invoice lines in (customer_id, invoice_id) order, in
+// batches. An invoice without lines arrives once with a nil product.
+func (e *Enricher) streamLines(ctx context.Context, where string, args []any, out chan<- []line) error {
+	rows, err := e.pool.Query(ctx, `
+		SELECT i.customer_id, i.invoice_id, i.invoice_date, (i.total_amount * 100)::bigint, ip.product_id
+		FROM customers c
+		JOIN invoices i ON i.customer_id = c.customer_id
+		LEFT JOIN invoice_products ip ON ip.invoice_id = i.invoice_id
+		WHERE `+where+`
+		ORDER BY i.customer_id, i.invoice_id`, args...)
+	if err != nil {
+		return fmt.Errorf("read invoice lines: %w", err)
+	}
+	defer rows.Close()
+	batch := make([]line, 0, 1024)
+	for rows.Next() {
+		var l line
+		if err := rows.Scan(&l.customerID, &l.invoiceID, &l.date, &l.cents, &l.productID); err != nil {
+			return fmt.Errorf("read invoice lines: %w", err)
+		}
+		batch = append(batch, l)
+		if len(batch) == cap(batch) {
+			select {
+			case out <- batch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			batch = make([]line, 0, 1024)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read invoice lines: %w", err)
+	}
+	if len(batch) > 0 {
+		select {
+		case out <- batch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// mergeCustomers reads customers in the same order as the lines and hands
+// each one, with its lines, to the aggregation.
+func (e *Enricher) mergeCustomers(ctx context.Context, where string, args []any, lines <-chan []line, fn func(profile.Profile) error) error {
+	rows, err := e.pool.Query(ctx, `
+		SELECT c.customer_id, c.company_id, coalesce(c.name, ''), coalesce(c.email, ''), coalesce(c.phone, ''),
+		       coalesce(c.gender, ''), coalesce(c.city, ''), c.created_at, c.updated_at
+		FROM customers c WHERE `+where+`
+		ORDER BY c.customer_id`, args...)
+	if err != nil {
+		return fmt.Errorf("read customers: %w", err)
+	}
+	defer rows.Close()
+	var pending []line
+	next := func() (line, bool) {
+		for len(pending) == 0 {
+			b, ok := <-lines
+			if !ok {
+				return line{}, false
+			}
+			pending = b
+		}
+		return pending[0], true
+	}
+	agg := newAggregate(e.catalog)
+	for rows.Next() {
+		var p profile.Profile
+		var created, updated time.Time
+		if err := rows.Scan(&p.CustomerID, &p.CompanyID, &p.Name, &p.Email, &p.Phone, &p.GenderRaw, &p.City, &created, &updated); err != nil {
+			return fmt.Errorf("read customers: %w", err)
+		}
+		p.CreatedAt, p.UpdatedAt = &created, &updated
+		agg.reset()
+		for {
+			l, ok := next()
+			if !ok || l.customerID != p.CustomerID {
+				break
+			}
+			agg.add(l)
+			pending = pending[1:]
+		}
+		agg.fill(&p)
+		if err := fn(p); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read customers: %w", err)
+	}
+	return ctx.Err()
+}
+
+// aggregate accumulates one customer's lines. Lines of an invoice arrive
+// together, so "distinct invoices containing X" is counted by remembering
+// what the current invoice already counted.
+type aggregate struct {
+	catalog     *Catalog
+	invoices    int64
+	cents       int64
+	first, last time.Time
+	invoice     string
+	products    map[string]int64 // name -> invoices containing it
+	ingredients map[string]int64
+	seenProd    map[string]bool // in the current invoice
+	seenIngr    map[string]bool
+}
+
+func newAggregate(c *Catalog) *aggregate {
+	return &aggregate{catalog: c, products: map[string]int64{}, ingredients: map[string]int64{},
+		seenProd: map[string]bool{}, seenIngr: map[string]bool{}}
+}
+
+func (a *aggregate) reset() {
+	a.invoices, a.cents, a.invoice = 0, 0, ""
+	a.first, a.last = time.Time{}, time.Time{}
+	clear(a.products)
+	clear(a.ingredients)
+	clear(a.seenProd)
+	clear(a.seenIngr)
+}
+
+func (a *aggregate) add(l line) {
+	if l.invoiceID != a.invoice || a.invoices == 0 {
+		a.invoice = l.invoiceID
+		a.invoices++
+		a.cents += l.cents
+		if a.first.IsZero() || l.date.Before(a.first) {
+			a.first = l.date
+		}
+		if l.date.After(a.last) {
+			a.last = l.date
+		}
+		clear(a.seenProd)
+		clear(a.seenIngr)
+	}
+	if l.productID == nil {
+		return
+	}
+	p, ok := a.catalog.products[*l.productID]
+	if !ok {
+		return
+	}
+	if !a.seenProd[p.name] {
+		a.seenProd[p.name] = true
+		a.products[p.name]++
+	}
+	for _, g := range p.ingredients {
+		if !a.seenIngr[g] {
+			a.seenIngr[g] = true
+			a.ingredients[g]++
+		}
+	}
+}
+
+func (a *aggregate) fill(p *profile.Profile) {
+	p.Gender = profile.NormalizeGender(p.GenderRaw)
+	p.HasEmail = strings.TrimSpace(p.Email) != ""
+	p.HasPhone = strings.TrimSpace(p.Phone) != ""
+	p.TotalPurchases = a.invoices
+	p.TotalSpent = profile.Cents(a.cents)
+	p.AverageTicket = profile.AverageCents(p.TotalSpent, a.invoices)
+	if a.invoices > 0 {
+		first, last := a.first, a.last
+		p.FirstPurchaseAt, p.LastPurchaseAt = &first, &last
+	}
+	p.Products, p.FavoriteProducts = ranked(a.products)
+	p.Ingredients, p.FavoriteIngredients = ranked(a.ingredients)
+}
+
+// ranked returns every name in ascending order, and the top
+// profile.FavoritesLimit by count, ties by name ascending.
+func ranked(counts map[string]int64) (all, top []string) {
+	all = make([]string, 0, len(counts))
+	for n := range counts {
+		all = append(all, n)
+	}
+	sort.Strings(all)
+	top = append(make([]string, 0, len(all)), all...)
+	sort.SliceStable(top, func(i, j int) bool { return counts[top[i]] > counts[top[j]] })
+	if len(top) > profile.FavoritesLimit {
+		top = top[:profile.FavoritesLimit]
+	}
+	return all, top
+}
+
+// Now is the source database's clock, the reference for watermarks.
+func Now(ctx context.Context, pool *pgxpool.Pool) (time.Time, error) {
+	var t time.Time
+	err := pool.QueryRow(ctx, "SELECT now()").Scan(&t)
+	return t, err
+}
+
+// CountCustomers counts the source's customers.
+func CountCustomers(ctx context.Context, pool *pgxpool.Pool) (int64, error) {
+	var n int64
+	err := pool.QueryRow(ctx, "SELECT count(*) FROM customers").Scan(&n)
+	return n, err
+}
+
+// ShardBounds splits customers into key ranges of about size customers and
+// returns the upper bounds of all but the last range, in order.
+func ShardBounds(ctx context.Context, pool *pgxpool.Pool, size int) ([]string, error) {
+	rows, err := pool.Query(ctx, `
+		SELECT customer_id FROM (
+			SELECT customer_id, row_number() OVER (ORDER BY customer_id) AS rn FROM customers
+		) t WHERE rn % $1 = 0 ORDER BY customer_id`, size)
+	if err != nil {
+		return nil, fmt.Errorf("shard bounds: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// ChangedSince returns the customers whose row or invoices changed after t.
+// Lines have no timestamp of their own: the source touches its invoice's
+// updated_at when lines change.
+func ChangedSince(ctx context.Context, pool *pgxpool.Pool, t time.Time) ([]string, error) {
+	rows, err := pool.Query(ctx, `
+		SELECT customer_id FROM customers WHERE updated_at > $1
+		UNION
+		SELECT customer_id FROM invoices WHERE updated_at > $1`, t)
+	if err != nil {
+		return nil, fmt.Errorf("changed customers: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// CountChangedSince counts customers whose own row changed after t.
+func CountChangedSince(ctx context.Context, pool *pgxpool.Pool, t time.Time) (int64, error) {
+	var n int64
+	err := pool.QueryRow(ctx, "SELECT count(*) FROM customers WHERE updated_at > $1", t).Scan(&n)
+	return n, err
+}

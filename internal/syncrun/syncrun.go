@@ -1,0 +1,539 @@
+// Package syncrun keeps the search index in step with the source database:
+// a full sync builds a new generation shard by shard and swaps it in; an
+// incremental sync and a refresh upsert changed customers into the serving
+// generation.
+package syncrun
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/source"
+	"github.com/reactivation/reactivation/tasks"
+)
+
+// Modes of a sync.
+const (
+	ModeFull        = "full"
+	ModeIncremental = "incremental"
+	ModeRefresh     = "refresh"
+)
+
+// Config tunes a Service.
+type Config struct {
+	// Alias names the serving index; sync state is kept per alias.
+	Alias string
+	// ShardSize is the number of customers per full-sync shard (default 20000).
+	ShardSize int
+	// BatchSize is the number of profiles per write to the engine (default 2000).
+	BatchSize int
+	// Overlap is subtracted from the watermark so transactions that commit
+	// late are not missed (default 2 minutes).
+	Overlap time.Duration
+}
+
+// Notifier hears of index changes; the search cache uses them to stop
+// serving answers computed before.
+type Notifier interface {
+	Promoted(ctx context.Context, generation string) error
+	Changed(ctx context.Context) error
+}
+
+// Params are a Service's dependencies.
+type Params struct {
+	DB         *pgxpool.Pool // service database
+	Source     *pgxpool.Pool
+	Engine     search.Engine
+	Dispatcher *jobs.Dispatcher
+	Log        *zap.Logger
+	Config     Config
+	// Notifier, if not nil, is told of promotions and upserts.
+	Notifier Notifier
+}
+
+// Service runs syncs. Safe for concurrent use.
+type Service struct {
+	db         *pgxpool.Pool
+	source     *pgxpool.Pool
+	engine     search.Engine
+	dispatcher *jobs.Dispatcher
+	jobs       *jobs.Store
+	log        *zap.Logger
+	cfg        Config
+	notifier   Notifier
+
+	catalogMu sync.Mutex
+	catalog   *source.Catalog
+	catalogAt time.Time
+}
+
+// New returns a Service with defaults filled in.
+func New(p Params) *Service {
+	cfg := p.Config
+	if cfg.ShardSize <= 0 {
+		cfg.ShardSize = 20000
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 2000
+	}
+	if cfg.Overlap <= 0 {
+		cfg.Overlap = 2 * time.Minute
+	}
+	return &Service{db: p.DB, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher,
+		jobs: p.Dispatcher.Store(), log: p.Log, cfg: cfg, notifier: p.Notifier}
+}
+
+// Start creates a full or incremental sync job and enqueues its first task.
+// A second sync of the same mode while one runs is a Conflict naming the
+// running job.
+func (s *Service) Start(ctx context.Context, mode string, t jobs.Tenant, createdBy string) (jobs.Job, error) {
+	var typ string
+	var first jobs.TaskFunc
+	switch mode {
+	case ModeFull:
+		typ = jobs.TypeSyncFull
+		first = func(id string) (*asynq.Task, string, error) {
+			return tasks.NewSyncPlanTask(tasks.SyncPlanPayload{JobPayload: tasks.JobPayload{JobID: id}})
+		}
+	case ModeIncremental:
+		if err := s.requireWatermark(ctx); err != nil {
+			return jobs.Job{}, err
+		}
+		typ = jobs.TypeSyncIncremental
+		first = func(id string) (*asynq.Task, string, error) {
+			return tasks.NewSyncIncrementalTask(tasks.SyncIncrementalPayload{JobPayload: tasks.JobPayload{JobID: id}})
+		}
+	default:
+		return jobs.Job{}, errs.E(errs.Invalid, "mode must be full or incremental, got %q", mode)
+	}
+	job, err := s.dispatcher.Start(ctx, jobs.New{CompanyID: t.CompanyID, Type: typ, Params: map[string]string{"mode": mode}, CreatedBy: createdBy},
+		first, func(tx pgx.Tx, j jobs.Job) error {
+			_, err := tx.Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, mode)
+			return err
+		})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "jobs_one_running_sync" {
+		running, _ := s.running(ctx, typ)
+		e := errs.E(errs.Conflict, "a %s sync is already running: job %s", mode, running)
+		e.Detail = map[string]any{"runningJobId": running}
+		return jobs.Job{}, e
+	}
+	return job, err
+}
+
+// StartRefresh creates a job that re-indexes the listed customers now.
+// Company keys refresh only their own company's customers.
+func (s *Service) StartRefresh(ctx context.Context, ids []string, t jobs.Tenant, createdBy string) (jobs.Job, error) {
+	if len(ids) == 0 || len(ids) > 10000 {
+		return jobs.Job{}, errs.E(errs.Invalid, "customerIds must list 1 to 10000 ids")
+	}
+	return s.dispatcher.Start(ctx, jobs.New{CompanyID: t.CompanyID, Type: jobs.TypeSyncRefresh,
+		Params: map[string]any{"mode": ModeRefresh, "customers": len(ids)}, CreatedBy: createdBy},
+		func(id string) (*asynq.Task, string, error) {
+			return tasks.NewSyncRefreshTask(tasks.SyncRefreshPayload{JobPayload: tasks.JobPayload{JobID: id}, CustomerIDs: ids})
+		}, func(tx pgx.Tx, j jobs.Job) error {
+			_, err := tx.Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, ModeRefresh)
+			return err
+		})
+}
+
+// requireWatermark is a Conflict until a full sync has completed: an
+// incremental sync has nothing to start from.
+func (s *Service) requireWatermark(ctx context.Context) error {
+	var ok bool
+	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM sync_state WHERE alias = $1 AND watermark IS NOT NULL)", s.cfg.Alias).Scan(&ok)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errs.E(errs.Conflict, "no full sync has completed yet: run a full sync first")
+	}
+	return nil
+}
+
+func (s *Service) running(ctx context.Context, typ string) (string, error) {
+	var id string
+	err := s.db.QueryRow(ctx, "SELECT id FROM jobs WHERE type = $1 AND state IN ('queued', 'running') LIMIT 1", typ).Scan(&id)
+	return id, err
+}
+
+// Plan opens a full run: a new generation with load settings, key-range
+// shards, one task per shard. Re-running it after a crash re-enqueues the
+// shards it already planned.
+func (s *Service) Plan(ctx context.Context, jobID string) error {
+	var gen *string
+	var total int
+	if err := s.db.QueryRow(ctx, "SELECT generation, shards_total FROM sync_runs WHERE job_id = $1", jobID).Scan(&gen, &total); err != nil {
+		return fmt.Errorf("plan %s: %w", jobID, err)
+	}
+	if gen != nil && total > 0 {
+		return s.enqueueShards(ctx, jobID, *gen)
+	}
+	wm, err := source.Now(ctx, s.source)
+	if err != nil {
+		return fmt.Errorf("plan: source clock: %w", err)
+	}
+	g := NewGeneration(wm)
+	if gen != nil {
+		g = *gen // the crashed attempt's generation: reuse it
+	} else if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET generation = $2, watermark = $3 WHERE job_id = $1", jobID, g, wm); err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	if err := s.engine.CreateGeneration(ctx, g); err != nil && !errs.Is(err, errs.Conflict) {
+		return fmt.Errorf("plan: create generation %s: %w", g, err)
+	}
+	bounds, err := source.ShardBounds(ctx, s.source, s.cfg.ShardSize)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		lo := ""
+		for i := 0; i <= len(bounds); i++ {
+			hi := ""
+			if i < len(bounds) {
+				hi = bounds[i]
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO sync_shards (job_id, shard, lo, hi) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+				jobID, i, lo, hi); err != nil {
+				return err
+			}
+			lo = hi
+		}
+		_, err := tx.Exec(ctx, "UPDATE sync_runs SET shards_total = $2, planned_at = now() WHERE job_id = $1", jobID, len(bounds)+1)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("plan: shards: %w", err)
+	}
+	if err := s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: 0, Total: int64(len(bounds) + 1)}); err != nil {
+		return err
+	}
+	s.log.Info("full sync planned", zap.String("job_id", jobID), zap.String("generation", g), zap.Int("shards", len(bounds)+1))
+	return s.enqueueShards(ctx, jobID, g)
+}
+
+func (s *Service) enqueueShards(ctx context.Context, jobID, gen string) error {
+	rows, err := s.db.Query(ctx, "SELECT shard, lo, hi FROM sync_shards WHERE job_id = $1 AND NOT done ORDER BY shard", jobID)
+	if err != nil {
+		return err
+	}
+	type shard struct {
+		n      int
+		lo, hi string
+	}
+	var todo []shard
+	for rows.Next() {
+		var sh shard
+		if err := rows.Scan(&sh.n, &sh.lo, &sh.hi); err != nil {
+			rows.Close()
+			return err
+		}
+		todo = append(todo, sh)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, sh := range todo {
+		task, id, err := tasks.NewSyncShardTask(tasks.SyncShardPayload{JobPayload: tasks.JobPayload{JobID: jobID},
+			Shard: sh.n, Generation: gen, Lo: sh.lo, Hi: sh.hi})
+		if err != nil {
+			return err
+		}
+		if err := s.dispatcher.Follow(ctx, jobID, task, id); err != nil {
+			return err
+		}
+	}
+	if len(todo) == 0 {
+		return s.maybeFinalize(ctx, jobID, gen)
+	}
+	return nil
+}
+
+// Shard enriches one key range and writes it into the run's generation.
+// Re-running a shard overwrites the same documents. The task that
+// completes the last shard enqueues finalize.
+func (s *Service) Shard(ctx context.Context, p tasks.SyncShardPayload) error {
+	enr, err := s.enricher(ctx)
+	if err != nil {
+		return err
+	}
+	var n int64
+	batch := make([]profile.Profile, 0, s.cfg.BatchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := s.engine.Index(ctx, p.Generation, batch); err != nil {
+			return fmt.Errorf("index shard %d: %w", p.Shard, err)
+		}
+		metrics.DocumentsIndexed.WithLabelValues(ModeFull).Add(float64(len(batch)))
+		n += int64(len(batch))
+		batch = batch[:0]
+		return nil
+	}
+	err = enr.Range(ctx, p.Lo, p.Hi, func(pr profile.Profile) error {
+		batch = append(batch, pr)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return err
+	}
+	var done, total int
+	var counted bool
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "UPDATE sync_shards SET done = true, docs = $3, finished_at = now() WHERE job_id = $1 AND shard = $2 AND NOT done",
+			p.JobID, p.Shard, n)
+		if err != nil {
+			return err
+		}
+		counted = tag.RowsAffected() == 1
+		if counted {
+			return tx.QueryRow(ctx, `UPDATE sync_runs SET shards_done = shards_done + 1, docs_indexed = docs_indexed + $2
+				WHERE job_id = $1 RETURNING shards_done, shards_total`, p.JobID, n).Scan(&done, &total)
+		}
+		return tx.QueryRow(ctx, "SELECT shards_done, shards_total FROM sync_runs WHERE job_id = $1", p.JobID).Scan(&done, &total)
+	})
+	if err != nil {
+		return fmt.Errorf("shard %d done: %w", p.Shard, err)
+	}
+	_ = s.jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: int64(done), Total: int64(total)})
+	if done == total {
+		return s.maybeFinalize(ctx, p.JobID, p.Generation)
+	}
+	return nil
+}
+
+// maybeFinalize enqueues finalize once every shard is done. The counter's
+// last increment gets here; a shard retried after a crash between its
+// commit and this call gets here too, and the fixed task id makes the
+// second enqueue a no-op.
+func (s *Service) maybeFinalize(ctx context.Context, jobID, gen string) error {
+	task, id, err := tasks.NewSyncFinalizeTask(tasks.SyncFinalizePayload{JobPayload: tasks.JobPayload{JobID: jobID}, Generation: gen})
+	if err != nil {
+		return err
+	}
+	return s.dispatcher.Follow(ctx, jobID, task, id)
+}
+
+// Finalize verifies the run's generation against what the shards wrote and
+// against the source, promotes it, records the watermark and catches up
+// on changes made while the run was going. A run that fails verification
+// never swaps: the old generation keeps serving.
+func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) error {
+	var indexed int64
+	var wm time.Time
+	var promoted *time.Time
+	var started time.Time
+	err := s.db.QueryRow(ctx, `SELECT r.docs_indexed, r.watermark, r.promoted_at, coalesce(j.started_at, j.created_at)
+		FROM sync_runs r JOIN jobs j ON j.id = r.job_id WHERE r.job_id = $1`, p.JobID).Scan(&indexed, &wm, &promoted, &started)
+	if err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
+	if promoted == nil {
+		count, err := s.engine.Count(ctx, p.Generation)
+		if err != nil {
+			return fmt.Errorf("finalize: count generation: %w", err)
+		}
+		if count != indexed {
+			return s.abandon(ctx, p, fmt.Sprintf("generation %s holds %d documents but the shards wrote %d", p.Generation, count, indexed))
+		}
+		sourceCount, err := source.CountCustomers(ctx, s.source)
+		if err != nil {
+			return fmt.Errorf("finalize: count source: %w", err)
+		}
+		changed, err := source.CountChangedSince(ctx, s.source, wm)
+		if err != nil {
+			return fmt.Errorf("finalize: %w", err)
+		}
+		if diff := sourceCount - count; diff > changed || -diff > changed {
+			return s.abandon(ctx, p, fmt.Sprintf("generation %s holds %d documents but the source has %d customers", p.Generation, count, sourceCount))
+		}
+		if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET indexed_at = now() WHERE job_id = $1", p.JobID); err != nil {
+			return err
+		}
+		if err := s.engine.Promote(ctx, p.Generation); err != nil {
+			return fmt.Errorf("finalize: promote %s: %w", p.Generation, err)
+		}
+		if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET promoted_at = now() WHERE job_id = $1", p.JobID); err != nil {
+			return err
+		}
+		if _, err := s.db.Exec(ctx, `INSERT INTO sync_state (alias, generation, watermark, last_full_at) VALUES ($1, $2, $3, now())
+			ON CONFLICT (alias) DO UPDATE SET generation = $2, watermark = $3, last_full_at = now()`,
+			s.cfg.Alias, p.Generation, wm); err != nil {
+			return fmt.Errorf("finalize: record watermark: %w", err)
+		}
+		s.notify(func(n Notifier) error { return n.Promoted(ctx, p.Generation) })
+		s.log.Info("generation promoted", zap.String("job_id", p.JobID), zap.String("generation", p.Generation), zap.Int64("documents", count))
+	}
+	caught, err := s.catchUp(ctx, p.JobID)
+	if err != nil {
+		return fmt.Errorf("finalize: catch up: %w", err)
+	}
+	metrics.LastSyncTimestamp.WithLabelValues(ModeFull).SetToCurrentTime()
+	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{
+		"generation": p.Generation, "documents": indexed, "caughtUp": caught,
+		"durationSeconds": time.Since(started).Seconds(),
+	})
+	return err
+}
+
+// abandon fails a run without swapping and drops its generation.
+func (s *Service) abandon(ctx context.Context, p tasks.SyncFinalizePayload, reason string) error {
+	s.log.Error("full sync abandoned", zap.String("job_id", p.JobID), zap.String("reason", reason))
+	if _, err := s.jobs.Fail(ctx, p.JobID, reason); err != nil {
+		return err
+	}
+	if err := s.engine.DropGeneration(ctx, p.Generation); err != nil {
+		s.log.Warn("drop abandoned generation", zap.Error(err))
+	}
+	return nil
+}
+
+// Incremental upserts the customers changed since the watermark into the
+// serving generation and advances the watermark.
+func (s *Service) Incremental(ctx context.Context, jobID string) error {
+	n, err := s.catchUp(ctx, jobID)
+	if err != nil {
+		return err
+	}
+	metrics.LastSyncTimestamp.WithLabelValues(ModeIncremental).SetToCurrentTime()
+	_, err = s.jobs.Succeed(ctx, jobID, map[string]any{"documents": n})
+	return err
+}
+
+// catchUp re-indexes customers changed since the alias's watermark (less
+// the overlap) and moves the watermark to the source clock read before the
+// changes were listed.
+func (s *Service) catchUp(ctx context.Context, jobID string) (int64, error) {
+	var wm *time.Time
+	err := s.db.QueryRow(ctx, "SELECT watermark FROM sync_state WHERE alias = $1", s.cfg.Alias).Scan(&wm)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && wm == nil) {
+		return 0, errs.E(errs.Conflict, "no full sync has completed yet: run a full sync first")
+	}
+	if err != nil {
+		return 0, err
+	}
+	now, err := source.Now(ctx, s.source)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := source.ChangedSince(ctx, s.source, wm.Add(-s.cfg.Overlap))
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.upsert(ctx, jobID, ids, "", ModeIncremental)
+	if err != nil {
+		return n, err
+	}
+	_, err = s.db.Exec(ctx, `UPDATE sync_state SET watermark = greatest(watermark, $2), last_incremental_at = now() WHERE alias = $1`,
+		s.cfg.Alias, now)
+	return n, err
+}
+
+// Refresh re-indexes the listed customers of the job's company.
+func (s *Service) Refresh(ctx context.Context, p tasks.SyncRefreshPayload) error {
+	job, err := s.jobs.GetAny(ctx, p.JobID)
+	if err != nil {
+		return err
+	}
+	n, err := s.upsert(ctx, p.JobID, p.CustomerIDs, job.CompanyID, ModeRefresh)
+	if err != nil {
+		return err
+	}
+	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{"requested": len(p.CustomerIDs), "documents": n})
+	return err
+}
+
+// upsert enriches ids in batches and writes them to the serving generation.
+func (s *Service) upsert(ctx context.Context, jobID string, ids []string, companyID, mode string) (int64, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	if gen, err := s.engine.Current(ctx); err != nil {
+		return 0, err
+	} else if gen == "" {
+		return 0, errs.E(errs.Conflict, "no index is serving yet: run a full sync first")
+	}
+	enr, err := s.enricher(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	total := int64(len(ids))
+	for start := 0; start < len(ids); start += s.cfg.BatchSize {
+		chunk := ids[start:min(start+s.cfg.BatchSize, len(ids))]
+		batch := make([]profile.Profile, 0, len(chunk))
+		if err := enr.IDs(ctx, chunk, companyID, func(p profile.Profile) error {
+			batch = append(batch, p)
+			return nil
+		}); err != nil {
+			return n, err
+		}
+		if err := s.engine.Upsert(ctx, batch); err != nil {
+			return n, fmt.Errorf("upsert: %w", err)
+		}
+		metrics.DocumentsIndexed.WithLabelValues(mode).Add(float64(len(batch)))
+		n += int64(len(batch))
+		_ = s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: int64(start + len(chunk)), Total: total})
+	}
+	s.notify(func(n Notifier) error { return n.Changed(ctx) })
+	_, err = s.db.Exec(ctx, "UPDATE sync_runs SET docs_indexed = $2 WHERE job_id = $1", jobID, n)
+	return n, err
+}
+
+// notify tells the notifier, if any; a failure only costs stale cache
+// entries until their TTL, so it is logged, not returned.
+func (s *Service) notify(f func(Notifier) error) {
+	if s.notifier == nil {
+		return
+	}
+	if err := f(s.notifier); err != nil {
+		s.log.Warn("notify index change", zap.Error(err))
+	}
+}
+
+// enricher returns an enricher with a catalog at most a minute old.
+func (s *Service) enricher(ctx context.Context) (*source.Enricher, error) {
+	s.catalogMu.Lock()
+	defer s.catalogMu.Unlock()
+	if s.catalog == nil || time.Since(s.catalogAt) > time.Minute {
+		c, err := source.LoadCatalog(ctx, s.source)
+		if err != nil {
+			return nil, err
+		}
+		s.catalog, s.catalogAt = c, time.Now()
+	}
+	return source.NewEnricher(s.source, s.catalog), nil
+}
+
+// NewGeneration names a generation after the source time it started from,
+// plus a random suffix: lowercase, sortable, valid as an index or table name.
+func NewGeneration(t time.Time) string {
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return strings.ToLower(t.UTC().Format("20060102t150405")) + "_" + hex.EncodeToString(b)
+}

@@ -1,0 +1,65 @@
+package syncrun
+
+import (
+	"context"
+	"time"
+
+	"github.com/reactivation/reactivation/internal/jobs"
+)
+
+// Run is the status view of a sync run.
+type Run struct {
+	Job         jobs.Job   `json:"job"`
+	Mode        string     `json:"mode"`
+	Generation  string     `json:"generation,omitempty"`
+	ShardsDone  int        `json:"shardsDone"`
+	ShardsTotal int        `json:"shardsTotal"`
+	Documents   int64      `json:"documentsIndexed"`
+	Watermark   *time.Time `json:"watermark,omitempty"`
+	Durations   Durations  `json:"durations"`
+}
+
+// Durations splits a run's time into its phases, in seconds; a phase not
+// reached yet is absent.
+type Durations struct {
+	Queued *float64 `json:"queuedSeconds,omitempty"`
+	Plan   *float64 `json:"planSeconds,omitempty"`
+	Index  *float64 `json:"indexSeconds,omitempty"`
+	Swap   *float64 `json:"swapSeconds,omitempty"`
+	Total  *float64 `json:"totalSeconds,omitempty"`
+}
+
+// Get returns the run of job id, if the tenant may see the job.
+func (s *Service) Get(ctx context.Context, t jobs.Tenant, id string) (Run, error) {
+	job, err := s.jobs.Get(ctx, t, id)
+	if err != nil {
+		return Run{}, err
+	}
+	r := Run{Job: job}
+	var gen *string
+	var planned, indexed, promoted *time.Time
+	err = s.db.QueryRow(ctx, `SELECT mode, generation, shards_done, shards_total, docs_indexed, watermark, planned_at, indexed_at, promoted_at
+		FROM sync_runs WHERE job_id = $1`, id).Scan(&r.Mode, &gen, &r.ShardsDone, &r.ShardsTotal, &r.Documents, &r.Watermark, &planned, &indexed, &promoted)
+	if err != nil {
+		return Run{}, jobs.NotFound(id)
+	}
+	if gen != nil {
+		r.Generation = *gen
+	}
+	span := func(a, b *time.Time) *float64 {
+		if a == nil || b == nil {
+			return nil
+		}
+		d := b.Sub(*a).Seconds()
+		return &d
+	}
+	created := job.CreatedAt
+	r.Durations = Durations{
+		Queued: span(&created, job.StartedAt),
+		Plan:   span(job.StartedAt, planned),
+		Index:  span(planned, indexed),
+		Swap:   span(indexed, promoted),
+		Total:  span(job.StartedAt, job.FinishedAt),
+	}
+	return r, nil
+}
