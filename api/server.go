@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	asynqmetrics "github.com/hibiken/asynq/x/metrics"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
@@ -40,7 +42,7 @@ func (s *Server) Handler() http.Handler { return s.router }
 func (s *Server) routes() {
 	r := s.router
 	r.HandleMethodNotAllowed = true
-	r.Use(s.requestID, recovery, accessLog, observe)
+	r.Use(s.requestID, recovery, accessLog, observe, securityHeaders, s.cors)
 	r.NoRoute(func(c *gin.Context) { writeProblem(c, problem(http.StatusNotFound, "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		writeProblem(c, problem(http.StatusMethodNotAllowed, "method not allowed on this route"))
@@ -48,13 +50,31 @@ func (s *Server) routes() {
 
 	r.GET("/healthz", s.healthz)
 	r.GET("/readyz", s.readyz)
-	r.GET("/metrics", gin.WrapH(promhttp.Handler()))
+	r.GET("/metrics", gin.WrapH(s.metricsHandler()))
+	s.monitoring(r)
+	s.docsRoutes(r)
 
-	v1 := r.Group("/api/v1", s.authenticate)
+	// Every API route: auth, then the key's rate limit, then the body cap.
+	authed := []gin.HandlerFunc{s.authenticate, s.rateLimit(), limitBody}
+	v1 := r.Group("/api/v1", authed...)
+	v1.GET("/jobs", s.listJobs)
 	v1.GET("/jobs/:id", s.getJob)
+	v1.DELETE("/jobs/:id", s.cancelJob)
+	v1.POST("/customers/search", require(auth.ScopeSearch), s.searchCustomers)
+	// The seed's path, for its existing clients.
+	r.Group("/api", authed...).POST("/customers/search", require(auth.ScopeSearch), s.searchCustomers)
 
-	sync := v1.Group("", require(auth.ScopeSync))
-	s.syncRoutes(sync)
+	s.segmentRoutes(v1.Group("", require(auth.ScopeSearch)))
+	s.syncRoutes(v1.Group("", require(auth.ScopeSync)))
+	s.exportRoutes(v1.Group("", require(auth.ScopeExport)))
+}
+
+// metricsHandler serves the process's metrics plus asynq's queue metrics,
+// read from Redis at scrape time through this server's inspector.
+func (s *Server) metricsHandler() http.Handler {
+	queues := prometheus.NewRegistry()
+	queues.MustRegister(asynqmetrics.NewQueueMetricsCollector(s.deps.Inspector))
+	return promhttp.HandlerFor(prometheus.Gatherers{prometheus.DefaultGatherer, queues}, promhttp.HandlerOpts{})
 }
 
 // Run serves on addr until ctx ends, then shuts down gracefully within

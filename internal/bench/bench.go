@@ -23,8 +23,9 @@ import (
 type Env struct {
 	Config    config.Config
 	Log       *zap.Logger
-	Customers int   // --customers
-	Seed      int64 // --seed
+	Scenario  string // set by Run
+	Customers int    // --customers
+	Seed      int64  // --seed
 	Out       io.Writer
 	// Worker runs a worker process's loop over cfg until ctx ends. cmd wires
 	// it: internal packages cannot import workers.
@@ -111,6 +112,7 @@ func Run(ctx context.Context, name string, env Env) (*Report, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown scenario %q (have %v)", name, Names())
 	}
+	env.Scenario = name
 	r := &Report{Scenario: name, Customers: env.Customers, StartedAt: time.Now().UTC()}
 	if err := s.Run(ctx, env, r); err != nil {
 		return r, fmt.Errorf("scenario %s: %w", name, err)

@@ -14,14 +14,21 @@ import (
 	"github.com/reactivation/reactivation/internal/postgres"
 )
 
-// benchRedisDB is the Redis database benchmarks queue in, flushed first, so
-// a worker of `make run` on database 0 never takes their tasks.
-const benchRedisDB = 15
+// benchRedisDB is the Redis database a scenario queues in, flushed first,
+// so a worker of `make run` on database 0 never takes its tasks and two
+// scenarios running at once never flush each other's queues.
+func benchRedisDB(scenario string) int {
+	h := 0
+	for _, r := range scenario {
+		h = h*31 + int(r)
+	}
+	return 48 + (h&0x7fffffff)%16
+}
 
 // dataConfig returns a configuration whose service and source database is a
 // schema holding the demo data of env (N customers, seed), seeded once and
 // reused by later runs and scenarios; its queues live in benchRedisDB and its
-// index alias is bench_customers.
+// index alias is bench_<customers>_s<seed>.
 func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 	cfg := env.Config
 	schema := fmt.Sprintf("bench_data_%d_s%d", env.Customers, env.Seed)
@@ -65,13 +72,13 @@ func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	ropt.DB = benchRedisDB
+	ropt.DB = benchRedisDB(env.Scenario)
 	rc := redis.NewClient(ropt)
 	defer rc.Close()
 	if err := rc.FlushDB(ctx).Err(); err != nil {
 		return cfg, err
 	}
-	cfg.RedisURL = fmt.Sprintf("redis://%s/%d", ropt.Addr, benchRedisDB)
-	cfg.IndexAlias = "bench_customers"
+	cfg.RedisURL = fmt.Sprintf("redis://%s/%d", ropt.Addr, ropt.DB)
+	cfg.IndexAlias = fmt.Sprintf("bench_%d_s%d", env.Customers, env.Seed)
 	return cfg, cfg.Validate()
 }

@@ -21,7 +21,31 @@ import (
 // ingredient name for the favourites).
 func expected(t *testing.T, pool *pgxpool.Pool) map[string]profile.Profile {
 	t.Helper()
-	rows, err := pool.Query(context.Background(), `
+	rows, err := pool.Query(context.Background(), profilesSQL)
+	require.NoError(t, err)
+	defer rows.Close()
+	out := map[string]profile.Profile{}
+	for rows.Next() {
+		var p profile.Profile
+		var spent, avg string
+		require.NoError(t, rows.Scan(&p.CustomerID, &p.CompanyID, &p.Name, &p.Email, &p.Phone, &p.GenderRaw, &p.City, &p.Gender,
+			&p.TotalPurchases, &spent, &avg, &p.FirstPurchaseAt, &p.LastPurchaseAt,
+			&p.Products, &p.FavoriteProducts, &p.Ingredients, &p.FavoriteIngredients))
+		p.TotalSpent, err = profile.ParseCents(spent)
+		require.NoError(t, err)
+		p.AverageTicket, err = profile.ParseCents(avg)
+		require.NoError(t, err)
+		p.HasEmail = strings.TrimSpace(p.Email) != ""
+		p.HasPhone = strings.TrimSpace(p.Phone) != ""
+		out[p.CustomerID] = p
+	}
+	require.NoError(t, rows.Err())
+	return out
+}
+
+// profilesSQL is the expected profile of every customer, computed over the
+// source tables by SQL written for the tests.
+const profilesSQL = `
 		WITH inv AS (
 			SELECT customer_id, count(*) AS n, sum(total_amount) AS spent, min(invoice_date) AS first, max(invoice_date) AS last
 			FROM invoices GROUP BY customer_id
@@ -57,27 +81,7 @@ func expected(t *testing.T, pool *pgxpool.Pool) map[string]profile.Profile {
 		FROM customers c
 		LEFT JOIN inv ON inv.customer_id = c.customer_id
 		LEFT JOIN prod_agg pa ON pa.customer_id = c.customer_id
-		LEFT JOIN ingr_agg ia ON ia.customer_id = c.customer_id`)
-	require.NoError(t, err)
-	defer rows.Close()
-	out := map[string]profile.Profile{}
-	for rows.Next() {
-		var p profile.Profile
-		var spent, avg string
-		require.NoError(t, rows.Scan(&p.CustomerID, &p.CompanyID, &p.Name, &p.Email, &p.Phone, &p.GenderRaw, &p.City, &p.Gender,
-			&p.TotalPurchases, &spent, &avg, &p.FirstPurchaseAt, &p.LastPurchaseAt,
-			&p.Products, &p.FavoriteProducts, &p.Ingredients, &p.FavoriteIngredients))
-		p.TotalSpent, err = profile.ParseCents(spent)
-		require.NoError(t, err)
-		p.AverageTicket, err = profile.ParseCents(avg)
-		require.NoError(t, err)
-		p.HasEmail = strings.TrimSpace(p.Email) != ""
-		p.HasPhone = strings.TrimSpace(p.Phone) != ""
-		out[p.CustomerID] = p
-	}
-	require.NoError(t, rows.Err())
-	return out
-}
+		LEFT JOIN ingr_agg ia ON ia.customer_id = c.customer_id`
 
 // indexed reads every document behind alias with a scroll.
 func indexed(t *testing.T, es *elasticsearch.Client, alias string) map[string]profile.Profile {

@@ -1,0 +1,69 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/segment"
+	"github.com/reactivation/reactivation/internal/snapshot"
+	"github.com/reactivation/reactivation/tasks"
+)
+
+// SegmentParams are the params of a large-segment search job.
+type SegmentParams struct {
+	Filter json.RawMessage `json:"filter"`
+	Sort   string          `json:"sort"`
+}
+
+func (w *Worker) registerSegments(mux *asynq.ServeMux) {
+	store := snapshot.NewStore(w.deps.DB)
+	mux.HandleFunc(tasks.TypeSegmentSearch, func(ctx context.Context, t *asynq.Task) error {
+		var p tasks.SegmentSearchPayload
+		if err := tasks.Decode(t, &p); err != nil {
+			return err
+		}
+		job, err := w.deps.Jobs.GetAny(ctx, p.JobID)
+		if err != nil {
+			return err
+		}
+		var params SegmentParams
+		if err := json.Unmarshal(job.Params, &params); err != nil {
+			return fmt.Errorf("segment params: %v: %w", err, asynq.SkipRetry)
+		}
+		f, err := segment.Decode(params.Filter)
+		if err != nil {
+			return fmt.Errorf("segment filter: %v: %w", err, asynq.SkipRetry)
+		}
+		srt, err := segment.ParseSort(params.Sort)
+		if err != nil {
+			return fmt.Errorf("segment sort: %v: %w", err, asynq.SkipRetry)
+		}
+		q := search.Query{Filter: f, Sort: srt, Size: 1000, Now: job.CreatedAt, Location: w.deps.Config.Location}
+		first, err := w.deps.Engine.Search(ctx, search.Query{Filter: f, Sort: srt, Size: 1, Now: q.Now, Location: q.Location})
+		if err != nil {
+			return err
+		}
+		total := first.Total
+		sum, err := store.Materialize(ctx, w.deps.Engine, p.JobID, q, w.deps.Config.SnapshotRetention, func(done int64) {
+			_ = w.deps.Jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: done, Total: max(total, done)})
+		})
+		if err != nil {
+			return err
+		}
+		_, err = w.deps.Jobs.Succeed(ctx, p.JobID, sum)
+		return err
+	})
+	mux.HandleFunc(tasks.TypeCleanup, func(ctx context.Context, t *asynq.Task) error {
+		n, err := store.Cleanup(ctx)
+		if n > 0 {
+			loggerFrom(ctx, w.log).Info("expired segment snapshots", zap.Int64("snapshots", n))
+		}
+		return err
+	})
+}
