@@ -13,7 +13,6 @@ import (
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/snapshot"
 	"github.com/reactivation/reactivation/tasks"
-	"github.com/reactivation/reactivation/workers"
 )
 
 // segmentRoutes serves large-segment searches: an async job that freezes
@@ -45,7 +44,7 @@ func (s *Server) segmentRoutes(g *gin.RouterGroup) {
 		k, _ := keyOf(c)
 		job, err := s.deps.Dispatcher.Start(c.Request.Context(), jobs.New{
 			CompanyID: *f.CompanyID, Type: jobs.TypeSegmentSearch, CreatedBy: k.ID,
-			Params: workers.SegmentParams{Filter: canonical, Sort: srt.String()},
+			Params: snapshot.Params{Filter: canonical, Sort: srt.String()},
 		}, func(id string) (*asynq.Task, string, error) {
 			return tasks.NewSegmentSearchTask(tasks.SegmentSearchPayload{JobPayload: tasks.JobPayload{JobID: id}})
 		}, func(pgx.Tx, jobs.Job) error { return nil })

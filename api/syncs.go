@@ -8,11 +8,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/workers"
 )
 
 func (s *Server) syncRoutes(g *gin.RouterGroup) {
-	svc := workers.NewSyncService(s.deps)
+	svc := s.deps.Sync
 	g.POST("/syncs", func(c *gin.Context) {
 		var req struct {
 			Mode string `json:"mode"`

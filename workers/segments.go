@@ -15,12 +15,6 @@ import (
 	"github.com/reactivation/reactivation/tasks"
 )
 
-// SegmentParams are the params of a large-segment search job.
-type SegmentParams struct {
-	Filter json.RawMessage `json:"filter"`
-	Sort   string          `json:"sort"`
-}
-
 func (w *Worker) registerSegments(mux *asynq.ServeMux) {
 	store := snapshot.NewStore(w.deps.DB)
 	mux.HandleFunc(tasks.TypeSegmentSearch, func(ctx context.Context, t *asynq.Task) error {
@@ -32,7 +26,7 @@ func (w *Worker) registerSegments(mux *asynq.ServeMux) {
 		if err != nil {
 			return err
 		}
-		var params SegmentParams
+		var params snapshot.Params
 		if err := json.Unmarshal(job.Params, &params); err != nil {
 			return fmt.Errorf("segment params: %v: %w", err, asynq.SkipRetry)
 		}

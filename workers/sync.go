@@ -7,30 +7,20 @@ import (
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/internal/syncrun"
 	"github.com/reactivation/reactivation/tasks"
 )
-
-// NewSyncService returns the sync service over deps, configured from them.
-func NewSyncService(d *app.Deps) *syncrun.Service {
-	return syncrun.New(syncrun.Params{
-		DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: d.Log, Notifier: d.Cache,
-		Config: syncrun.Config{Alias: d.Config.IndexAlias, ShardSize: d.Config.SyncShardSize},
-	})
-}
 
 // StartSync returns the scheduler's way of starting a sync as the system
 // (no company, no key).
 func StartSync(d *app.Deps) SyncStarter {
-	svc := NewSyncService(d)
 	return func(ctx context.Context, mode string) (string, error) {
-		job, err := svc.Start(ctx, mode, jobs.Tenant{Admin: true}, "scheduler")
+		job, err := d.Sync.Start(ctx, mode, jobs.Tenant{Admin: true}, "scheduler")
 		return job.ID, err
 	}
 }
 
 func (w *Worker) registerSync(mux *asynq.ServeMux) {
-	svc := NewSyncService(w.deps)
+	svc := w.deps.Sync
 	mux.HandleFunc(tasks.TypeSyncPlan, func(ctx context.Context, t *asynq.Task) error {
 		var p tasks.SyncPlanPayload
 		if err := tasks.Decode(t, &p); err != nil {

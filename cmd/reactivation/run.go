@@ -65,7 +65,7 @@ func runAll(ctx context.Context, d *app.Deps, firstSync bool) error {
 	if firstSync {
 		gen, err := d.Engine.Current(ctx)
 		if err == nil && gen == "" {
-			job, err := workers.NewSyncService(d).Start(ctx, "full", jobs.Tenant{Admin: true}, "run")
+			job, err := d.Sync.Start(ctx, "full", jobs.Tenant{Admin: true}, "run")
 			if err != nil && !errs.Is(err, errs.Conflict) {
 				d.Log.Warn("first full sync not started", zap.Error(err))
 			} else if err == nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/workers"
 )
 
 func syncCommand(ctx context.Context, args []string) error {
@@ -27,7 +26,7 @@ func syncCommand(ctx context.Context, args []string) error {
 		return usageError{"--mode must be full or incremental"}
 	}
 	return app.Start(ctx, "reactivation", func(ctx context.Context, d *app.Deps) error {
-		job, err := workers.NewSyncService(d).Start(ctx, *mode, jobs.Tenant{Admin: true}, "cli")
+		job, err := d.Sync.Start(ctx, *mode, jobs.Tenant{Admin: true}, "cli")
 		if err != nil {
 			return err
 		}

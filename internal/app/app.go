@@ -20,6 +20,7 @@ import (
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/syncrun"
 )
 
 // Deps are the shared connections of a process. Close releases them.
@@ -37,6 +38,7 @@ type Deps struct {
 	Dispatcher *jobs.Dispatcher
 	Keys       *auth.Store
 	Cache      *cache.Cache
+	Sync       *syncrun.Service
 }
 
 // Open connects to everything cfg names. It fails with a clear error when a
@@ -74,6 +76,10 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, error
 	d.Dispatcher = jobs.NewDispatcher(d.Jobs, d.Asynq, d.Inspector)
 	d.Keys = auth.NewStore(d.DB)
 	d.Cache = cache.New(d.Redis, cfg.IndexAlias, cfg.SearchCacheTTL)
+	d.Sync = syncrun.New(syncrun.Params{
+		DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: log, Notifier: d.Cache,
+		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize},
+	})
 	return d, nil
 }
 

@@ -25,10 +25,12 @@ func benchRedisDB(scenario string) int {
 	return 48 + (h&0x7fffffff)%16
 }
 
-// dataConfig returns a configuration whose service and source database is a
-// schema holding the demo data of env (N customers, seed), seeded once and
-// reused by later runs and scenarios; its queues live in benchRedisDB and its
-// index alias is bench_<customers>_s<seed>.
+// dataConfig returns a configuration whose source database is a schema
+// holding the demo data of env (N customers, seed), seeded once and reused
+// by later runs and scenarios. Everything else is the scenario's own, so
+// two scenarios may run at once: its service database is a schema of its
+// own (migrated), its queues live in benchRedisDB(scenario) and its index
+// alias is bench_<scenario>_<customers>_s<seed>.
 func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 	cfg := env.Config
 	schema := fmt.Sprintf("bench_data_%d_s%d", env.Customers, env.Seed)
@@ -66,8 +68,23 @@ func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 			return cfg, fmt.Errorf("seed benchmark data: %w", err)
 		}
 	}
-	cfg.DatabaseURL = u.String()
 	cfg.SourceDatabaseURL = u.String()
+	service := fmt.Sprintf("bench_svc_%s_%d", env.Scenario, env.Customers)
+	if _, err := admin.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+service); err != nil {
+		return cfg, err
+	}
+	q.Set("search_path", service)
+	u.RawQuery = q.Encode()
+	cfg.DatabaseURL = u.String()
+	svc, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
+	if err != nil {
+		return cfg, err
+	}
+	_, err = postgres.Migrate(ctx, svc)
+	svc.Close()
+	if err != nil {
+		return cfg, err
+	}
 	ropt, err := redis.ParseURL(cfg.RedisURL)
 	if err != nil {
 		return cfg, err
@@ -79,6 +96,6 @@ func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 		return cfg, err
 	}
 	cfg.RedisURL = fmt.Sprintf("redis://%s/%d", ropt.Addr, ropt.DB)
-	cfg.IndexAlias = fmt.Sprintf("bench_%d_s%d", env.Customers, env.Seed)
+	cfg.IndexAlias = fmt.Sprintf("bench_%s_%d_s%d", env.Scenario, env.Customers, env.Seed)
 	return cfg, cfg.Validate()
 }

@@ -20,7 +20,6 @@ import (
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/search/elastic"
 	"github.com/reactivation/reactivation/internal/syncrun"
 )
@@ -75,14 +74,6 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 		return err
 	}
 	cfg.WorkerConcurrency = 4
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	if _, err := postgres.Migrate(ctx, pool); err != nil {
-		return err
-	}
 	d, err := app.Open(ctx, cfg, env.Log)
 	if err != nil {
 		return err
@@ -103,8 +94,7 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	}()
 	defer func() { stopWorker(); wg.Wait() }()
 
-	svc := syncrun.New(syncrun.Params{DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: env.Log,
-		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize}})
+	svc := d.Sync
 
 	// The full sync: plan to alias swap, as the job row times it.
 	fmt.Fprintln(env.Out, "full sync ...")

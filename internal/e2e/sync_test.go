@@ -13,12 +13,11 @@ import (
 	"github.com/reactivation/reactivation/internal/search/elastic"
 	"github.com/reactivation/reactivation/internal/syncrun"
 	"github.com/reactivation/reactivation/internal/testenv"
-	"github.com/reactivation/reactivation/workers"
 )
 
 const demoCustomers = 20000
 
-func (b *testBundle) syncService() *syncrun.Service { return workers.NewSyncService(b.deps) }
+func (b *testBundle) syncService() *syncrun.Service { return b.deps.Sync }
 
 func (b *testBundle) startSync(t *testing.T, mode string) string {
 	t.Helper()

@@ -21,6 +21,13 @@ import (
 	"github.com/reactivation/reactivation/internal/search"
 )
 
+// Params are the params of a large-segment search job: the canonical
+// filter and the sort, as the worker decodes them.
+type Params struct {
+	Filter json.RawMessage `json:"filter"`
+	Sort   string          `json:"sort"`
+}
+
 // Summary describes a materialised segment.
 type Summary struct {
 	Count    int64         `json:"count"`
