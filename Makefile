@@ -11,7 +11,7 @@ SCENARIO ?= sync
 CUSTOMERS ?= 800000
 TEST_TIMEOUT ?= 60m
 
-.PHONY: all build services services-down run test test-race lint bench fuzz clean
+.PHONY: all build services services-down run test test-race lint bench fuzz clean fuzz-api browser-check
 
 all: build
 
@@ -48,3 +48,11 @@ fuzz:
 
 clean:
 	rm -rf bin
+
+## fuzz-api: Schemathesis against /openapi.json of a demo API of its own.
+fuzz-api:
+	deploy/local/fuzz-api.sh
+
+## browser-check: headless Chromium renders /docs and /monitoring.
+browser-check:
+	deploy/local/browser-check.sh

@@ -2,11 +2,14 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/reactivation/reactivation/internal/auth"
+	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 )
 
@@ -33,6 +36,10 @@ func (s *Server) listJobs(c *gin.Context) {
 		}
 		o.Limit = n
 	}
+	if o.Type != "" && !slices.Contains(jobs.Types, o.Type) {
+		invalid(c, "type", "must be one of "+strings.Join(jobs.Types, ", "))
+		return
+	}
 	switch o.State {
 	case "", jobs.Queued, jobs.Running, jobs.Succeeded, jobs.Failed, jobs.Canceled:
 	default:
@@ -40,6 +47,10 @@ func (s *Server) listJobs(c *gin.Context) {
 		return
 	}
 	list, err := s.deps.Jobs.List(c.Request.Context(), tenantOf(c), o)
+	if errs.Is(err, errs.Invalid) {
+		invalid(c, "cursor", "is not one this API returned")
+		return
+	}
 	if err != nil {
 		fail(c, err)
 		return

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -49,6 +50,12 @@ func (s *Server) syncRoutes(g *gin.RouterGroup) {
 		if len(req.CustomerIDs) == 0 || len(req.CustomerIDs) > 10000 {
 			invalid(c, "customerIds", "must list 1 to 10000 customer ids")
 			return
+		}
+		for _, id := range req.CustomerIDs {
+			if id == "" || len(id) > 200 || strings.ContainsRune(id, 0) {
+				invalid(c, "customerIds", "ids must be 1 to 200 characters without NUL")
+				return
+			}
 		}
 		k, _ := keyOf(c)
 		job, err := svc.StartRefresh(c.Request.Context(), req.CustomerIDs, tenantOf(c), k.ID)

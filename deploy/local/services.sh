@@ -57,6 +57,17 @@ pg_bin() {
   [ -n "$d" ] && [ -x "$d/initdb" ] && echo "$d"
 }
 
+# pg_dir is where the PostgreSQL cluster lives: .local/pg, unless the
+# postgres user cannot reach it (a checkout under a private home), then a
+# folder of this checkout's own under /var/tmp.
+pg_dir() {
+  if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$STATE" 2>/dev/null; then
+    echo "$STATE/pg"
+  else
+    echo "/var/tmp/reactivation-pg-$(echo "$ROOT" | md5sum | cut -c1-8)"
+  fi
+}
+
 pg_start() {
   if pg_up; then return 0; fi
   local bin
@@ -65,14 +76,16 @@ pg_start() {
     apt_install postgresql postgresql-client
     bin=$(pg_bin) || die "no PostgreSQL binaries after install"
   fi
-  local data=$STATE/pg/data run=$STATE/pg/run
-  mkdir -p "$STATE/pg" "$run"
+  local pgdir
+  pgdir=$(pg_dir)
+  local data=$pgdir/data run=$pgdir/run
+  mkdir -p "$pgdir" "$run"
   as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-  if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$STATE/pg"; fi
+  if [ "$(id -u)" = 0 ]; then chown -R postgres:postgres "$pgdir"; fi
   if [ ! -s "$data/PG_VERSION" ]; then
     log "initdb $data"
-    as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$STATE/pg/initdb.log" 2>&1 ||
-      die "initdb failed: $(tail -n 3 "$STATE/pg/initdb.log")"
+    as_pg "$bin/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$pgdir/initdb.log" 2>&1 ||
+      die "initdb failed: $(tail -n 3 "$pgdir/initdb.log")"
     cat >>"$data/postgresql.conf" <<EOF
 # local development node started by deploy/local/services.sh
 listen_addresses = '127.0.0.1'
@@ -89,8 +102,8 @@ full_page_writes = off
 EOF
   fi
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-  as_pg "$bin/pg_ctl" -D "$data" -l "$STATE/pg/postgres.log" -w -t 60 start >/dev/null ||
-    die "PostgreSQL did not start: $(tail -n 5 "$STATE/pg/postgres.log")"
+  as_pg "$bin/pg_ctl" -D "$data" -l "$pgdir/postgres.log" -w -t 60 start >/dev/null ||
+    die "PostgreSQL did not start: $(tail -n 5 "$pgdir/postgres.log")"
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc "select 1 from pg_roles where rolname='reactivation'" | grep -q 1 ||
     psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "create role reactivation login superuser password 'reactivation'"
   psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -Atqc "select 1 from pg_database where datname='reactivation'" | grep -q 1 ||
@@ -99,7 +112,8 @@ EOF
 }
 
 pg_stop() {
-  local bin data=$STATE/pg/data
+  local bin data
+  data=$(pg_dir)/data
   [ -s "$data/postmaster.pid" ] || return 0
   bin=$(pg_bin) || return 0
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bin/pg_ctl" -D "$data" -m fast stop >/dev/null || true

@@ -31,6 +31,9 @@ const (
 // Final reports whether s is a final state.
 func (s State) Final() bool { return s == Succeeded || s == Failed || s == Canceled }
 
+// Types lists every job type.
+var Types = []string{TypeSyncFull, TypeSyncIncremental, TypeSyncRefresh, TypeSegmentSearch, TypeExport}
+
 // Job types.
 const (
 	TypeSyncFull        = "sync.full"
@@ -128,6 +131,9 @@ func Create(ctx context.Context, tx pgx.Tx, n New) (Job, error) {
 // Get returns the job id if the tenant may see it; NotFound otherwise, so a
 // company never learns that another company's job exists.
 func (s *Store) Get(ctx context.Context, t Tenant, id string) (Job, error) {
+	if uuid.Validate(id) != nil {
+		return Job{}, NotFound(id)
+	}
 	j, err := scanJob(s.pool.QueryRow(ctx, "SELECT "+jobColumns+" FROM jobs WHERE id = $1", id))
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !t.Sees(j.CompanyID)) {
 		return Job{}, errs.E(errs.NotFound, "job %s not found", id)
@@ -156,6 +162,9 @@ type ListOptions struct {
 func (s *Store) List(ctx context.Context, t Tenant, o ListOptions) ([]Job, error) {
 	if o.Limit <= 0 || o.Limit > 100 {
 		o.Limit = 50
+	}
+	if o.After != "" && uuid.Validate(o.After) != nil {
+		return nil, errs.E(errs.Invalid, "cursor is not one this API returned")
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs
 		WHERE ($1 OR company_id = $2) AND ($3 = '' OR type = $3) AND ($4 = '' OR state = $4)
@@ -234,6 +243,9 @@ func (s *Store) finish(ctx context.Context, id string, state State, result []byt
 // State returns the job's current state, for handlers that check for
 // cancellation between pages.
 func (s *Store) State(ctx context.Context, id string) (State, error) {
+	if uuid.Validate(id) != nil {
+		return "", NotFound(id)
+	}
 	var st State
 	err := s.pool.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", id).Scan(&st)
 	if errors.Is(err, pgx.ErrNoRows) {

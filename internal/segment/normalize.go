@@ -140,6 +140,10 @@ func normalizeGender(v string) (string, string) {
 
 // checkText reports text longer than MaxTextLength characters.
 func checkText(p *problems, field, s string) bool {
+	if strings.ContainsRune(s, 0) {
+		p.add(field, "must not contain NUL characters")
+		return false
+	}
 	if utf8.RuneCountInString(s) > MaxTextLength {
 		p.add(field, "must be at most %d characters", MaxTextLength)
 		return false

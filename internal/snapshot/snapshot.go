@@ -19,6 +19,7 @@ import (
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/segment"
 )
 
 // Params are the params of a large-segment search job: the canonical
@@ -141,7 +142,7 @@ func (s *Store) Read(ctx context.Context, jobID, cursor string, size int) (Page,
 			after, err = strconv.ParseInt(string(b), 10, 64)
 		}
 		if err != nil || after < 0 {
-			return Page{}, errs.E(errs.Invalid, "cursor is not one this API returned")
+			return Page{}, segment.InvalidCursor()
 		}
 	}
 	var p Page
@@ -231,7 +232,7 @@ func (a *accumulator) add(p profile.Profile, today time.Time, loc *time.Location
 }
 
 func (a *accumulator) summary() Summary {
-	var s Summary
+	s := Summary{ByCity: []Bucket{}, ByGender: []Bucket{}}
 	for _, spellings := range a.cities {
 		// Show a city by its most common spelling, ties by the smallest.
 		var best string
