@@ -71,6 +71,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				s.enqueue(ctx, func() (*asynq.Task, string, error) {
 					return tasks.NewCleanupTask(tasks.CleanupPayload{Slot: slot.Unix()})
 				})
+				s.enqueue(ctx, func() (*asynq.Task, string, error) { return tasks.NewExportCleanupTask(slot.Unix()) })
 			}
 		}
 	}

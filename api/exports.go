@@ -1,0 +1,202 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/export"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/segment"
+)
+
+// exportRoutes registers the export routes: start, status, download,
+// delete, and the audit log for admin keys.
+func (s *Server) exportRoutes(g *gin.RouterGroup) {
+	svc := export.New(export.Params{Jobs: s.deps.Jobs, Dispatcher: s.deps.Dispatcher, Log: s.log,
+		Config: export.Config{Retention: s.deps.Config.ExportRetention, Location: s.deps.Config.Location}})
+	h := exportHandlers{svc: svc}
+	g.POST("/exports", h.start)
+	g.GET("/exports/audit", h.audit)
+	g.GET("/exports/:id", h.get)
+	g.GET("/exports/:id/download", h.download)
+	g.HEAD("/exports/:id/download", h.download)
+	g.DELETE("/exports/:id", h.delete)
+}
+
+type exportHandlers struct{ svc *export.Service }
+
+// exportStatus is an export as the API shows it.
+type exportStatus struct {
+	export.Export
+	StatusURL   string `json:"statusUrl"`
+	DownloadURL string `json:"downloadUrl,omitempty"`
+}
+
+func exportURL(id string) string { return "/api/v1/exports/" + id }
+
+// start: POST /exports {"filter": {...}, "format", "fields", "excelBom"}.
+func (h exportHandlers) start(c *gin.Context) {
+	var req struct {
+		Filter   json.RawMessage `json:"filter"`
+		Format   string          `json:"format"`
+		Fields   []string        `json:"fields"`
+		ExcelBOM bool            `json:"excelBom"`
+	}
+	if !decodeJSON(c, &req) {
+		return
+	}
+	f, err := scopedFilter(c, req.Filter)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	k, _ := keyOf(c)
+	job, err := h.svc.Start(c.Request.Context(), f, export.Options{Format: req.Format, Fields: req.Fields, ExcelBOM: req.ExcelBOM}, k.ID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	accepted(c, job, exportURL(job.ID))
+}
+
+// decodeNestedFilter decodes the "filter" member of an asynchronous
+// request; absent or null is the empty filter.
+func decodeNestedFilter(raw json.RawMessage) (segment.Filter, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return segment.Filter{}.Normalize()
+	}
+	return segment.Decode(raw)
+}
+
+// scopedFilter decodes the "filter" member of an asynchronous request and
+// scopes it to the key (see scopeFilter). Its validation errors name
+// "filter.<field>", or "filter" for the filter as a whole.
+func scopedFilter(c *gin.Context, raw json.RawMessage) (segment.Filter, error) {
+	f, err := decodeNestedFilter(raw)
+	if err == nil {
+		err = scopeFilter(c, &f)
+	}
+	if err == nil {
+		return f, nil
+	}
+	err = prefixFields(err, "filter.")
+	var verr *segment.ValidationError
+	if errors.As(err, &verr) {
+		for i := range verr.Errors {
+			verr.Errors[i].Field = strings.TrimSuffix(verr.Errors[i].Field, ".")
+		}
+	}
+	return f, err
+}
+
+func (h exportHandlers) get(c *gin.Context) {
+	e, err := h.svc.Get(c.Request.Context(), tenantOf(c), c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	st := exportStatus{Export: e, StatusURL: exportURL(e.ID)}
+	if e.State == jobs.Succeeded && !e.Expired && !e.Deleted {
+		st.DownloadURL = exportURL(e.ID) + "/download"
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+// download streams the gzip file as stored: the file is a .gz, so there is
+// no Content-Encoding, and its length and checksum are known up front.
+func (h exportHandlers) download(c *gin.Context) {
+	f, err := h.svc.Open(c.Request.Context(), tenantOf(c), c.Param("id"))
+	switch {
+	case errors.Is(err, export.ErrExpired):
+		gone(c, "expired", err.Error())
+		return
+	case errors.Is(err, export.ErrDeleted):
+		gone(c, "deleted", err.Error())
+		return
+	case err != nil:
+		fail(c, err)
+		return
+	}
+	etag := `"` + f.SHA256 + `"`
+	hdr := c.Writer.Header()
+	hdr.Set("ETag", etag)
+	hdr.Set("Cache-Control", "private, no-cache")
+	if etagMatches(c.GetHeader("If-None-Match"), etag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	hdr.Set("Content-Type", "application/gzip")
+	hdr.Set("Content-Length", strconv.FormatInt(f.SizeBytes, 10))
+	hdr.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.FileName}))
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	c.Status(http.StatusOK)
+	if c.Request.Method == http.MethodHead {
+		return
+	}
+	if _, err := f.WriteTo(c.Request.Context(), c.Writer); err != nil {
+		// The status is sent: all we can do is cut the connection, so the
+		// client sees a short body rather than a complete-looking file.
+		loggerOf(c).Warn("export download interrupted", zap.String("export_id", f.ID), zap.Error(err))
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// etagMatches implements If-None-Match's weak comparison.
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+// gone answers 410 with a problem type of its own: the problem table has
+// no 410.
+func gone(c *gin.Context, kind, detail string) {
+	writeProblem(c, Problem{
+		Type:   "https://reactivation.dev/problems/" + kind,
+		Title:  http.StatusText(http.StatusGone),
+		Status: http.StatusGone,
+		Detail: detail,
+	})
+}
+
+func (h exportHandlers) delete(c *gin.Context) {
+	if err := h.svc.Delete(c.Request.Context(), tenantOf(c), c.Param("id")); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// audit: GET /exports/audit?limit=&cursor=, admin keys only.
+func (h exportHandlers) audit(c *gin.Context) {
+	if k, _ := keyOf(c); !k.Admin {
+		writeProblem(c, problem(http.StatusForbidden, "the export audit log is for admin keys"))
+		return
+	}
+	limit := export.DefaultAuditLimit
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			invalid(c, "limit", "must be an integer")
+			return
+		}
+		limit = n
+	}
+	entries, next, err := h.svc.Audit(c.Request.Context(), limit, c.Query("cursor"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"entries": entries, "nextCursor": next})
+}

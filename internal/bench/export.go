@@ -1,0 +1,459 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/config"
+	"github.com/reactivation/reactivation/internal/export"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/search/elastic"
+	"github.com/reactivation/reactivation/internal/segment"
+	"github.com/reactivation/reactivation/internal/syncrun"
+)
+
+func init() {
+	Register(Scenario{
+		Name: "export",
+		Description: "CSV export of the largest company and of every customer (one export per company) by a worker process, " +
+			"against a raw scroll of the same documents; the worker's peak RSS",
+		Run: runExport,
+	})
+}
+
+// exportPhase is one measured set of exports.
+type exportPhase struct {
+	name    string
+	filters []string
+}
+
+func runExport(ctx context.Context, env Env, r *Report) error {
+	if env.Config.ElasticsearchURL == "" {
+		return errors.New("the export scenario measures the search engine: set ELASTICSEARCH_URL")
+	}
+	cfg, d, err := openIndexedData(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+
+	worker, err := startWorkerProcess(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer worker.stop()
+
+	companies, err := companiesBySize(ctx, d)
+	if err != nil {
+		return err
+	}
+	client, err := elastic.NewClient(cfg.ElasticsearchURL, cfg.SearchFlavor)
+	if err != nil {
+		return err
+	}
+	svc := export.New(export.Params{Jobs: d.Jobs, Dispatcher: d.Dispatcher, Log: env.Log,
+		Config: export.Config{Retention: cfg.ExportRetention, Location: cfg.Location}})
+	all := make([]string, len(companies))
+	for i, c := range companies {
+		all[i] = fmt.Sprintf(`{"companyId":%q}`, c)
+	}
+	var peak float64
+	for _, ph := range []exportPhase{{"largest", all[:1]}, {"all", all}} {
+		fmt.Fprintf(env.Out, "export %s (%d export(s)) ...\n", ph.name, len(ph.filters))
+		if err := worker.resetPeak(); err != nil {
+			return err
+		}
+		var rows, size int64
+		var took time.Duration
+		var ids []string
+		var now time.Time
+		for _, filter := range ph.filters {
+			done, err := runOneExport(ctx, svc, d.Jobs, filter)
+			if err != nil {
+				return err
+			}
+			res, err := svc.Get(ctx, jobs.Tenant{Admin: true}, done.ID)
+			if err != nil {
+				return err
+			}
+			rows += done.Progress.Done
+			size += res.SizeBytes
+			took += done.FinishedAt.Sub(*done.StartedAt)
+			ids = append(ids, done.ID)
+			now = done.CreatedAt
+		}
+		rss, err := worker.peakRSS()
+		if err != nil {
+			return err
+		}
+		peak = max(peak, rss)
+
+		fmt.Fprintf(env.Out, "raw scroll %s ...\n", ph.name)
+		scrolled, scroll, err := bestRawScroll(ctx, client, cfg, ph.filters, now)
+		if err != nil {
+			return err
+		}
+		if scrolled != rows {
+			return fmt.Errorf("export %s wrote %d rows, the raw scroll read %d", ph.name, rows, scrolled)
+		}
+		exportRate, rawRate := float64(rows)/took.Seconds(), float64(scrolled)/scroll.Seconds()
+		r.Add("export_"+ph.name+"_rows", float64(rows), "rows")
+		r.Add("export_"+ph.name+"_seconds", took.Seconds(), "s")
+		r.Add("export_"+ph.name+"_rows_per_second", exportRate, "rows/s")
+		r.Add("export_"+ph.name+"_gzip_bytes", float64(size), "bytes")
+		r.Add("raw_scroll_"+ph.name+"_rows_per_second", rawRate, "rows/s")
+		r.Add("export_"+ph.name+"_vs_raw_scroll", exportRate/rawRate, "ratio")
+		r.Add("worker_peak_rss_"+ph.name+"_mb", rss, "MB")
+
+		if ph.name == "largest" {
+			r.AtLeast("export_vs_raw_scroll", exportRate/rawRate, 0.8)
+			start := time.Now()
+			if err := verifyDownload(ctx, svc, ids[0]); err != nil {
+				return err
+			}
+			r.Add("download_largest_seconds", time.Since(start).Seconds(), "s")
+		} else {
+			r.AtLeast("export_all_vs_raw_scroll", exportRate/rawRate, 0.8)
+		}
+		for _, id := range ids {
+			if err := svc.Delete(ctx, jobs.Tenant{Admin: true}, id); err != nil {
+				return err
+			}
+		}
+	}
+	r.AtMost("worker_peak_rss_mb", peak, 150)
+	return nil
+}
+
+// openIndexedData opens the benchmark data of env (see dataConfig) with
+// no job of an earlier run left queued or running, and the index serving
+// every customer.
+func openIndexedData(ctx context.Context, env Env) (config.Config, *app.Deps, error) {
+	cfg, err := dataConfig(ctx, env)
+	if err != nil {
+		return cfg, nil, err
+	}
+	d, err := app.Open(ctx, cfg, env.Log)
+	if err != nil {
+		return cfg, nil, err
+	}
+	_, err = d.DB.Exec(ctx, "UPDATE jobs SET state = 'canceled', finished_at = now() WHERE state IN ('queued', 'running')")
+	if err == nil {
+		err = ensureIndexed(ctx, env, cfg, d)
+	}
+	if err != nil {
+		d.Close()
+		return cfg, nil, err
+	}
+	return cfg, d, nil
+}
+
+// ensureIndexed runs a full sync with an in-process worker unless the
+// alias already serves every customer.
+func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.Deps) error {
+	gen, err := d.Engine.Current(ctx)
+	if err != nil {
+		return err
+	}
+	if gen != "" {
+		n, err := d.Engine.Count(ctx, gen)
+		if err != nil {
+			return err
+		}
+		if n == int64(env.Customers) {
+			return nil
+		}
+	}
+	if env.Worker == nil {
+		return errors.New("no worker wired")
+	}
+	fmt.Fprintln(env.Out, "indexing: full sync ...")
+	defer runWorker(ctx, env, cfg)()
+	svc := syncrun.New(syncrun.Params{DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: env.Log,
+		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize}})
+	job, err := svc.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
+	if err != nil {
+		return err
+	}
+	done, err := waitFinal(ctx, d.Jobs, job.ID, time.Hour)
+	if err != nil {
+		return err
+	}
+	if done.State != jobs.Succeeded {
+		return fmt.Errorf("full sync %s: %s", done.State, done.Error)
+	}
+	return nil
+}
+
+// runWorker runs env.Worker over cfg in this process until the returned
+// stop is called.
+func runWorker(ctx context.Context, env Env, cfg config.Config) (stop func()) {
+	workerCtx, stopWorker := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := env.Worker(workerCtx, cfg, env.Log); err != nil {
+			env.Log.Error("bench worker", zap.Error(err))
+		}
+	}()
+	return func() { stopWorker(); wg.Wait() }
+}
+
+// companiesBySize lists the companies, the largest first.
+func companiesBySize(ctx context.Context, d *app.Deps) ([]string, error) {
+	rows, err := d.Source.Query(ctx, "SELECT company_id FROM customers GROUP BY 1 ORDER BY count(*) DESC, 1")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	rows.Close()
+	return out, rows.Err()
+}
+
+// runOneExport starts a CSV export of the default fields and waits for it.
+func runOneExport(ctx context.Context, svc *export.Service, store *jobs.Store, filter string) (jobs.Job, error) {
+	f, err := segment.Decode([]byte(filter))
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	job, err := svc.Start(ctx, f, export.Options{}, "bench")
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	done, err := waitFinal(ctx, store, job.ID, time.Hour)
+	if err != nil {
+		return done, err
+	}
+	if done.State != jobs.Succeeded {
+		return done, fmt.Errorf("export %s: %s", done.State, done.Error)
+	}
+	return done, nil
+}
+
+// verifyDownload reads an export's file as the API serves it and checks it
+// against its checksum.
+func verifyDownload(ctx context.Context, svc *export.Service, id string) error {
+	f, err := svc.Open(ctx, jobs.Tenant{Admin: true}, id)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	if _, err := f.WriteTo(ctx, h); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 {
+		return fmt.Errorf("export %s: checksum %s, stored %s", id, got, f.SHA256)
+	}
+	return nil
+}
+
+// bestRawScroll times raw scrolls of the filters' documents twice and
+// keeps the faster, the stricter baseline.
+func bestRawScroll(ctx context.Context, client *elasticsearch.Client, cfg config.Config, filters []string, now time.Time) (int64, time.Duration, error) {
+	var best time.Duration
+	var hits int64
+	for range 2 {
+		var total int64
+		var took time.Duration
+		for _, filter := range filters {
+			n, d, err := rawScroll(ctx, client, cfg, filter, now)
+			if err != nil {
+				return 0, 0, err
+			}
+			total += n
+			took += d
+		}
+		if best == 0 || took < best {
+			best, hits = took, total
+		}
+	}
+	return hits, best, nil
+}
+
+// rawScroll reads every document matching filter through a scroll in
+// index order, 1000 at a time, the same query, routing and _source as the
+// engine's, decoding no more than the scroll id and the hits' bounds.
+func rawScroll(ctx context.Context, client *elasticsearch.Client, cfg config.Config, filter string, now time.Time) (int64, time.Duration, error) {
+	f, err := segment.Decode([]byte(filter))
+	if err != nil {
+		return 0, 0, err
+	}
+	plan, err := segment.NewPlan(f, segment.Sort{}, 1000, 1000, "", now, cfg.Location)
+	if err != nil {
+		return 0, 0, err
+	}
+	body, err := json.Marshal(map[string]any{
+		"query": elastic.Query(plan.Filter, plan.Bounds), "sort": []string{"_doc"}, "size": 1000,
+		"_source": map[string]any{"excludes": []string{"searchTokens"}},
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	type page struct {
+		ScrollID string `json:"_scroll_id"`
+		Hits     struct {
+			Hits []json.RawMessage `json:"hits"`
+		} `json:"hits"`
+	}
+	start := time.Now()
+	s := client.Search
+	res, err := s(s.WithContext(ctx), s.WithIndex(cfg.IndexAlias), s.WithBody(bytes.NewReader(body)),
+		s.WithScroll(time.Minute), s.WithRouting(*plan.Filter.CompanyID))
+	var n int64
+	var scrollID string
+	for {
+		if err != nil {
+			return 0, 0, fmt.Errorf("raw scroll: %w", err)
+		}
+		if res.IsError() {
+			msg, _ := io.ReadAll(io.LimitReader(res.Body, 1024))
+			res.Body.Close()
+			return 0, 0, fmt.Errorf("raw scroll: %s: %s", res.Status(), msg)
+		}
+		var p page
+		err = json.NewDecoder(res.Body).Decode(&p)
+		res.Body.Close()
+		if err != nil {
+			return 0, 0, fmt.Errorf("raw scroll: %w", err)
+		}
+		scrollID = p.ScrollID
+		if len(p.Hits.Hits) == 0 {
+			break
+		}
+		n += int64(len(p.Hits.Hits))
+		res, err = client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(scrollID), client.Scroll.WithScroll(time.Minute))
+	}
+	took := time.Since(start)
+	if res, err := client.ClearScroll(client.ClearScroll.WithScrollID(scrollID)); err == nil {
+		res.Body.Close()
+	}
+	return n, took, nil
+}
+
+// workerProcess is the `worker` binary beside the running executable, run
+// with the bench configuration, so its memory is its own.
+type workerProcess struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func startWorkerProcess(ctx context.Context, cfg config.Config) (*workerProcess, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(filepath.Dir(self), "worker")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("the export scenario runs the worker binary beside %s (make build): %w", self, err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), environ(cfg)...)
+	cmd.Env = append(cmd.Env, "LOG_LEVEL=info", "WORKER_CONCURRENCY=2", "WORKER_METRICS_ADDR=127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	w := &workerProcess{cmd: cmd, done: make(chan struct{})}
+	started := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "worker started") {
+				once.Do(func() { close(started) })
+			}
+		}
+		_ = cmd.Wait()
+		close(w.done)
+	}()
+	select {
+	case <-started:
+		return w, nil
+	case <-w.done:
+		return nil, fmt.Errorf("worker process exited: %v", cmd.ProcessState)
+	case <-time.After(30 * time.Second):
+		w.stop()
+		return nil, errors.New("worker process did not start within 30 s")
+	case <-ctx.Done():
+		w.stop()
+		return nil, ctx.Err()
+	}
+}
+
+// stop ends the worker gracefully, or kills it after 15 s.
+func (w *workerProcess) stop() {
+	_ = w.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-w.done:
+	case <-time.After(15 * time.Second):
+		_ = w.cmd.Process.Kill()
+		<-w.done
+	}
+}
+
+// resetPeak starts a new peak RSS measurement (Linux clear_refs "5").
+func (w *workerProcess) resetPeak() error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", w.cmd.Process.Pid), []byte("5"), 0)
+}
+
+// peakRSS is the worker's peak resident set size since the last reset, in
+// MB (VmHWM).
+func (w *workerProcess) peakRSS() (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc status")
+}
+
+// environ renders cfg as environment variables, one per env-tagged field.
+func environ(cfg config.Config) []string {
+	var out []string
+	v, t := reflect.ValueOf(cfg), reflect.TypeOf(cfg)
+	for i := range t.NumField() {
+		name := strings.Split(t.Field(i).Tag.Get("env"), ",")[0]
+		if name == "" || name == "-" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s=%v", name, v.Field(i).Interface()))
+	}
+	return out
+}

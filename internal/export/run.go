@@ -1,0 +1,221 @@
+package export
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/segment"
+)
+
+// Order is the row order of every export file: by name, ties by customer
+// id, a total order on a value that re-indexing rarely changes.
+var Order = segment.Sort{Field: segment.SortName}
+
+// compression trades a larger file for throughput: the run is bound by
+// the engine and the CPU it shares with it.
+const compression = gzip.BestSpeed
+
+// errCanceled stops a run whose job was canceled.
+var errCanceled = errors.New("export canceled")
+
+// Run writes the file of export job id, which the worker has marked
+// running. Each call starts the file over. The file becomes visible, with
+// its size and checksum, in the transaction that marks the job succeeded;
+// a canceled job's run stops at its next page and removes what it wrote.
+// It returns nil when the job is canceled or another run took over.
+func (s *Service) Run(ctx context.Context, id string) error {
+	j, err := s.jobs.GetAny(ctx, id)
+	if err != nil {
+		return err
+	}
+	if j.State != jobs.Running {
+		return nil
+	}
+	e, err := s.exportOf(ctx, j)
+	if err != nil {
+		return err
+	}
+	f, err := segment.Decode(e.Filter)
+	if err != nil {
+		return &errs.Error{Code: errs.Invalid, Message: "export " + id + " has an invalid filter", Err: err}
+	}
+	attempt, err := beginAttempt(ctx, s.db, id)
+	if err != nil {
+		return err
+	}
+	q := search.Query{Filter: f, Sort: Order, Size: 1, Now: j.CreatedAt, Location: s.cfg.Location}
+	first, err := s.engine.Search(ctx, q)
+	if err != nil {
+		return fmt.Errorf("count export %s: %w", id, err)
+	}
+	if err := s.jobs.SetProgress(ctx, id, jobs.Progress{Total: first.Total}); err != nil {
+		return err
+	}
+
+	file := newChunker(s.cfg.ChunkSize, func(seq int, data []byte) error {
+		return insertChunk(ctx, s.db, id, attempt, seq, data)
+	})
+	gz, err := gzip.NewWriterLevel(file, compression)
+	if err != nil {
+		return err
+	}
+	enc, err := NewEncoder(gz, e.Format, e.Fields, e.ExcelBOM)
+	if err != nil {
+		return err
+	}
+	q.Size = s.cfg.PageSize
+	rows, err := s.stream(ctx, id, q, enc, first.Total)
+	if err == nil {
+		err = enc.Close()
+	}
+	if err == nil {
+		err = gz.Close()
+	}
+	if err == nil {
+		r := fileResult{Rows: rows, SizeBytes: file.n, SHA256: file.sum(), FileName: e.FileName}
+		seq, last := file.last()
+		err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+			return completeFile(ctx, tx, id, attempt, seq, last, r, s.cfg.Retention)
+		})
+	}
+	if errors.Is(err, errCanceled) || isStale(err) {
+		return s.stopped(ctx, id)
+	}
+	return err
+}
+
+// stream reads pages from the engine in one goroutine and encodes them in
+// another, so the engine fetches the next page while this one is written:
+// at most three pages are in memory. It records progress after every page
+// and stops with errCanceled when the job is no longer running.
+func (s *Service) stream(ctx context.Context, id string, q search.Query, enc Encoder, total int64) (int64, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	pages := make(chan []profile.Profile, 1)
+	g.Go(func() error {
+		defer close(pages)
+		return s.engine.Scan(gctx, q, func(ps []profile.Profile) error {
+			select {
+			case pages <- ps:
+				return nil
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		})
+	})
+	var rows int64
+	g.Go(func() error {
+		for ps := range pages {
+			if err := enc.Encode(ps); err != nil {
+				return err
+			}
+			rows += int64(len(ps))
+			metrics.ExportRows.Add(float64(len(ps)))
+			if err := s.jobs.SetProgress(gctx, id, jobs.Progress{Done: rows, Total: max(total, rows)}); err != nil {
+				return err
+			}
+			state, err := s.jobs.State(gctx, id)
+			if err != nil {
+				return err
+			}
+			if state != jobs.Running {
+				return errCanceled
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	return rows, err
+}
+
+// stopped ends a run that may no longer write: when its job was canceled
+// (or failed meanwhile) it removes the chunks; when a newer run took over,
+// running or succeeded, it leaves them alone.
+func (s *Service) stopped(ctx context.Context, id string) error {
+	state, err := s.jobs.State(ctx, id)
+	if err != nil {
+		return err
+	}
+	if state == jobs.Running || state == jobs.Succeeded {
+		s.log.Info("export run superseded by a newer one", zap.String("job_id", id))
+		return nil
+	}
+	s.log.Info("export run stopped", zap.String("job_id", id), zap.String("state", string(state)))
+	if err := discardFile(ctx, s.db, id); err != nil {
+		return err
+	}
+	return writeAudit(ctx, s.db, id)
+}
+
+// Fail finishes an export whose run failed for the last time: the job
+// failed with reason, its chunks removed, the audit written.
+func (s *Service) Fail(ctx context.Context, id, reason string) error {
+	if _, err := s.jobs.Fail(ctx, id, reason); err != nil {
+		return err
+	}
+	if err := discardFile(ctx, s.db, id); err != nil {
+		return err
+	}
+	return writeAudit(ctx, s.db, id)
+}
+
+// CleanupStats counts what Cleanup did.
+type CleanupStats struct {
+	// Expired exports had their files deleted after the retention period.
+	Expired int64
+	// Orphans are chunks of failed, canceled or deleted exports removed.
+	Orphans int64
+	// Audited exports were final without an audit row (a job the reaper
+	// failed) and got one.
+	Audited int64
+}
+
+// Cleanup deletes the files of finished exports past their expiry, marking
+// them expired, removes chunks nothing will serve, and audits final
+// exports the audit log missed. It is idempotent.
+func (s *Service) Cleanup(ctx context.Context) (CleanupStats, error) {
+	var st CleanupStats
+	err := s.db.QueryRow(ctx, `WITH gone AS (
+			UPDATE exports e SET expired_at = now()
+			FROM jobs j WHERE j.id = e.job_id AND j.state IN `+finalStates+`
+			  AND e.expires_at <= now() AND e.expired_at IS NULL AND e.deleted_at IS NULL
+			RETURNING e.job_id),
+		chunks AS (DELETE FROM export_chunks WHERE export_id IN (SELECT job_id FROM gone))
+		SELECT count(*) FROM gone`).Scan(&st.Expired)
+	if err != nil {
+		return st, fmt.Errorf("expire exports: %w", err)
+	}
+	tag, err := s.db.Exec(ctx, `DELETE FROM export_chunks WHERE export_id IN (
+		SELECT e.job_id FROM exports e JOIN jobs j ON j.id = e.job_id
+		WHERE j.state IN ('failed', 'canceled') OR e.deleted_at IS NOT NULL OR e.expired_at IS NOT NULL)`)
+	if err != nil {
+		return st, fmt.Errorf("remove orphan export chunks: %w", err)
+	}
+	st.Orphans = tag.RowsAffected()
+	rows, err := s.db.Query(ctx, `SELECT e.job_id FROM exports e JOIN jobs j ON j.id = e.job_id
+		WHERE j.state IN `+finalStates+` AND NOT EXISTS (SELECT 1 FROM export_audit a WHERE a.export_id = e.job_id)`)
+	if err != nil {
+		return st, fmt.Errorf("find unaudited exports: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return st, err
+	}
+	for _, id := range ids {
+		if err := writeAudit(ctx, s.db, id); err != nil {
+			return st, err
+		}
+		st.Audited++
+	}
+	return st, nil
+}

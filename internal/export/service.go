@@ -1,0 +1,268 @@
+package export
+
+import (
+	"cmp"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/segment"
+	"github.com/reactivation/reactivation/tasks"
+)
+
+// Config tunes a Service. Zero values mean the defaults.
+type Config struct {
+	// Retention is how long a file is kept after it is written; 7 days
+	// when 0.
+	Retention time.Duration
+	// Location dates file names and anchors day-based filters; UTC when nil.
+	Location *time.Location
+	// PageSize is how many customers a run reads from the engine at a
+	// time; 1000 when 0.
+	PageSize int
+	// ChunkSize is the size of the stored chunks; DefaultChunkSize when 0.
+	ChunkSize int
+}
+
+// Params are a Service's dependencies.
+type Params struct {
+	Jobs       *jobs.Store
+	Dispatcher *jobs.Dispatcher
+	// Engine is the search engine runs read from; the API needs none.
+	Engine search.Searcher
+	Log    *zap.Logger
+	Config Config
+}
+
+// Service starts, runs, serves and cleans up exports. Safe for concurrent
+// use.
+type Service struct {
+	jobs       *jobs.Store
+	db         *pgxpool.Pool
+	dispatcher *jobs.Dispatcher
+	engine     search.Searcher
+	log        *zap.Logger
+	cfg        Config
+}
+
+// New returns a service over p, with p.Config's defaults filled.
+func New(p Params) *Service {
+	c := p.Config
+	c.Retention = cmp.Or(c.Retention, 7*24*time.Hour)
+	c.PageSize = cmp.Or(c.PageSize, 1000)
+	c.ChunkSize = cmp.Or(c.ChunkSize, DefaultChunkSize)
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	return &Service{jobs: p.Jobs, db: p.Jobs.Pool(), dispatcher: p.Dispatcher, engine: p.Engine, log: p.Log, cfg: c}
+}
+
+// jobParams is what the job row shows of an export's request.
+type jobParams struct {
+	Filter json.RawMessage `json:"filter"`
+	Options
+}
+
+// Start creates an export of the customers matching f, which must name its
+// company, and enqueues its run. createdBy is the API key's id. Bad options
+// are a *segment.ValidationError.
+func (s *Service) Start(ctx context.Context, f segment.Filter, o Options, createdBy string) (jobs.Job, error) {
+	o, err := o.Normalize()
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	if err := f.RequireCompany(); err != nil {
+		return jobs.Job{}, err
+	}
+	filter := f.Canonical()
+	n := jobs.New{CompanyID: *f.CompanyID, Type: jobs.TypeExport, CreatedBy: createdBy,
+		Params: jobParams{Filter: filter, Options: o}}
+	first := func(id string) (*asynq.Task, string, error) {
+		return tasks.NewExportTask(tasks.ExportPayload{JobPayload: tasks.JobPayload{JobID: id}})
+	}
+	return s.dispatcher.Start(ctx, n, first, func(tx pgx.Tx, job jobs.Job) error {
+		name := FileName(job.CompanyID, job.ID, o.Format, job.CreatedAt, s.cfg.Location)
+		return insertExport(ctx, tx, job, filter, o, name, job.CreatedAt.Add(s.cfg.Retention))
+	})
+}
+
+// Get returns the export id if the tenant may see it; NotFound otherwise,
+// also for a job that is not an export.
+func (s *Service) Get(ctx context.Context, t jobs.Tenant, id string) (Export, error) {
+	j, err := s.jobs.Get(ctx, t, id)
+	if err != nil {
+		return Export{}, err
+	}
+	return s.exportOf(ctx, j)
+}
+
+func (s *Service) exportOf(ctx context.Context, j jobs.Job) (Export, error) {
+	if j.Type != jobs.TypeExport {
+		return Export{}, errs.E(errs.NotFound, "export %s not found", j.ID)
+	}
+	e, ok, err := loadExport(ctx, s.db, j)
+	if err == nil && !ok {
+		err = errs.E(errs.NotFound, "export %s not found", j.ID)
+	}
+	return e, err
+}
+
+// Open returns a succeeded export's file for download. It fails with
+// ErrDeleted or ErrExpired once the file is gone, and with a Conflict
+// while the export is not succeeded.
+func (s *Service) Open(ctx context.Context, t jobs.Tenant, id string) (File, error) {
+	e, err := s.Get(ctx, t, id)
+	switch {
+	case err != nil:
+		return File{}, err
+	case e.Deleted:
+		return File{}, ErrDeleted
+	case e.State != jobs.Succeeded:
+		return File{}, &errs.Error{Code: errs.Conflict, Message: fmt.Sprintf("export %s is %s; only a succeeded export can be downloaded", id, e.State),
+			Detail: map[string]any{"state": e.State}}
+	case e.Expired:
+		return File{}, ErrExpired
+	}
+	return File{Export: e, db: s.db}, nil
+}
+
+// File is a succeeded export's gzip file.
+type File struct {
+	Export
+	db *pgxpool.Pool
+}
+
+// WriteTo copies the file to w chunk by chunk, one query per chunk, so a
+// slow client holds no connection. It fails if the file is deleted midway
+// or its size does not add up.
+func (f File) WriteTo(ctx context.Context, w io.Writer) (int64, error) {
+	var n int64
+	for seq := 0; ; seq++ {
+		data, ok, err := readChunk(ctx, f.db, f.ID, seq)
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			break
+		}
+		k, err := w.Write(data)
+		n += int64(k)
+		if err != nil {
+			return n, err
+		}
+	}
+	if n != f.SizeBytes {
+		return n, fmt.Errorf("export %s: read %d of %d bytes (deleted meanwhile?)", f.ID, n, f.SizeBytes)
+	}
+	return n, nil
+}
+
+// Delete cancels a queued or running export (its run stops before its next
+// page) or deletes a finished export's file, keeping the job with a
+// deleted marker. Either way the chunks are removed.
+func (s *Service) Delete(ctx context.Context, t jobs.Tenant, id string) error {
+	e, err := s.Get(ctx, t, id)
+	if err != nil {
+		return err
+	}
+	if !e.State.Final() {
+		canceled, err := s.jobs.Cancel(ctx, id, "canceled on request")
+		if err != nil {
+			return err
+		}
+		if canceled {
+			if err := discardFile(ctx, s.db, id); err != nil {
+				return err
+			}
+			return writeAudit(ctx, s.db, id)
+		}
+		// It finished meanwhile: delete it as a finished export.
+	}
+	return markDeleted(ctx, s.db, id)
+}
+
+// AuditEntry is one export in the audit log.
+type AuditEntry struct {
+	ExportID   string          `json:"exportId"`
+	KeyID      string          `json:"keyId,omitempty"`
+	CompanyID  string          `json:"companyId"`
+	Filter     json.RawMessage `json:"filter"`
+	Format     string          `json:"format"`
+	Fields     []string        `json:"fields"`
+	State      jobs.State      `json:"state"`
+	Rows       int64           `json:"rows"`
+	Bytes      int64           `json:"bytes"`
+	Error      string          `json:"error,omitempty"`
+	CreatedAt  time.Time       `json:"createdAt"`
+	FinishedAt time.Time       `json:"finishedAt"`
+}
+
+// Audit limits.
+const (
+	DefaultAuditLimit = 50
+	MaxAuditLimit     = 100
+)
+
+// Audit returns up to limit audit entries, newest first, after cursor (the
+// nextCursor of the previous page, "" for the first). The next cursor is
+// "" on the last page. A bad limit or cursor is a *segment.ValidationError.
+func (s *Service) Audit(ctx context.Context, limit int, cursor string) ([]AuditEntry, string, error) {
+	if limit < 1 || limit > MaxAuditLimit {
+		return nil, "", &segment.ValidationError{Errors: []segment.FieldError{
+			{Field: "limit", Message: fmt.Sprintf("must be between 1 and %d", MaxAuditLimit)}}}
+	}
+	after := int64(1<<63 - 1)
+	if cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(cursor)
+		v, perr := strconv.ParseInt(string(b), 10, 64)
+		if err != nil || perr != nil {
+			return nil, "", &segment.ValidationError{Errors: []segment.FieldError{
+				{Field: "cursor", Message: "is not a cursor this endpoint returned"}}}
+		}
+		after = v
+	}
+	rows, err := s.db.Query(ctx, `SELECT id, export_id, coalesce(key_id, ''), company_id, filter, format, fields, state,
+		rows, bytes, coalesce(error, ''), created_at, finished_at
+		FROM export_audit WHERE id < $1 ORDER BY id DESC LIMIT $2`, after, limit+1)
+	if err != nil {
+		return nil, "", fmt.Errorf("read export audit: %w", err)
+	}
+	defer rows.Close()
+	out := []AuditEntry{}
+	var ids []int64
+	for rows.Next() {
+		var a AuditEntry
+		var id int64
+		if err := rows.Scan(&id, &a.ExportID, &a.KeyID, &a.CompanyID, &a.Filter, &a.Format, &a.Fields, &a.State,
+			&a.Rows, &a.Bytes, &a.Error, &a.CreatedAt, &a.FinishedAt); err != nil {
+			return nil, "", err
+		}
+		out = append(out, a)
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(ids[limit-1], 10)))
+	}
+	return out, next, nil
+}
+
+// isStale reports whether err says the run lost its right to write.
+func isStale(err error) bool { return errors.Is(err, errStale) }
