@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -74,6 +75,12 @@ func fail(c *gin.Context, err error) {
 			p.Errors = append(p.Errors, FieldError{Field: fe.Field, Message: fe.Message})
 		}
 		writeProblem(c, p)
+		return
+	}
+	if errors.Is(err, context.Canceled) && c.Request.Context().Err() != nil {
+		// The client went away; nobody reads the answer.
+		loggerOf(c).Debug("request canceled by the client")
+		c.Abort()
 		return
 	}
 	code := errs.CodeOf(err)

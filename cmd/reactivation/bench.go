@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/reactivation/reactivation/api"
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/bench"
 	"github.com/reactivation/reactivation/internal/config"
@@ -38,6 +40,14 @@ func benchCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	bench.SetAPIStarter(func(ctx context.Context, cfg config.Config, log *zap.Logger, ready func(string)) error {
+		d, err := app.Open(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return api.New(d).Run(ctx, cfg.APIAddr, cfg.ShutdownTimeout, func(a net.Addr) { ready(a.String()) })
+	})
 	r, err := bench.Run(ctx, *scenario, bench.Env{Config: cfg, Log: log, Customers: *customers, Seed: *seed, Out: os.Stdout,
 		Worker: func(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			d, err := app.Open(ctx, cfg, log)

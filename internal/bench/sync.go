@@ -11,11 +11,9 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
-	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reactivation/reactivation/internal/app"
@@ -83,16 +81,7 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 		return err
 	}
 
-	workerCtx, stopWorker := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := env.Worker(workerCtx, cfg, env.Log); err != nil {
-			env.Log.Error("bench worker", zap.Error(err))
-		}
-	}()
-	defer func() { stopWorker(); wg.Wait() }()
+	defer runWorker(ctx, env, cfg)()
 
 	svc := d.Sync
 
@@ -230,11 +219,7 @@ func timeRawBulk(ctx context.Context, client *elasticsearch.Client, alias string
 	if err := dumpBulk(ctx, client, alias, target, f); err != nil {
 		return 0, err
 	}
-	var body map[string]any
-	_ = json.Unmarshal(elastic.IndexBody(), &body)
-	settings := body["settings"].(map[string]any)
-	settings["refresh_interval"], settings["number_of_replicas"] = "-1", 0
-	b, _ := json.Marshal(body)
+	b := elastic.LoadIndexBody()
 	res, err := client.Indices.Delete([]string{target}, client.Indices.Delete.WithIgnoreUnavailable(true))
 	if err == nil {
 		res.Body.Close()

@@ -29,17 +29,31 @@ func (e *Engine) index(gen string) string { return e.alias + "_" + gen }
 
 var generationName = regexp.MustCompile(`^[0-9]{8}t[0-9]{6}_[0-9a-f]{6}$`)
 
-// CreateGeneration creates the generation's index with load settings: no
-// refresh and no replicas while it fills. An existing index is a Conflict.
-func (e *Engine) CreateGeneration(ctx context.Context, gen string) error {
+// LoadIndexBody is IndexBody with the settings of an index being filled:
+// no refresh, no replicas, and a translog synced in the background (a
+// crash mid-run loses nothing that matters: the run is redone).
+func LoadIndexBody() []byte {
 	var body map[string]any
 	if err := json.Unmarshal(IndexBody(), &body); err != nil {
-		return err
+		panic(err) // IndexBody is ours and valid
 	}
-	settings, _ := body["settings"].(map[string]any)
+	settings := body["settings"].(map[string]any)
 	settings["refresh_interval"] = "-1"
 	settings["number_of_replicas"] = 0
+	settings["translog"] = map[string]any{"durability": "async", "flush_threshold_size": "1gb"}
 	b, _ := json.Marshal(body)
+	return b
+}
+
+// servingSettings undoes LoadIndexBody's load settings.
+func (e *Engine) servingSettings() string {
+	return fmt.Sprintf(`{"index":{"refresh_interval":null,"number_of_replicas":%d,"translog.durability":"request","translog.flush_threshold_size":null}}`, e.replicas)
+}
+
+// CreateGeneration creates the generation's index with load settings (see
+// LoadIndexBody). An existing index is a Conflict.
+func (e *Engine) CreateGeneration(ctx context.Context, gen string) error {
+	b := LoadIndexBody()
 	res, err := e.client.Indices.Create(e.index(gen), e.client.Indices.Create.WithBody(bytes.NewReader(b)),
 		e.client.Indices.Create.WithContext(ctx))
 	if err != nil {
@@ -191,8 +205,7 @@ func (e *Engine) refresh(ctx context.Context, index string) error {
 // atomic request, and drops every older generation.
 func (e *Engine) Promote(ctx context.Context, gen string) error {
 	idx := e.index(gen)
-	settings := `{"index":{"refresh_interval":null,"number_of_replicas":` + fmt.Sprint(e.replicas) + `}}`
-	res, err := e.client.Indices.PutSettings(strings.NewReader(settings), e.client.Indices.PutSettings.WithIndex(idx),
+	res, err := e.client.Indices.PutSettings(strings.NewReader(e.servingSettings()), e.client.Indices.PutSettings.WithIndex(idx),
 		e.client.Indices.PutSettings.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("restore settings: %w", err)

@@ -1,0 +1,315 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/config"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/search/elastic"
+	"github.com/reactivation/reactivation/internal/segment"
+)
+
+func init() {
+	Register(Scenario{
+		Name: "search",
+		Description: "synchronous search p50/p95/p99 and requests/s at 8, 32 and 128 clients: the API uncached and cached " +
+			"against the engine's own requests sent straight to the cluster; then a large-segment search of the largest company through the API",
+		Run: runSearch,
+	})
+}
+
+// searchCell is how long each (path, concurrency) cell runs;
+// BENCH_SEARCH_SECONDS overrides it for a quick check.
+const searchCell = 10 * time.Second
+
+// searchCellCalls bounds the requests of one cell.
+const searchCellCalls = 2_000_000
+
+// largeSegmentCustomers is the size at which the large segment must reach
+// largeSegmentRows.
+const (
+	largeSegmentCustomers = 800_000
+	largeSegmentRows      = 300_000
+)
+
+// searchConcurrency are the client counts measured; BENCH_SEARCH_CLIENTS
+// ("1,8") overrides them for a diagnosis.
+var searchConcurrency = []int{8, 32, 128}
+
+// searchPath is one way of answering the mix.
+type searchPath struct {
+	name string
+	call func(ctx context.Context, s mixSearch) error
+}
+
+func runSearch(ctx context.Context, env Env, r *Report) error {
+	cell, err := seconds("BENCH_SEARCH_SECONDS", searchCell)
+	if err != nil {
+		return err
+	}
+	concurrency, err := clientCounts("BENCH_SEARCH_CLIENTS", searchConcurrency)
+	if err != nil {
+		return err
+	}
+	h, err := startAPI(ctx, env, func(c *config.Config) {
+		// The limiter still runs (its Redis round trip is the API's) but never refuses.
+		c.RateLimitPerMinute, c.RateLimitBurst = 1<<30, 1<<30
+	})
+	if err != nil {
+		return err
+	}
+	defer h.close()
+	keys, err := h.companyKeys(ctx, 1)
+	if err != nil {
+		return err
+	}
+	key := keys[0]
+	mix, err := h.searchMix(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range mix {
+		if err := sameTotal(ctx, h, key, s); err != nil {
+			return err
+		}
+	}
+	cluster, err := elastic.NewClient(h.cfg.ElasticsearchURL, h.cfg.SearchFlavor)
+	if err != nil {
+		return err
+	}
+	var misses atomic.Int64
+	viaAPI := func(fresh bool) func(context.Context, mixSearch) error {
+		header := []string{}
+		if fresh {
+			header = []string{"Cache-Control", "no-cache"}
+		}
+		return func(ctx context.Context, s mixSearch) error {
+			res, b, err := h.call(ctx, http.MethodPost, "/api/v1/customers/search", key, s.body, header...)
+			if err != nil {
+				return err
+			}
+			if res.StatusCode != http.StatusOK {
+				return fmt.Errorf("%s: %s: %.200s", s.name, res.Status, b)
+			}
+			if !fresh && res.Header.Get("X-Cache") != "HIT" {
+				misses.Add(1)
+			}
+			return nil
+		}
+	}
+	paths := []searchPath{
+		// engine: the engine's captured request replayed with the same client settings, answer read, not decoded.
+		{"engine", func(ctx context.Context, s mixSearch) error { return s.cluster.send(ctx, cluster) }},
+		// engine_go: elastic.Engine.Search in-process, decoding included: where the API's time beyond the cluster goes.
+		{"engine_go", func(ctx context.Context, s mixSearch) error { _, err := h.deps.Engine.Search(ctx, s.query); return err }},
+		{"uncached", viaAPI(true)},
+		{"cached", viaAPI(false)},
+	}
+
+	fmt.Fprintf(env.Out, "search: %d searches in the mix, %s a cell, warming up ...\n", len(mix), cell)
+	for _, p := range paths {
+		for _, s := range mix {
+			if err := p.call(ctx, s); err != nil {
+				return fmt.Errorf("warm-up %s: %w", p.name, err)
+			}
+		}
+		if m := runPath(ctx, p, mix, 8, 2*time.Second); m.errors > 0 {
+			return fmt.Errorf("warm-up %s: %w", p.name, m.firstErr)
+		}
+	}
+
+	var errCount int64
+	for _, c := range concurrency {
+		suffix := fmt.Sprintf("_c%d", c)
+		p99 := map[string]float64{}
+		perCall := map[string]float64{}
+		for _, p := range paths {
+			fmt.Fprintf(env.Out, "%s at %d clients ...\n", p.name, c)
+			misses.Store(0)
+			before, err := clusterQueries(ctx, cluster, h.cfg.IndexAlias)
+			if err != nil {
+				return err
+			}
+			m := runPath(ctx, p, mix, c, cell)
+			after, err := clusterQueries(ctx, cluster, h.cfg.IndexAlias)
+			if err != nil {
+				return err
+			}
+			if m.errors > 0 {
+				fmt.Fprintf(env.Out, "  %d errors, the first: %v\n", m.errors, m.firstErr)
+			}
+			errCount += m.errors
+			ok := m.latencies[http.StatusOK]
+			p99[p.name] = addLatencies(r, p.name, suffix, ok)
+			r.Add(p.name+"_rps"+suffix, float64(len(ok))/m.elapsed.Seconds(), "req/s")
+			perCall[p.name] = float64(after-before) / float64(max(m.calls, 1))
+			if p.name == "cached" {
+				r.Add("cached_misses"+suffix, float64(misses.Load()), "requests")
+			}
+		}
+		// Below 1, identical searches in flight together were answered once (the cache's singleflight).
+		r.Add("uncached_cluster_searches_per_request"+suffix, perCall["uncached"]/perCall["engine"], "ratio")
+		r.AtMost("uncached_p99_over_engine_p99"+suffix, p99["uncached"]/p99["engine"], 1.25)
+		r.AtMost("cached_p99_ms"+suffix, p99["cached"], 5)
+	}
+	r.Add("errors", float64(errCount), "requests")
+	return largeSegment(ctx, env, h, key, r)
+}
+
+// clientCounts is the comma-separated list of client counts env names, or
+// def.
+func clientCounts(name string, def []int) ([]int, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return def, nil
+	}
+	var out []int
+	for _, part := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: want client counts like \"1,8\", got %q", name, v)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// runPath sends the mix round robin through p from clients clients for d.
+func runPath(ctx context.Context, p searchPath, mix []mixSearch, clients int, d time.Duration) measured {
+	var next atomic.Int64
+	return drive(ctx, clients, d, searchCellCalls, func(ctx context.Context, _ int) outcome {
+		s := mix[int(next.Add(1))%len(mix)]
+		return outcome{class: http.StatusOK, err: p.call(ctx, s)}
+	})
+}
+
+// sameTotal checks that the API counts what the engine counted for s: the
+// baseline answers the same question.
+func sameTotal(ctx context.Context, h *apiHarness, key string, s mixSearch) error {
+	res, b, err := h.call(ctx, http.MethodPost, "/api/v1/customers/search", key, s.body, "Cache-Control", "no-cache")
+	if err != nil {
+		return err
+	}
+	var page search.Page
+	if res.StatusCode != http.StatusOK || json.Unmarshal(b, &page) != nil {
+		return fmt.Errorf("%s: %s: %.300s", s.name, res.Status, b)
+	}
+	if page.Total != s.total {
+		return fmt.Errorf("%s: the API counts %d customers, the engine %d", s.name, page.Total, s.total)
+	}
+	return nil
+}
+
+// clusterQueries is the number of shard queries the alias's indexes have
+// run.
+func clusterQueries(ctx context.Context, client *elasticsearch.Client, alias string) (int64, error) {
+	st := client.Indices.Stats
+	res, err := st(st.WithContext(ctx), st.WithIndex(alias), st.WithMetric("search"))
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	var out struct {
+		All struct {
+			Primaries struct {
+				Search struct {
+					QueryTotal int64 `json:"query_total"`
+				} `json:"search"`
+			} `json:"primaries"`
+		} `json:"_all"`
+	}
+	if res.IsError() {
+		return 0, fmt.Errorf("index stats: %s", res.Status())
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		return 0, fmt.Errorf("index stats: %w", err)
+	}
+	return out.All.Primaries.Search.QueryTotal, nil
+}
+
+// largeSegment runs a large-segment search of all of benchCompany through
+// the API with an in-process worker and times it from the request to the
+// job's end as a client polling every 100 ms sees it.
+func largeSegment(ctx context.Context, env Env, h *apiHarness, key string, r *Report) error {
+	if err := h.startWorker(ctx); err != nil {
+		return err
+	}
+	var company segment.Filter
+	company.PinCompany(benchCompany)
+	expected, err := h.deps.Engine.Search(ctx, search.Query{Filter: company, Size: 1, Now: time.Now(), Location: h.cfg.Location})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Out, "large-segment search of %s (%d customers) ...\n", benchCompany, expected.Total)
+	start := time.Now()
+	res, b, err := h.call(ctx, http.MethodPost, "/api/v1/segments/searches", key, []byte(`{"filter":{}}`))
+	if err != nil {
+		return err
+	}
+	var acc struct {
+		JobID     string `json:"jobId"`
+		StatusURL string `json:"statusUrl"`
+	}
+	if res.StatusCode != http.StatusAccepted || json.Unmarshal(b, &acc) != nil {
+		return fmt.Errorf("segment search: %s: %.300s", res.Status, b)
+	}
+	defer func() {
+		for _, table := range []string{"segment_snapshot_rows", "segment_snapshots"} {
+			if _, err := h.deps.DB.Exec(context.WithoutCancel(ctx), "DELETE FROM "+table+" WHERE job_id = $1", acc.JobID); err != nil {
+				env.Log.Warn("drop the bench snapshot", zap.String("job", acc.JobID), zap.Error(err))
+			}
+		}
+	}()
+	var status struct {
+		Job     jobs.Job `json:"job"`
+		Summary struct {
+			Count int64 `json:"count"`
+		} `json:"summary"`
+	}
+	deadline := time.Now().Add(30 * time.Minute)
+	for !status.Job.State.Final() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("segment search %s still %s after 30 minutes", acc.JobID, status.Job.State)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		res, b, err := h.call(ctx, http.MethodGet, acc.StatusURL, key, nil)
+		if err != nil {
+			return err
+		}
+		if res.StatusCode != http.StatusOK || json.Unmarshal(b, &status) != nil {
+			return fmt.Errorf("segment search status: %s: %.300s", res.Status, b)
+		}
+	}
+	took := time.Since(start)
+	if status.Job.State != jobs.Succeeded {
+		return fmt.Errorf("segment search %s: %s", status.Job.State, status.Job.Error)
+	}
+	n := status.Summary.Count
+	if n != expected.Total {
+		return fmt.Errorf("segment search counted %d customers, the engine %d", n, expected.Total)
+	}
+	fmt.Fprintf(env.Out, "large-segment search: %d customers in %.1f s\n", n, took.Seconds())
+	r.Add("large_segment_rows", float64(n), "rows")
+	r.Add("large_segment_seconds", took.Seconds(), "s")
+	r.Add("large_segment_rows_per_second", float64(n)/took.Seconds(), "rows/s")
+	if env.Customers >= largeSegmentCustomers {
+		r.AtLeast("large_segment_rows", float64(n), largeSegmentRows)
+	}
+	return nil
+}
