@@ -18,8 +18,10 @@ import (
 	"github.com/reactivation/reactivation/internal/segment"
 )
 
-// Order is the row order of every export file: by name, ties by customer
-// id, a total order on a value that re-indexing rarely changes.
+// Order is the sort of the export's count query. The rows themselves come
+// unordered (search.Query.Unordered): Elasticsearch then scrolls one
+// consistent view of the index, which is both faster than paging with
+// search_after and immune to re-indexing during the export.
 var Order = segment.Sort{Field: segment.SortName}
 
 // compression trades a larger file for throughput: the run is bound by
@@ -75,6 +77,7 @@ func (s *Service) Run(ctx context.Context, id string) error {
 		return err
 	}
 	q.Size = s.cfg.PageSize
+	q.Unordered = true
 	rows, err := s.stream(ctx, id, q, enc, first.Total)
 	if err == nil {
 		err = enc.Close()

@@ -31,7 +31,7 @@ type Config struct {
 	// Location dates file names and anchors day-based filters; UTC when nil.
 	Location *time.Location
 	// PageSize is how many customers a run reads from the engine at a
-	// time; 1000 when 0.
+	// time; 2500 when 0.
 	PageSize int
 	// ChunkSize is the size of the stored chunks; DefaultChunkSize when 0.
 	ChunkSize int
@@ -62,7 +62,7 @@ type Service struct {
 func New(p Params) *Service {
 	c := p.Config
 	c.Retention = cmp.Or(c.Retention, 7*24*time.Hour)
-	c.PageSize = cmp.Or(c.PageSize, 1000)
+	c.PageSize = cmp.Or(c.PageSize, 2500)
 	c.ChunkSize = cmp.Or(c.ChunkSize, DefaultChunkSize)
 	if c.Location == nil {
 		c.Location = time.UTC

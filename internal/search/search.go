@@ -21,6 +21,10 @@ type Query struct {
 	// Now anchors day-based filters; its date in Location is "today".
 	Now      time.Time
 	Location *time.Location
+	// Unordered lets Scan hand matches over in whatever order the engine
+	// reads fastest (Elasticsearch: a scroll in index order, one
+	// consistent view of the index for the whole scan). Search ignores it.
+	Unordered bool
 }
 
 // Page is one page of results. Total counts every match, exactly.

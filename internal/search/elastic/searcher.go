@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 	"strconv"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -54,6 +55,9 @@ func (e *Engine) Scan(ctx context.Context, q search.Query, fn func([]profile.Pro
 	plan, err := segment.NewPlan(q.Filter, q.Sort, q.Size, DefaultScanSize, q.Cursor, q.Now, q.Location)
 	if err != nil {
 		return err
+	}
+	if q.Unordered {
+		return e.scroll(ctx, plan, fn)
 	}
 	return plan.Walk(func(p segment.Plan) (segment.Hits, error) {
 		hits, _, err := e.search(ctx, p, p.Size, false)
@@ -169,4 +173,76 @@ func searchAfter(s segment.Sort, values []any) ([]any, error) {
 		return nil, segment.InvalidCursor()
 	}
 	return values, nil
+}
+
+// scrollKeepAlive is how long the engine keeps a scroll between pages.
+const scrollKeepAlive = 2 * time.Minute
+
+// scroll walks every match in index order with the scroll API: the query
+// runs once, on one consistent view of the index, instead of once a page.
+func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fn func([]profile.Profile) error) error {
+	body, err := json.Marshal(map[string]any{
+		"query":   Query(plan.Filter, plan.Bounds),
+		"sort":    []string{"_doc"},
+		"size":    plan.Size,
+		"_source": map[string]any{"excludes": []string{"searchTokens"}},
+	})
+	if err != nil {
+		return fmt.Errorf("encode scroll: %w", err)
+	}
+	s := e.client.Search
+	opts := []func(*esapi.SearchRequest){s.WithContext(ctx), s.WithIndex(e.alias), s.WithBody(bytes.NewReader(body)), s.WithScroll(scrollKeepAlive)}
+	if plan.Filter.CompanyID != nil {
+		opts = append(opts, s.WithRouting(*plan.Filter.CompanyID))
+	}
+	res, err := s(opts...)
+	var scrollID string
+	defer func() {
+		if scrollID != "" {
+			if r, err := e.client.ClearScroll(e.client.ClearScroll.WithScrollID(scrollID)); err == nil {
+				r.Body.Close()
+			}
+		}
+	}()
+	for {
+		if err != nil {
+			return fmt.Errorf("scroll %s: %w", e.alias, err)
+		}
+		if res.StatusCode == http.StatusNotFound && scrollID == "" {
+			res.Body.Close()
+			return nil // no generation promoted yet
+		}
+		if res.IsError() {
+			msg, _ := io.ReadAll(io.LimitReader(res.Body, 2048))
+			res.Body.Close()
+			return fmt.Errorf("scroll %s: %s: %s", e.alias, res.Status(), msg)
+		}
+		var page struct {
+			ScrollID string `json:"_scroll_id"`
+			Hits     struct {
+				Hits []struct {
+					Source json.RawMessage `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if err != nil {
+			return fmt.Errorf("decode scroll page: %w", err)
+		}
+		scrollID = page.ScrollID
+		if len(page.Hits.Hits) == 0 {
+			return nil
+		}
+		customers := make([]profile.Profile, len(page.Hits.Hits))
+		for i, h := range page.Hits.Hits {
+			if err := json.Unmarshal(h.Source, &customers[i]); err != nil {
+				return fmt.Errorf("decode customer: %w", err)
+			}
+		}
+		if err := fn(customers); err != nil {
+			return err
+		}
+		res, err = e.client.Scroll(e.client.Scroll.WithContext(ctx), e.client.Scroll.WithScrollID(scrollID), e.client.Scroll.WithScroll(scrollKeepAlive))
+	}
 }
