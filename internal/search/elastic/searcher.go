@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 	"strconv"
+	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
