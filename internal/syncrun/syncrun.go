@@ -501,7 +501,8 @@ func (s *Service) upsert(ctx context.Context, jobID string, ids []string, compan
 		_ = s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: int64(start + len(chunk)), Total: total})
 	}
 	s.notify(func(n Notifier) error { return n.Changed(ctx) })
-	_, err = s.db.Exec(ctx, "UPDATE sync_runs SET docs_indexed = $2 WHERE job_id = $1", jobID, n)
+	// Added, not set: a full run's catch-up adds to what its shards wrote.
+	_, err = s.db.Exec(ctx, "UPDATE sync_runs SET docs_indexed = docs_indexed + $2 WHERE job_id = $1", jobID, n)
 	return n, err
 }
 
