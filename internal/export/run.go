@@ -78,6 +78,7 @@ func (s *Service) Run(ctx context.Context, id string) error {
 	}
 	q.Size = s.cfg.PageSize
 	q.Unordered = true
+	q.Fields = e.Fields
 	rows, err := s.stream(ctx, id, q, enc, first.Total)
 	if err == nil {
 		err = enc.Close()

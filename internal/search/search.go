@@ -25,6 +25,10 @@ type Query struct {
 	// reads fastest (Elasticsearch: a scroll in index order, one
 	// consistent view of the index for the whole scan). Search ignores it.
 	Unordered bool
+	// Fields, when not empty, names the profile fields (JSON names) the
+	// caller reads; Scan may leave the others empty. A hint: engines may
+	// fill more.
+	Fields []string
 }
 
 // Page is one page of results. Total counts every match, exactly.

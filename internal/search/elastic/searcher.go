@@ -57,7 +57,7 @@ func (e *Engine) Scan(ctx context.Context, q search.Query, fn func([]profile.Pro
 		return err
 	}
 	if q.Unordered {
-		return e.scroll(ctx, plan, fn)
+		return e.scroll(ctx, plan, q.Fields, fn)
 	}
 	return plan.Walk(func(p segment.Plan) (segment.Hits, error) {
 		hits, _, err := e.search(ctx, p, p.Size, false)
@@ -180,12 +180,17 @@ const scrollKeepAlive = 2 * time.Minute
 
 // scroll walks every match in index order with the scroll API: the query
 // runs once, on one consistent view of the index, instead of once a page.
-func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fn func([]profile.Profile) error) error {
+// Only the fields asked for are fetched and decoded.
+func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string, fn func([]profile.Profile) error) error {
+	source := map[string]any{"excludes": []string{"searchTokens"}}
+	if len(fields) > 0 {
+		source = map[string]any{"includes": fields}
+	}
 	body, err := json.Marshal(map[string]any{
 		"query":   Query(plan.Filter, plan.Bounds),
 		"sort":    []string{"_doc"},
 		"size":    plan.Size,
-		"_source": map[string]any{"excludes": []string{"searchTokens"}},
+		"_source": source,
 	})
 	if err != nil {
 		return fmt.Errorf("encode scroll: %w", err)
