@@ -13,7 +13,6 @@ import (
 
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/internal/segment"
 )
 
 // exportRoutes registers the export routes: start, status, download,
@@ -64,36 +63,6 @@ func (h exportHandlers) start(c *gin.Context) {
 		return
 	}
 	accepted(c, job, exportURL(job.ID))
-}
-
-// decodeNestedFilter decodes the "filter" member of an asynchronous
-// request; absent or null is the empty filter.
-func decodeNestedFilter(raw json.RawMessage) (segment.Filter, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return segment.Filter{}.Normalize()
-	}
-	return segment.Decode(raw)
-}
-
-// scopedFilter decodes the "filter" member of an asynchronous request and
-// scopes it to the key (see scopeFilter). Its validation errors name
-// "filter.<field>", or "filter" for the filter as a whole.
-func scopedFilter(c *gin.Context, raw json.RawMessage) (segment.Filter, error) {
-	f, err := decodeNestedFilter(raw)
-	if err == nil {
-		err = scopeFilter(c, &f)
-	}
-	if err == nil {
-		return f, nil
-	}
-	err = prefixFields(err, "filter.")
-	var verr *segment.ValidationError
-	if errors.As(err, &verr) {
-		for i := range verr.Errors {
-			verr.Errors[i].Field = strings.TrimSuffix(verr.Errors[i].Field, ".")
-		}
-	}
-	return f, err
 }
 
 func (h exportHandlers) get(c *gin.Context) {

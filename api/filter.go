@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,8 +33,32 @@ func prefixFields(err error, prefix string) error {
 	}
 	out := &segment.ValidationError{}
 	for _, fe := range verr.Errors {
-		fe.Field = prefix + fe.Field
+		// An error about the whole nested value names the value itself.
+		fe.Field = strings.TrimSuffix(prefix+fe.Field, ".")
 		out.Errors = append(out.Errors, fe)
 	}
 	return out
+}
+
+// decodeNestedFilter decodes the "filter" member of an asynchronous
+// request; absent or null is the empty filter.
+func decodeNestedFilter(raw json.RawMessage) (segment.Filter, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return segment.Filter{}.Normalize()
+	}
+	return segment.Decode(raw)
+}
+
+// scopedFilter decodes the "filter" member of an asynchronous request and
+// scopes it to the key (see scopeFilter). Its validation errors name
+// "filter.<field>", or "filter" for the filter as a whole.
+func scopedFilter(c *gin.Context, raw json.RawMessage) (segment.Filter, error) {
+	f, err := decodeNestedFilter(raw)
+	if err == nil {
+		err = scopeFilter(c, &f)
+	}
+	if err != nil {
+		return segment.Filter{}, prefixFields(err, "filter.")
+	}
+	return f, nil
 }

@@ -27,12 +27,9 @@ func (s *Server) segmentRoutes(g *gin.RouterGroup) {
 		if !decodeJSON(c, &req) {
 			return
 		}
-		f, err := decodeNestedFilter(req.Filter)
-		if err == nil {
-			err = scopeFilter(c, &f)
-		}
+		f, err := scopedFilter(c, req.Filter)
 		if err != nil {
-			fail(c, prefixFields(err, "filter."))
+			fail(c, err)
 			return
 		}
 		srt, err := segment.ParseSort(req.Sort)
