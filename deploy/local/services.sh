@@ -16,6 +16,9 @@ PG_PORT=${PG_PORT:-5432}
 REDIS_PORT=${REDIS_PORT:-6379}
 OS_PORT=${OS_PORT:-9200}
 OS_HEAP=${OS_HEAP:-2g}
+# A cluster name of this checkout's own: nodes of two checkouts on one
+# machine must never join each other's cluster.
+OS_CLUSTER=reactivation-$(echo "$ROOT" | md5sum | cut -c1-8)
 
 DATABASE_URL=${DATABASE_URL:-postgres://reactivation:reactivation@127.0.0.1:$PG_PORT/reactivation?sslmode=disable}
 REDIS_URL=${REDIS_URL:-redis://127.0.0.1:$REDIS_PORT/0}
@@ -146,7 +149,9 @@ redis_stop() {
 
 # ---------- OpenSearch ----------
 
-os_up() { curl -fsS "$ELASTICSEARCH_URL/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; }
+# os_up: a node answers at the URL (whatever its cluster's health).
+os_up() { curl -fsS "$ELASTICSEARCH_URL/" >/dev/null 2>&1; }
+os_ready() { curl -fsS "$ELASTICSEARCH_URL/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null 2>&1; }
 
 os_start() {
   if os_up; then return 0; fi
@@ -168,10 +173,10 @@ os_start() {
   # The runner binds baseHttpPort+1 for its first node.
   nohup java -Xms"$OS_HEAP" -Xmx"$OS_HEAP" -cp "$lib/*" \
     org.codelibs.opensearch.runner.OpenSearchRunner \
-    -basePath "$node" -numOfNode 1 -baseHttpPort $((OS_PORT - 1)) -clusterName reactivation \
+    -basePath "$node" -numOfNode 1 -baseHttpPort $((OS_PORT - 1)) -clusterName "$OS_CLUSTER" \
     >"$STATE/opensearch.log" 2>&1 </dev/null &
   echo $! >"$STATE/opensearch.pid"
-  wait_for OpenSearch 120 os_up
+  wait_for OpenSearch 120 os_ready
 }
 
 os_stop() {
