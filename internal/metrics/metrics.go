@@ -51,4 +51,26 @@ var (
 		Name: "reactivation_last_sync_success_timestamp_seconds",
 		Help: "Unix time of the last successful sync, by mode.",
 	}, []string{"mode"})
+
+	// IndexDrift is how many documents the last reconcile pass found out of
+	// step with the source, by kind (missing, extra, stale). Each kind
+	// starts at 0 so dashboards and alerts see the series before the first
+	// pass.
+	IndexDrift = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reactivation_index_drift_documents",
+		Help: "Documents out of step with the source found by the last reconcile pass, by kind.",
+	}, []string{"kind"})
 )
+
+// Drift kinds of IndexDrift.
+const (
+	DriftMissing = "missing"
+	DriftExtra   = "extra"
+	DriftStale   = "stale"
+)
+
+func init() {
+	for _, k := range []string{DriftMissing, DriftExtra, DriftStale} {
+		IndexDrift.WithLabelValues(k).Set(0)
+	}
+}
