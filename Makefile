@@ -10,6 +10,9 @@ DEMO_CUSTOMERS ?= 20000
 SCENARIO ?= sync
 CUSTOMERS ?= 800000
 TEST_TIMEOUT ?= 60m
+# staticcheck, pinned, installed into .local/bin by `make lint`.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := .local/bin/staticcheck
 
 .PHONY: all build services services-down run test test-race lint bench fuzz clean fuzz-api browser-check
 
@@ -28,16 +31,21 @@ services-down:
 run: build services
 	$(WITH_ENV) ./bin/reactivation run --demo $(DEMO_CUSTOMERS)
 
-## test: start what is missing, then every test against the real services.
-test: services
-	$(WITH_ENV) go vet ./...
+## test: lint, start what is missing, then every test against the real services.
+test: lint services
 	$(WITH_ENV) go test -count=1 -timeout $(TEST_TIMEOUT) -p 2 ./...
 	$(WITH_ENV) go test -count=1 -race -timeout 20m ./internal/config/ ./internal/profile/ ./internal/segment/ ./internal/jobs/ ./internal/auth/ ./internal/source/ ./api/
 
-lint:
+## lint: gofmt, go vet, staticcheck (pinned) and a tidy go.mod.
+lint: $(STATICCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	$(STATICCHECK) ./...
+	go mod tidy -diff
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/.local/bin go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## bench: make bench SCENARIO=sync CUSTOMERS=800000
 bench: build services

@@ -38,7 +38,8 @@ func New(deps *app.Deps) *Server {
 func (s *Server) Handler() http.Handler { return s.router }
 
 // routes registers every route. Middleware runs in this order: request id,
-// recovery, access log, metrics, then per group auth and scope.
+// recovery, access log, metrics, security headers, CORS, then per group
+// auth, rate limit and scope.
 func (s *Server) routes() {
 	r := s.router
 	r.HandleMethodNotAllowed = true

@@ -28,7 +28,7 @@ type Env struct {
 	Seed      int64  // --seed
 	Out       io.Writer
 	// Worker runs a worker process's loop over cfg until ctx ends. cmd wires
-	// it: internal packages cannot import workers.
+	// it, so bench does not depend on the workers package.
 	Worker func(ctx context.Context, cfg config.Config, log *zap.Logger) error
 }
 

@@ -31,7 +31,7 @@ import (
 
 // APIStarter serves the HTTP API over cfg (on cfg.APIAddr) until ctx
 // ends, calling ready with the bound address once it accepts connections.
-// cmd wires it: internal packages cannot import api.
+// cmd wires it, so bench does not depend on the api package.
 type APIStarter func(ctx context.Context, cfg config.Config, log *zap.Logger, ready func(addr string)) error
 
 var apiStarter APIStarter

@@ -52,8 +52,8 @@ type testBundle struct {
 }
 
 // setup migrates a fresh schema, seeds n demo customers into it and opens
-// the dependencies. The search engine is reached through engineURL when
-// not empty (a proxy the test can cut).
+// the dependencies. mutate, when not nil, adjusts the configuration first
+// (a smaller shard size, a proxy in front of the engine the test can cut).
 func setup(t *testing.T, n int, mutate func(*config.Config)) *testBundle {
 	t.Helper()
 	ctx := context.Background()

@@ -104,8 +104,7 @@ func recordTask(ctx context.Context, tx pgx.Tx, jobID string, task *asynq.Task, 
 // queued tasks are deleted from Redis and running ones are signalled. A
 // job already final is a Conflict.
 func (d *Dispatcher) Cancel(ctx context.Context, t Tenant, id, reason string) (Job, error) {
-	job, err := d.store.Get(ctx, t, id)
-	if err != nil {
+	if _, err := d.store.Get(ctx, t, id); err != nil {
 		return Job{}, err
 	}
 	ok, err := d.store.Cancel(ctx, id, reason)
@@ -113,7 +112,7 @@ func (d *Dispatcher) Cancel(ctx context.Context, t Tenant, id, reason string) (J
 		return Job{}, err
 	}
 	if !ok {
-		job, _ = d.store.Get(ctx, t, id)
+		job, _ := d.store.Get(ctx, t, id)
 		return job, errs.E(errs.Conflict, "job %s is already %s", id, job.State)
 	}
 	rows, err := d.store.pool.Query(ctx, "SELECT task_id, queue FROM job_tasks WHERE job_id = $1", id)

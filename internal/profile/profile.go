@@ -1,5 +1,5 @@
 // Package profile holds the customer profile: the document the search index
-// keeps for every customer, with the exact definitions of DESIGN.md.
+// keeps for every customer, with the exact definitions of docs/architecture.md.
 package profile
 
 import (

@@ -1,5 +1,5 @@
-// Package source reads the customer's own database: the tables of DESIGN.md
-// (customers, invoices, invoice_products, products, product_ingredients,
+// Package source reads the customer's own database: the six
+// tables of docs/architecture.md (customers, invoices, invoice_products, products, product_ingredients,
 // ingredients), never written by the service except for the demo.
 package source
 
