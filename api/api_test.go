@@ -20,6 +20,7 @@ import (
 	"github.com/reactivation/reactivation/internal/auth"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/source"
 	"github.com/reactivation/reactivation/internal/testenv"
 )
 
@@ -40,6 +41,8 @@ func setup(t *testing.T) *testBundle {
 	deps, err := app.Open(ctx, cfg, zaptest.NewLogger(t))
 	require.NoError(t, err)
 	t.Cleanup(deps.Close)
+	// A company key's refresh reads the source to keep its own customers.
+	require.NoError(t, source.CreateSchema(ctx, deps.Source))
 	srv := httptest.NewServer(api.New(deps).Handler())
 	t.Cleanup(srv.Close)
 	return &testBundle{deps: deps, srv: srv}
@@ -152,7 +155,7 @@ func TestScopes(t *testing.T) {
 	require.Contains(t, body["detail"], "sync")
 }
 
-// startJob enqueues a full sync job for the key's company without any
+// startJob enqueues a full sync job (key must be an admin key) without any
 // worker running, so it stays queued.
 func startJob(t *testing.T, b *testBundle, key string) string {
 	t.Helper()
@@ -162,10 +165,19 @@ func startJob(t *testing.T, b *testBundle, key string) string {
 	return body["jobId"].(string)
 }
 
+// refreshJob enqueues a refresh job for the key's company; it stays queued.
+func refreshJob(t *testing.T, b *testBundle, key string) string {
+	t.Helper()
+	res, body := b.do(t, "POST", "/api/v1/customers/refresh", key, map[string]any{"customerIds": []string{"C1"}})
+	require.Equal(t, 202, res.StatusCode, body)
+	require.Equal(t, "/api/v1/jobs/"+body["jobId"].(string), res.Header.Get("Location"))
+	return body["jobId"].(string)
+}
+
 func TestJobsAreVisibleOnlyToTheirCompany(t *testing.T) {
 	b := setup(t)
 	comp1, comp2, admin := b.key(t, "COMP001"), b.key(t, "COMP002"), b.key(t, "")
-	id := startJob(t, b, comp1)
+	id := refreshJob(t, b, comp1)
 
 	res, body := b.do(t, "GET", "/api/v1/jobs/"+id, comp1, nil)
 	require.Equal(t, 200, res.StatusCode)
@@ -218,7 +230,7 @@ func TestBadInputIsAProblemNamingTheField(t *testing.T) {
 func TestReaperFailsAJobWhoseTaskVanished(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
-	id := startJob(t, b, b.key(t, "COMP001"))
+	id := refreshJob(t, b, b.key(t, "COMP001"))
 	reaper := jobs.NewReaper(b.deps.Jobs, b.deps.Inspector, b.deps.Log)
 	reaper.Grace = 0
 

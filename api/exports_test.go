@@ -112,7 +112,7 @@ func TestExportLifecycle(t *testing.T) {
 	res, _ = b.raw(t, "GET", "/api/v1/exports/"+id+"/download", comp2)
 	require.Equal(t, 404, res.StatusCode)
 	// A job that is not an export is not an export.
-	res, _ = b.do(t, "GET", "/api/v1/exports/"+startJob(t, b, comp1), comp1, nil)
+	res, _ = b.do(t, "GET", "/api/v1/exports/"+refreshJob(t, b, comp1), comp1, nil)
 	require.Equal(t, 404, res.StatusCode)
 
 	res, file := b.raw(t, "GET", "/api/v1/exports/"+id+"/download", comp1)

@@ -18,7 +18,7 @@ func TestIsolationOnEveryRouteWithAnID(t *testing.T) {
 	owner := b.key(t, "COMP001")
 
 	// One job of each kind, queued (no worker runs here).
-	_, sync := b.do(t, "POST", "/api/v1/syncs", owner, map[string]any{"mode": "full"})
+	_, sync := b.do(t, "POST", "/api/v1/customers/refresh", owner, map[string]any{"customerIds": []string{"C1"}})
 	_, segment := b.do(t, "POST", "/api/v1/segments/searches", owner, map[string]any{"filter": map[string]any{"gender": "mujer"}})
 	_, export := b.do(t, "POST", "/api/v1/exports", owner, map[string]any{"filter": map[string]any{}, "format": "csv"})
 	syncID, segmentID, exportID := sync["jobId"].(string), segment["jobId"].(string), export["jobId"].(string)
@@ -29,6 +29,7 @@ func TestIsolationOnEveryRouteWithAnID(t *testing.T) {
 	}{
 		{"GET", "/api/v1/jobs/" + syncID, ""},
 		{"GET", "/api/v1/syncs/" + syncID, auth.ScopeSync},
+		{"DELETE", "/api/v1/jobs/" + syncID, auth.ScopeSync},
 		{"GET", "/api/v1/segments/searches/" + segmentID, auth.ScopeSearch},
 		{"GET", "/api/v1/segments/searches/" + segmentID + "/results", auth.ScopeSearch},
 		{"GET", "/api/v1/exports/" + exportID, auth.ScopeExport},

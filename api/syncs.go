@@ -20,6 +20,12 @@ func (s *Server) syncRoutes(g *gin.RouterGroup) {
 		if !decodeJSON(c, &req) {
 			return
 		}
+		// Every mode of /syncs spans all companies: one tenant must not
+		// re-index the others or hold the nightly run back.
+		if k, _ := keyOf(c); !k.Admin {
+			writeProblem(c, problem(http.StatusForbidden, "syncs of the whole index are for admin keys; a company key refreshes its own customers with POST /api/v1/customers/refresh"))
+			return
+		}
 		if req.Mode != "full" && req.Mode != "incremental" {
 			invalid(c, "mode", `must be "full" or "incremental"`)
 			return

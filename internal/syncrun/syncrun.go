@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -139,13 +140,19 @@ func (s *Service) Start(ctx context.Context, mode string, t jobs.Tenant, created
 }
 
 // StartRefresh creates a job that re-indexes the listed customers now.
-// Company keys refresh only their own company's customers.
+// Company keys refresh only their own company's customers: ids the source
+// knows under another company are dropped before the task is enqueued and
+// counted as "ignored" in the job's params and result.
 func (s *Service) StartRefresh(ctx context.Context, ids []string, t jobs.Tenant, createdBy string) (jobs.Job, error) {
 	if len(ids) == 0 || len(ids) > 10000 {
 		return jobs.Job{}, errs.E(errs.Invalid, "customerIds must list 1 to 10000 ids")
 	}
+	ids, ignored, err := s.ownIDs(ctx, ids, t)
+	if err != nil {
+		return jobs.Job{}, err
+	}
 	return s.dispatcher.Start(ctx, jobs.New{CompanyID: t.CompanyID, Type: jobs.TypeSyncRefresh,
-		Params: map[string]any{"mode": ModeRefresh, "customers": len(ids)}, CreatedBy: createdBy},
+		Params: map[string]any{"mode": ModeRefresh, "customers": len(ids), "ignored": ignored}, CreatedBy: createdBy},
 		func(id string) (*asynq.Task, string, error) {
 			return tasks.NewSyncRefreshTask(tasks.SyncRefreshPayload{JobPayload: tasks.JobPayload{JobID: id}, CustomerIDs: ids})
 		}, func(tx pgx.Tx, j jobs.Job) error {
@@ -464,7 +471,11 @@ func (s *Service) Refresh(ctx context.Context, p tasks.SyncRefreshPayload) error
 	if err != nil {
 		return err
 	}
-	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{"requested": len(p.CustomerIDs), "documents": n})
+	var params struct {
+		Ignored int `json:"ignored"`
+	}
+	_ = json.Unmarshal(job.Params, &params)
+	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{"requested": len(p.CustomerIDs), "documents": n, "ignored": params.Ignored})
 	return err
 }
 
