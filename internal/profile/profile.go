@@ -33,6 +33,10 @@ type Profile struct {
 	FavoriteIngredients []string   `json:"favoriteIngredients"`
 	HasEmail            bool       `json:"hasEmail"`
 	HasPhone            bool       `json:"hasPhone"`
+	// SourceVersion is the source state the profile was computed from (the
+	// 64-bit transaction id horizon of the snapshot it was read in):
+	// engines keep the higher. Not part of the API's JSON.
+	SourceVersion int64 `json:"-"`
 }
 
 // FavoritesLimit is how many favourite products and ingredients a profile keeps.

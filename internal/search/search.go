@@ -63,11 +63,34 @@ type Indexer interface {
 	Promote(ctx context.Context, gen string) error
 	// Current returns the serving generation, "" when there is none.
 	Current(ctx context.Context) (string, error)
-	// Upsert writes docs into the serving generation.
+	// Upsert writes docs into the serving generation. A document whose
+	// SourceVersion is lower than the one the engine holds for that
+	// customer, or than a tombstone Delete left for it, is dropped
+	// silently: the newer result wins whatever the arrival order. Equal
+	// versions: the last write wins.
 	Upsert(ctx context.Context, docs []profile.Profile) error
+	// Delete removes customers' documents from the serving generation,
+	// each unless the document there carries a newer version, and leaves
+	// a tombstone so that a write older than the delete arriving after it
+	// (within TombstoneRetention) loses too. Absent documents are not an
+	// error.
+	Delete(ctx context.Context, tombs []Tombstone) error
 	// DropGeneration deletes a generation that will not be promoted.
 	DropGeneration(ctx context.Context, gen string) error
 }
+
+// Tombstone deletes one customer's document as of a source version.
+// CompanyID routes the delete (Elasticsearch); empty when unknown.
+type Tombstone struct {
+	CustomerID string
+	CompanyID  string
+	Version    int64
+}
+
+// TombstoneRetention is how long both engines remember a delete's version:
+// a write computed before a delete and arriving later than this may bring
+// the customer back until the next incremental sync deletes it again.
+const TombstoneRetention = 24 * time.Hour
 
 // Engine is a complete search engine.
 type Engine interface {

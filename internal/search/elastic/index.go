@@ -19,6 +19,7 @@ import (
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/metrics"
 	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
 )
 
 // The indexing half of Engine: generations are physical indexes named
@@ -70,30 +71,70 @@ func (e *Engine) CreateGeneration(ctx context.Context, gen string) error {
 	return nil
 }
 
-// Index writes docs into generation gen.
+// Index writes docs into generation gen, each unless the generation holds
+// a newer version of the customer.
 func (e *Engine) Index(ctx context.Context, gen string, docs []profile.Profile) error {
-	return e.bulk(ctx, e.index(gen), docs)
+	return e.bulk(ctx, e.index(gen), indexItems(docs))
 }
 
-// Upsert writes docs into the serving generation through the alias.
+// Upsert writes docs into the serving generation through the alias, each
+// unless the index holds a newer version of the customer or a newer
+// delete of it.
 func (e *Engine) Upsert(ctx context.Context, docs []profile.Profile) error {
-	return e.bulk(ctx, e.alias, docs)
+	return e.bulk(ctx, e.alias, indexItems(docs))
+}
+
+// Delete removes the customers' documents from the serving generation
+// with versioned deletes: the engine keeps each delete's version for
+// index.gc_deletes (search.TombstoneRetention), so an older write arriving
+// later loses.
+func (e *Engine) Delete(ctx context.Context, tombs []search.Tombstone) error {
+	items := make([]item, len(tombs))
+	for i, t := range tombs {
+		items[i] = item{action: "delete", id: t.CustomerID, routing: t.CompanyID, version: t.Version}
+	}
+	return e.bulk(ctx, e.alias, items)
+}
+
+// item is one bulk operation, versioned externally: the engine applies it
+// only if its version is at least the document's (external_gte).
+type item struct {
+	action      string
+	id, routing string
+	version     int64
+	doc         *profile.Profile // index only
+}
+
+func indexItems(docs []profile.Profile) []item {
+	items := make([]item, len(docs))
+	for i := range docs {
+		p := &docs[i]
+		items[i] = item{action: "index", id: p.CustomerID, routing: Routing(*p), version: p.SourceVersion, doc: p}
+	}
+	return items
 }
 
 // retryable statuses of a bulk item: the engine is busy or a shard is
 // briefly unavailable; the item is sent again.
 func retryable(status int) bool { return status == 429 || status >= 500 }
 
-// bulk indexes docs with esutil.BulkIndexer, reading every item's result.
+// settled statuses of a bulk item that did not apply and need not: a
+// newer version is there already (409), or there was nothing to delete
+// (404, the tombstone is kept all the same).
+func settled(action string, status int) bool {
+	return status == http.StatusConflict || (action == "delete" && status == http.StatusNotFound)
+}
+
+// bulk sends items with esutil.BulkIndexer, reading every item's result.
 // Items refused with 429 or 5xx are retried with backoff; an item the
 // engine rejects fails the call with the customer id and the engine's
 // reason. A transport failure (engine unreachable) fails the call, and the
 // task retries later.
-func (e *Engine) bulk(ctx context.Context, index string, docs []profile.Profile) error {
-	pending := docs
+func (e *Engine) bulk(ctx context.Context, index string, items []item) error {
+	pending := items
 	for attempt := 0; len(pending) > 0; attempt++ {
 		var mu sync.Mutex
-		var retry []profile.Profile
+		var retry []item
 		var rejected, transport error
 		bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 			Client:     e.client,
@@ -109,35 +150,40 @@ func (e *Engine) bulk(ctx context.Context, index string, docs []profile.Profile)
 		if err != nil {
 			return err
 		}
-		for i := range pending {
-			p := pending[i]
-			body, err := json.Marshal(Document(p))
-			if err != nil {
-				return fmt.Errorf("encode customer %s: %w", p.CustomerID, err)
-			}
-			err = bi.Add(ctx, esutil.BulkIndexerItem{
-				Action:     "index",
-				DocumentID: p.CustomerID,
-				Routing:    Routing(p),
-				Body:       bytes.NewReader(body),
+		for _, it := range pending {
+			bulkItem := esutil.BulkIndexerItem{
+				Action:      it.action,
+				DocumentID:  it.id,
+				Routing:     it.routing,
+				Version:     &it.version,
+				VersionType: "external_gte",
 				OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
 					mu.Lock()
 					defer mu.Unlock()
 					switch {
 					case err != nil:
 						transport = errors.Join(transport, err)
+					case settled(it.action, res.Status):
 					case retryable(res.Status):
 						metrics.BulkItemFailures.WithLabelValues(fmt.Sprint(res.Status)).Inc()
-						retry = append(retry, p)
+						retry = append(retry, it)
 					default:
 						metrics.BulkItemFailures.WithLabelValues(fmt.Sprint(res.Status)).Inc()
 						if rejected == nil {
-							rejected = fmt.Errorf("customer %s rejected by the search engine: %s: %s", p.CustomerID, res.Error.Type, res.Error.Reason)
+							rejected = fmt.Errorf("customer %s rejected by the search engine: %s: %s", it.id, res.Error.Type, res.Error.Reason)
 						}
 					}
 				},
-			})
-			if err != nil {
+			}
+			if it.doc != nil {
+				body, err := json.Marshal(Document(*it.doc))
+				if err != nil {
+					bi.Close(context.WithoutCancel(ctx))
+					return fmt.Errorf("encode customer %s: %w", it.id, err)
+				}
+				bulkItem.Body = bytes.NewReader(body)
+			}
+			if err := bi.Add(ctx, bulkItem); err != nil {
 				bi.Close(context.WithoutCancel(ctx))
 				return fmt.Errorf("bulk add: %w", err)
 			}

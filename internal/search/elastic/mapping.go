@@ -2,8 +2,10 @@ package elastic
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
 )
 
@@ -19,6 +21,8 @@ type Doc struct {
 	// hits, and a long is exact without float bounds.
 	TotalSpentCents    int64 `json:"totalSpentCents"`
 	AverageTicketCents int64 `json:"averageTicketCents"`
+	// SourceVersion is also the document's external version (see bulk).
+	SourceVersion int64 `json:"sourceVersion"`
 }
 
 // Document returns the indexed document of p.
@@ -28,6 +32,7 @@ func Document(p profile.Profile) Doc {
 		SearchTokens:       segment.SearchTokens(p),
 		TotalSpentCents:    int64(p.TotalSpent),
 		AverageTicketCents: int64(p.AverageTicket),
+		SourceVersion:      p.SourceVersion,
 	}
 }
 
@@ -51,6 +56,9 @@ func IndexBody() []byte {
 	body := map[string]any{
 		"settings": map[string]any{
 			"number_of_shards": 1,
+			// Deleted documents' versions are remembered this long, so a
+			// write older than a delete cannot bring the customer back.
+			"gc_deletes": fmt.Sprintf("%ds", int64(search.TombstoneRetention.Seconds())),
 			"analysis": map[string]any{
 				"char_filter": map[string]any{
 					// The white space of Go's unicode.IsSpace, as Fold sees it.
@@ -105,6 +113,7 @@ func IndexBody() []byte {
 				"hasEmail":            boolean,
 				"hasPhone":            boolean,
 				"searchTokens":        keyword,
+				"sourceVersion":       long,
 			},
 		},
 	}

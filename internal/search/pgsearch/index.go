@@ -58,18 +58,6 @@ func (e *Engine) Index(ctx context.Context, gen string, docs []profile.Profile) 
 	return e.write(ctx, e.table(gen), docs)
 }
 
-// Upsert writes docs into the serving generation.
-func (e *Engine) Upsert(ctx context.Context, docs []profile.Profile) error {
-	gen, err := e.Current(ctx)
-	if err != nil {
-		return err
-	}
-	if gen == "" {
-		return errs.E(errs.Conflict, "no generation is serving")
-	}
-	return e.write(ctx, e.table(gen), docs)
-}
-
 func (e *Engine) write(ctx context.Context, table string, docs []profile.Profile) error {
 	if len(docs) == 0 {
 		return nil
@@ -113,6 +101,9 @@ func (e *Engine) Promote(ctx context.Context, gen string) error {
 	}
 	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		if err := e.ensureServingTable(ctx, tx); err != nil {
+			return err
+		}
+		if err := e.pruneTombstones(ctx, tx); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, ServeSQL(e.view, e.table(gen))); err != nil {

@@ -20,6 +20,7 @@ var Columns = []string{
 	"products", "favorite_products", "ingredients", "favorite_ingredients",
 	"products_key", "favorite_products_key", "ingredients_key", "favorite_ingredients_key",
 	"search_tokens", "has_email", "has_phone", "doc",
+	"source_version",
 }
 
 // CreateTableSQL returns the DDL of one generation table and its indexes.
@@ -57,7 +58,8 @@ func CreateTableSQL(table string) string {
 	search_tokens text[] NOT NULL,
 	has_email boolean NOT NULL,
 	has_phone boolean NOT NULL,
-	doc jsonb NOT NULL
+	doc jsonb NOT NULL,
+	source_version bigint NOT NULL DEFAULT 0
 );
 `)
 	for _, cols := range []string{
@@ -97,6 +99,7 @@ func Row(p profile.Profile) []any {
 		list(p.Products), list(p.FavoriteProducts), list(p.Ingredients), list(p.FavoriteIngredients),
 		folded(p.Products), folded(p.FavoriteProducts), folded(p.Ingredients), folded(p.FavoriteIngredients),
 		segment.SearchTokens(p), p.HasEmail, p.HasPhone, p,
+		p.SourceVersion,
 	}
 }
 
