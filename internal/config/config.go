@@ -12,6 +12,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/robfig/cron/v3"
+
+	"github.com/reactivation/reactivation/internal/redact"
 )
 
 // Config is the whole configuration of the API, worker, scheduler and CLI.
@@ -177,17 +179,20 @@ func (c *Config) Queues() (map[string]int, error) {
 	return out, nil
 }
 
+// checkURL wants raw to be a URL with a host and one of schemes. Its error
+// shows the value with any password masked: configuration errors are
+// printed and logged.
 func checkURL(raw string, schemes ...string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("not a URL: %q", raw)
+		return fmt.Errorf("not a URL: %q", redact.URL(raw))
 	}
 	for _, s := range schemes {
 		if u.Scheme == s && u.Host != "" {
 			return nil
 		}
 	}
-	return fmt.Errorf("want a %s:// URL with a host, got %q", schemes[0], raw)
+	return fmt.Errorf("want a %s:// URL with a host, got %q", schemes[0], redact.URL(raw))
 }
 
 func splitHostPort(addr string) (string, string, error) {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,53 @@ func TestQueues(t *testing.T) {
 	c.SyncIncrementalEvery = time.Minute
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// urlVariables lists every variable of Config whose name ends in _URL.
+func urlVariables(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	typ := reflect.TypeOf(Config{})
+	for i := range typ.NumField() {
+		if name := typ.Field(i).Tag.Get("env"); strings.HasSuffix(name, "_URL") {
+			out = append(out, name)
+		}
+	}
+	if len(out) < 4 {
+		t.Fatalf("found only %v", out)
+	}
+	return out
+}
+
+// badURLsWithASecret are values no URL variable accepts, each holding the
+// password "s3cr3t-pw": a wrong scheme, an unparseable port, an unescaped
+// '@' in the password, a DSN instead of a URL.
+var badURLsWithASecret = []string{
+	"mysql://admin:s3cr3t-pw@db.internal/x",
+	"ftp://admin:s3cr3t-pw@db.internal:notaport/x",
+	"admin:s3cr3t-pw@db.internal",
+	"host=db.internal user=admin password=s3cr3t-pw",
+	"postgres://admin:s3cr@t-pw@/x",
+}
+
+func TestURLErrorsNameTheVariableAndHideThePassword(t *testing.T) {
+	for _, name := range urlVariables(t) {
+		for _, value := range badURLsWithASecret {
+			t.Run(name+"="+value, func(t *testing.T) {
+				t.Setenv(name, value)
+				_, err := Load()
+				if err == nil {
+					t.Fatalf("%s=%q accepted", name, value)
+				}
+				msg := err.Error()
+				if !strings.Contains(msg, name) || strings.Contains(msg, "\n") {
+					t.Fatalf("error should be one line naming %s, got %q", name, msg)
+				}
+				if strings.Contains(msg, "s3cr") || strings.Contains(msg, "t-pw") {
+					t.Fatalf("error shows the password: %q", msg)
+				}
+			})
+		}
 	}
 }

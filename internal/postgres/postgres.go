@@ -5,10 +5,11 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/reactivation/reactivation/internal/redact"
 )
 
 // Open returns a pool for databaseURL after a successful ping. maxConns 0
@@ -36,10 +37,4 @@ func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Poo
 }
 
 // Redact hides the password of a database URL, for messages and logs.
-func Redact(databaseURL string) string {
-	u, err := url.Parse(databaseURL)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
-}
+func Redact(databaseURL string) string { return redact.URL(databaseURL) }
