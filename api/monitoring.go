@@ -11,7 +11,11 @@ import (
 // with basic auth, any user name and the admin key as password; API
 // clients may send the key as usual.
 func (s *Server) monitoring(r *gin.Engine) {
-	h := asynqmon.New(asynqmon.Options{RootPath: "/monitoring", RedisConnOpt: s.deps.RedisConn, ReadOnly: false})
+	h := asynqmon.New(asynqmon.Options{
+		RootPath: "/monitoring", RedisConnOpt: s.deps.RedisConn, ReadOnly: false,
+		// Queue charts, when a Prometheus server scrapes the API (PROMETHEUS_URL).
+		PrometheusAddress: s.deps.Config.PrometheusURL,
+	})
 	handler := func(c *gin.Context) {
 		secret := c.GetHeader("X-API-Key")
 		if _, pass, ok := c.Request.BasicAuth(); ok && secret == "" {

@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -25,6 +26,8 @@ type Scheduler struct {
 	log       *zap.Logger
 	startSync SyncStarter
 	full      cron.Schedule
+	// lastTick is the Unix time of the last tick, for /healthz.
+	lastTick atomic.Int64
 }
 
 // NewScheduler returns a scheduler; startSync starts "full" and
@@ -52,6 +55,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			s.log.Info("scheduler stopped")
 			return nil
 		case now := <-tick.C:
+			s.lastTick.Store(now.Unix())
 			if !now.Before(nextFull) {
 				s.fire(ctx, "sync.full", nextFull, func() error { return s.sync(ctx, "full") })
 				nextFull = s.full.Next(now.In(cfg.Location))

@@ -7,12 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/app"
@@ -49,6 +47,12 @@ func (w *Worker) Mux() *asynq.ServeMux {
 // SHUTDOWN_TIMEOUT to finish; those that do not are handed back to Redis
 // and run again elsewhere.
 func (w *Worker) Run(ctx context.Context) error {
+	return w.run(ctx, newHealth())
+}
+
+// run is Run reporting to h: Redis health from asynq's health check, ready
+// while tasks are taken.
+func (w *Worker) run(ctx context.Context, h *health) error {
 	cfg := w.deps.Config
 	queues, err := cfg.Queues()
 	if err != nil {
@@ -63,34 +67,37 @@ func (w *Worker) Run(ctx context.Context) error {
 		BaseContext:     func() context.Context { return context.WithoutCancel(ctx) },
 		RetryDelayFunc:  retryDelay,
 		IsFailure:       func(err error) bool { return !errors.Is(err, errRequeue) },
+		// Drives /healthz and /readyz on WORKER_METRICS_ADDR.
+		HealthCheckFunc:     h.record,
+		HealthCheckInterval: healthCheckInterval,
 	})
 	if err := srv.Start(w.Mux()); err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
+	h.setReady(true)
 	w.log.Info("worker started", zap.Int("concurrency", cfg.WorkerConcurrency), zap.Any("queues", queues))
 	<-ctx.Done()
+	h.setReady(false)
 	srv.Shutdown()
 	w.log.Info("worker stopped")
 	return nil
 }
 
-// RunWithMetrics is Run plus /metrics on addr (none when addr is ""), for
-// a worker process of its own.
+// RunWithMetrics is Run plus, on addr (none when addr is ""), /metrics,
+// /healthz (200 while asynq's health check reaches Redis) and /readyz (200
+// while tasks are taken and Redis answers), for a worker process of its own.
 func (w *Worker) RunWithMetrics(ctx context.Context, addr string) error {
+	h := newHealth()
 	if addr == "" {
-		return w.Run(ctx)
+		return w.run(ctx, h)
 	}
-	ln, err := net.Listen("tcp", addr)
+	stop, err := serveOps(ctx, w.log, "worker", "WORKER_METRICS_ADDR", addr,
+		map[string]http.HandlerFunc{"/healthz": h.healthz, "/readyz": h.readyz})
 	if err != nil {
-		return fmt.Errorf("WORKER_METRICS_ADDR: %w", err)
+		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.Handler())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // ends with Shutdown below
-	w.log.Info("worker metrics listening", zap.String("addr", ln.Addr().String()))
-	defer srv.Shutdown(context.WithoutCancel(ctx)) //nolint:errcheck
-	return w.Run(ctx)
+	defer stop()
+	return w.run(ctx, h)
 }
 
 // errRequeue marks an error that is not a failure (the task will simply run

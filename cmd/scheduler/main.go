@@ -15,6 +15,6 @@ func main() {
 		if err != nil {
 			return err
 		}
-		return s.Run(ctx)
+		return s.RunWithMetrics(ctx, d.Config.SchedulerMetricsAddr)
 	})
 }

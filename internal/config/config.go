@@ -56,6 +56,13 @@ type Config struct {
 	RateLimitBurst     int           `env:"RATE_LIMIT_BURST" envDefault:"100"`
 	CORSOrigin         string        `env:"CORS_ORIGIN"`
 
+	// PrometheusURL, when set, is the Prometheus server Asynqmon queries
+	// for its queue charts (http://prometheus:9090); empty shows none.
+	PrometheusURL string `env:"PROMETHEUS_URL"`
+	// SchedulerMetricsAddr is where a scheduler process serves /metrics and
+	// /healthz; empty serves none.
+	SchedulerMetricsAddr string `env:"SCHEDULER_METRICS_ADDR" envDefault:":9092"`
+
 	// Location is BusinessTimezone, loaded.
 	Location *time.Location `env:"-"`
 }
@@ -157,7 +164,7 @@ func (c *Config) Validate() error {
 	if c.RateLimitBurst < 1 {
 		return bad("RATE_LIMIT_BURST", "must be at least 1, got %d", c.RateLimitBurst)
 	}
-	return nil
+	return c.validateOps()
 }
 
 // Queues parses WorkerQueues into asynq's queue weights.

@@ -101,6 +101,8 @@ func environ(cfg config.Config) []string {
 		"SHUTDOWN_TIMEOUT=5s",
 		"LOG_LEVEL=info",
 		"WORKER_METRICS_ADDR=127.0.0.1:0",
+		"SCHEDULER_METRICS_ADDR=127.0.0.1:0",
+		"API_ADDR="+cfg.APIAddr,
 	)
 }
 

@@ -4,10 +4,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -48,23 +44,17 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 	for _, v := range versions {
 		applied[v] = true
 	}
-	files, err := fs.Glob(migrations, "migrations/*.sql")
+	all, err := embedded()
 	if err != nil {
 		return nil, err
 	}
-	sort.Strings(files)
 	var done []int
-	for _, f := range files {
-		name := strings.TrimSuffix(strings.TrimPrefix(f, "migrations/"), ".sql")
-		num, _, _ := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil {
-			return done, fmt.Errorf("migrate: bad migration file name %s", f)
-		}
+	for _, m := range all {
+		v, name := m.version, m.name
 		if applied[v] {
 			continue
 		}
-		body, err := migrations.ReadFile(f)
+		body, err := migrations.ReadFile(m.path)
 		if err != nil {
 			return done, err
 		}

@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/reactivation/reactivation/internal/testenv"
+)
+
+// logField waits for a JSON log line whose msg is msg and returns its
+// string field (the bound address of a listener started on port 0).
+func (p *process) logField(t *testing.T, msg, field string, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		p.mu.Lock()
+		lines := append([]string(nil), p.lines...)
+		p.mu.Unlock()
+		for _, l := range lines {
+			var rec map[string]any
+			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == msg {
+				if v, ok := rec[field].(string); ok {
+					return v
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no log line %q with field %q within %s", msg, field, timeout)
+	return ""
+}
+
+// probe GETs url and returns the status and body.
+func probe(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, string(body)
+}
+
+// waitStatus polls url until it answers want.
+func waitStatus(t *testing.T, url string, want int, timeout time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		code, body := probe(t, url)
+		if code == want {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s answered %d %s, not %d, for %s", url, code, body, want, timeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestWorkerProbesFollowRedis runs a real worker process whose Redis goes
+// through a proxy the test cuts: /healthz and /readyz on its metrics port
+// answer 200 while asynq's health check reaches Redis, 503 (without the
+// driver's error text) while it does not, and 200 again once it is back;
+// /metrics carries reactivation_build_info.
+func TestWorkerProbesFollowRedis(t *testing.T) {
+	b := setup(t, 0, nil)
+	proxy := testenv.NewProxy(t, b.cfg.RedisURL)
+	u, err := url.Parse(b.cfg.RedisURL)
+	require.NoError(t, err)
+	wcfg := b.cfg
+	wcfg.RedisURL = proxy.URL() + u.Path
+
+	w := start(t, wcfg, "worker")
+	base := "http://" + w.logField(t, "worker metrics listening", "addr", 20*time.Second)
+	w.waitLog(t, "worker started", 20*time.Second)
+	waitStatus(t, base+"/healthz", http.StatusOK, 5*time.Second)
+	waitStatus(t, base+"/readyz", http.StatusOK, 5*time.Second)
+	_, metrics := probe(t, base+"/metrics")
+	require.Contains(t, metrics, "reactivation_build_info{")
+
+	proxy.Cut()
+	// asynq pings every 5 s; one failed ping flips both probes.
+	body := waitStatus(t, base+"/healthz", http.StatusServiceUnavailable, 20*time.Second)
+	require.Contains(t, body, "redis unreachable")
+	require.NotContains(t, body, proxy.URL()[len("redis://"):], "the probe must not show addresses")
+	code, _ := probe(t, base+"/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, code)
+
+	proxy.Restore()
+	waitStatus(t, base+"/healthz", http.StatusOK, 20*time.Second)
+	waitStatus(t, base+"/readyz", http.StatusOK, 5*time.Second)
+}
+
+// TestSchedulerServesMetricsAndHealth runs a real scheduler process: its
+// SCHEDULER_METRICS_ADDR serves /healthz (the loop ticks) and /metrics
+// with reactivation_build_info.
+func TestSchedulerServesMetricsAndHealth(t *testing.T) {
+	b := setup(t, 0, nil)
+	s := start(t, b.cfg, "scheduler")
+	base := "http://" + s.logField(t, "scheduler metrics listening", "addr", 20*time.Second)
+	waitStatus(t, base+"/healthz", http.StatusOK, 5*time.Second)
+	_, metrics := probe(t, base+"/metrics")
+	require.True(t, strings.Contains(metrics, `reactivation_build_info{goversion="go`), "build info with the Go version:\n%s", metrics)
+}
