@@ -40,13 +40,16 @@ type exportStatus struct {
 
 func exportURL(id string) string { return "/api/v1/exports/" + id }
 
-// start: POST /exports {"filter": {...}, "format", "fields", "excelBom"}.
+// start: POST /exports {"filter": {...}, "format", "fields", "excelBom",
+// "csvFormulaEscape"}.
 func (h exportHandlers) start(c *gin.Context) {
 	var req struct {
 		Filter   json.RawMessage `json:"filter"`
 		Format   string          `json:"format"`
 		Fields   []string        `json:"fields"`
 		ExcelBOM bool            `json:"excelBom"`
+		// CSVFormulaEscape nil means true for CSV (see export.Options).
+		CSVFormulaEscape *bool `json:"csvFormulaEscape"`
 	}
 	if !decodeJSON(c, &req) {
 		return
@@ -57,7 +60,7 @@ func (h exportHandlers) start(c *gin.Context) {
 		return
 	}
 	k, _ := keyOf(c)
-	job, err := h.svc.Start(c.Request.Context(), f, export.Options{Format: req.Format, Fields: req.Fields, ExcelBOM: req.ExcelBOM}, k.ID)
+	job, err := h.svc.Start(c.Request.Context(), f, export.Options{Format: req.Format, Fields: req.Fields, ExcelBOM: req.ExcelBOM, CSVFormulaEscape: req.CSVFormulaEscape}, k.ID)
 	if err != nil {
 		fail(c, err)
 		return

@@ -129,10 +129,20 @@ type Encoder interface {
 	Close() error
 }
 
+// CSVOptions tune a CSV file; NDJSON ignores them.
+type CSVOptions struct {
+	// BOM starts the file with a UTF-8 byte order mark (for Excel).
+	BOM bool
+	// FormulaEscape prefixes with a single quote every cell a spreadsheet
+	// would run as a formula (see neutralizeFormula); false writes values
+	// as they are, for programs that read the file.
+	FormulaEscape bool
+}
+
 // NewEncoder returns an encoder of format writing the given fields (known
 // names, see Options.Validate) to w. A CSV file starts with its header row,
-// after a UTF-8 byte order mark when bom is true.
-func NewEncoder(w io.Writer, format string, fields []string, bom bool) (Encoder, error) {
+// after a UTF-8 byte order mark when o.BOM is true.
+func NewEncoder(w io.Writer, format string, fields []string, o CSVOptions) (Encoder, error) {
 	cols := make([]column, len(fields))
 	for i, f := range fields {
 		cols[i] = columns[f]
@@ -141,12 +151,12 @@ func NewEncoder(w io.Writer, format string, fields []string, bom bool) (Encoder,
 	if format == FormatNDJSON {
 		return &ndjsonEncoder{w: bw, cols: cols, names: fields}, nil
 	}
-	if bom {
+	if o.BOM {
 		if _, err := bw.Write(utf8BOM); err != nil {
 			return nil, err
 		}
 	}
-	e := &csvEncoder{w: bw, csv: csv.NewWriter(bw), cols: cols, record: make([]string, len(cols))}
+	e := &csvEncoder{w: bw, csv: csv.NewWriter(bw), cols: cols, record: make([]string, len(cols)), escape: o.FormulaEscape}
 	e.csv.UseCRLF = true
 	if err := e.csv.Write(fields); err != nil {
 		return nil, err
@@ -162,12 +172,16 @@ type csvEncoder struct {
 	csv    *csv.Writer
 	cols   []column
 	record []string
+	escape bool
 }
 
 func (e *csvEncoder) Encode(ps []profile.Profile) error {
 	for i := range ps {
 		for j, c := range e.cols {
 			e.record[j] = c.text(&ps[i])
+			if e.escape {
+				e.record[j] = neutralizeFormula(e.record[j])
+			}
 		}
 		if err := e.csv.Write(e.record); err != nil {
 			return err

@@ -23,7 +23,7 @@ func FuzzTextSurvivesBothFormats(f *testing.F) {
 		p := []profile.Profile{{CustomerID: "C1", Name: name}}
 
 		var nd bytes.Buffer
-		enc, err := export.NewEncoder(&nd, export.FormatNDJSON, []string{"name", "customerId"}, false)
+		enc, err := export.NewEncoder(&nd, export.FormatNDJSON, []string{"name", "customerId"}, export.CSVOptions{})
 		require.NoError(t, err)
 		require.NoError(t, enc.Encode(p))
 		require.NoError(t, enc.Close())
@@ -35,7 +35,7 @@ func FuzzTextSurvivesBothFormats(f *testing.F) {
 		require.Equal(t, want.Name, got.Name)
 
 		var out bytes.Buffer
-		enc, err = export.NewEncoder(&out, export.FormatCSV, []string{"name", "customerId"}, false)
+		enc, err = export.NewEncoder(&out, export.FormatCSV, []string{"name", "customerId"}, export.CSVOptions{})
 		require.NoError(t, err)
 		require.NoError(t, enc.Encode(p))
 		require.NoError(t, enc.Close())
@@ -48,4 +48,57 @@ func FuzzTextSurvivesBothFormats(f *testing.F) {
 		require.Equal(t, string(wantCSV), string(gotCSV))
 		require.Equal(t, "C1", records[1][1])
 	})
+}
+
+// TestCSVFormulasAreNeutralised: cells a spreadsheet would run as formulas
+// get a leading single quote (OWASP), phone numbers stay as they are, and
+// the option off writes every value byte for byte; NDJSON is never changed.
+func TestCSVFormulasAreNeutralised(t *testing.T) {
+	cases := map[string]string{
+		`=HYPERLINK("http://evil","x")`: `'=HYPERLINK("http://evil","x")`,
+		"+SUM(A1:A9)":                   "'+SUM(A1:A9)",
+		"-2+3+cmd|' /C calc'!A0":        "'-2+3+cmd|' /C calc'!A0",
+		"@SUM(1,2)":                     "'@SUM(1,2)",
+		"\t=1+1":                        "'\t=1+1",
+		"\r=1+1":                        "'\r=1+1",
+		"+506 8888 0000":                "+506 8888 0000",
+		"+1 (555) 010-9999":             "+1 (555) 010-9999",
+		"+50688880000":                  "+50688880000",
+		"+":                             "'+",
+		"+506 call me":                  "'+506 call me",
+		"-":                             "'-",
+		"María = Pérez":                 "María = Pérez",
+		"":                              "",
+	}
+	for in, want := range cases {
+		for _, escape := range []bool{true, false} {
+			p := []profile.Profile{{CustomerID: "C1", Name: in, Phone: in}}
+			var out bytes.Buffer
+			enc, err := export.NewEncoder(&out, export.FormatCSV, []string{"name", "phone", "customerId"}, export.CSVOptions{FormulaEscape: escape})
+			require.NoError(t, err)
+			require.NoError(t, enc.Encode(p))
+			require.NoError(t, enc.Close())
+			r := csv.NewReader(&out)
+			records, err := r.ReadAll()
+			require.NoError(t, err)
+			expect := want
+			if !escape {
+				expect = in
+			}
+			// The CRLF writer drops a lone carriage return (FuzzTextSurvivesBothFormats).
+			expect = string(bytes.ReplaceAll([]byte(expect), []byte("\r"), nil))
+			require.Equal(t, expect, records[1][0], "escape=%v %q", escape, in)
+			require.Equal(t, expect, records[1][1], "escape=%v %q", escape, in)
+			require.Equal(t, "C1", records[1][2])
+		}
+
+		var nd bytes.Buffer
+		enc, err := export.NewEncoder(&nd, export.FormatNDJSON, []string{"name"}, export.CSVOptions{FormulaEscape: true})
+		require.NoError(t, err)
+		require.NoError(t, enc.Encode([]profile.Profile{{Name: in}}))
+		require.NoError(t, enc.Close())
+		var got struct{ Name string }
+		require.NoError(t, json.Unmarshal(nd.Bytes(), &got))
+		require.Equal(t, in, got.Name, "NDJSON is for programs: never changed")
+	}
 }

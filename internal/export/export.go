@@ -26,6 +26,10 @@ type Options struct {
 	Fields []string `json:"fields"`
 	// ExcelBOM starts a CSV file with a UTF-8 byte order mark.
 	ExcelBOM bool `json:"excelBom"`
+	// CSVFormulaEscape neutralises CSV cells a spreadsheet would run as
+	// formulas (OWASP "CSV injection"); nil means true. Machine consumers
+	// that want the values byte for byte set it to false.
+	CSVFormulaEscape *bool `json:"csvFormulaEscape"`
 }
 
 // Normalize fills defaults and validates o. Problems are a
@@ -60,6 +64,12 @@ func (o Options) Normalize() (Options, error) {
 	if o.ExcelBOM && o.Format != FormatCSV {
 		add("excelBom", "applies to csv only")
 	}
+	if o.CSVFormulaEscape == nil {
+		escape := o.Format == FormatCSV
+		o.CSVFormulaEscape = &escape
+	} else if *o.CSVFormulaEscape && o.Format != FormatCSV {
+		add("csvFormulaEscape", "applies to csv only")
+	}
 	if len(p) > 0 {
 		return Options{}, &segment.ValidationError{Errors: p}
 	}
@@ -77,7 +87,10 @@ type Export struct {
 	Format    string          `json:"format"`
 	Fields    []string        `json:"fields"`
 	ExcelBOM  bool            `json:"excelBom"`
-	FileName  string          `json:"fileName"`
+	// CSVFormulaEscape reports whether formula-like CSV cells were
+	// neutralised.
+	CSVFormulaEscape bool   `json:"csvFormulaEscape"`
+	FileName         string `json:"fileName"`
 	// SizeBytes and SHA256 describe the gzip file, once succeeded.
 	SizeBytes  int64      `json:"sizeBytes"`
 	SHA256     string     `json:"sha256,omitempty"`

@@ -174,11 +174,14 @@ func csvRecord(p profile.Profile) []string {
 func TestCSVExportRoundTrip(t *testing.T) {
 	b := setup(t, 2500, nil)
 	ctx := context.Background()
-	id := b.start(t, company("COMP001"), export.Options{ExcelBOM: true})
+	// Byte for byte: formula escaping off (TestCSVExportNeutralisesFormulas).
+	off := false
+	id := b.start(t, company("COMP001"), export.Options{ExcelBOM: true, CSVFormulaEscape: &off})
 	require.NoError(t, b.svc.Run(ctx, id))
 
 	e, raw := b.file(t, id)
 	require.Equal(t, jobs.Succeeded, e.State)
+	require.False(t, e.CSVFormulaEscape)
 	require.True(t, bytes.HasPrefix(raw, []byte{0xEF, 0xBB, 0xBF}), "Excel BOM")
 	require.Greater(t, e.SizeBytes, int64(3*4<<10), "the file spans several chunks")
 	require.Regexp(t, `^customers-COMP001-\d{4}-\d{2}-\d{2}-[0-9a-f]{8}\.csv\.gz$`, e.FileName)
@@ -286,7 +289,39 @@ func TestOptionsAreValidated(t *testing.T) {
 	}
 	o, err := export.Options{}.Normalize()
 	require.NoError(t, err)
-	require.Equal(t, export.Options{Format: "csv", Fields: export.DefaultFields}, o)
+	on := true
+	require.Equal(t, export.Options{Format: "csv", Fields: export.DefaultFields, CSVFormulaEscape: &on}, o)
+	o, err = export.Options{Format: "ndjson"}.Normalize()
+	require.NoError(t, err)
+	require.False(t, *o.CSVFormulaEscape, "NDJSON is never escaped")
+	_, err = export.Options{Format: "ndjson", CSVFormulaEscape: &on}.Normalize()
+	require.ErrorContains(t, err, "csv only")
+}
+
+// TestCSVExportNeutralisesFormulas: by default a CSV export prefixes a
+// name a spreadsheet would run with a single quote, and keeps phones.
+func TestCSVExportNeutralisesFormulas(t *testing.T) {
+	b := setup(t, 300, nil)
+	ctx := context.Background()
+	id := b.start(t, company("COMP001"), export.Options{Fields: []string{"customerId", "name", "phone"}})
+	require.NoError(t, b.svc.Run(ctx, id))
+	e, raw := b.file(t, id)
+	require.True(t, e.CSVFormulaEscape)
+	records, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+	require.NoError(t, err)
+	want := b.companyProfiles("COMP001")
+	formulas := 0
+	for _, rec := range records[1:] {
+		p := want[rec[0]]
+		if strings.HasPrefix(p.Name, "=") {
+			formulas++
+			require.Equal(t, "'"+p.Name, rec[1])
+		} else {
+			require.Equal(t, p.Name, rec[1])
+		}
+		require.Equal(t, p.Phone, rec[2], "phones are left as they are")
+	}
+	require.Positive(t, formulas)
 }
 
 // faultySearcher wraps the real engine: after pages pages of a scan it

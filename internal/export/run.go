@@ -72,7 +72,7 @@ func (s *Service) Run(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	enc, err := NewEncoder(gz, e.Format, e.Fields, e.ExcelBOM)
+	enc, err := NewEncoder(gz, e.Format, e.Fields, CSVOptions{BOM: e.ExcelBOM, FormulaEscape: e.CSVFormulaEscape})
 	if err != nil {
 		return err
 	}

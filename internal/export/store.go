@@ -26,8 +26,9 @@ const finalStates = `('succeeded', 'failed', 'canceled')`
 // transaction.
 func insertExport(ctx context.Context, tx pgx.Tx, job jobs.Job, filter []byte, o Options, fileName string, expires time.Time) error {
 	_, err := tx.Exec(ctx, `INSERT INTO exports (job_id, company_id, created_by, filter, format, fields, excel_bom,
-		file_name, created_at, expires_at) VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10)`,
-		job.ID, job.CompanyID, job.CreatedBy, filter, o.Format, o.Fields, o.ExcelBOM, fileName, job.CreatedAt, expires)
+		file_name, created_at, expires_at, csv_formula_escape) VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11)`,
+		job.ID, job.CompanyID, job.CreatedBy, filter, o.Format, o.Fields, o.ExcelBOM, fileName, job.CreatedAt, expires,
+		o.CSVFormulaEscape != nil && *o.CSVFormulaEscape)
 	if err != nil {
 		return fmt.Errorf("record export %s: %w", job.ID, err)
 	}
@@ -43,9 +44,9 @@ func loadExport(ctx context.Context, db querier, j jobs.Job) (Export, bool, erro
 	var size *int64
 	var sum *string
 	err := db.QueryRow(ctx, `SELECT filter, format, fields, excel_bom, file_name, attempt, size_bytes, sha256,
-		expires_at, expired_at, deleted_at, expires_at <= now() FROM exports WHERE job_id = $1`, j.ID).
+		expires_at, expired_at, deleted_at, expires_at <= now(), csv_formula_escape FROM exports WHERE job_id = $1`, j.ID).
 		Scan(&e.Filter, &e.Format, &e.Fields, &e.ExcelBOM, &e.FileName, &e.attempt, &size, &sum,
-			&e.ExpiresAt, &e.ExpiredAt, &e.DeletedAt, &e.Expired)
+			&e.ExpiresAt, &e.ExpiredAt, &e.DeletedAt, &e.Expired, &e.CSVFormulaEscape)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Export{}, false, nil
 	}
