@@ -18,8 +18,12 @@ STATICCHECK := .local/bin/staticcheck
 
 all: build
 
+# The commit, for --version and build_info where the toolchain stamps none
+# (a git worktree, GOFLAGS=-buildvcs=false).
+LDFLAGS := -X github.com/reactivation/reactivation/internal/buildinfo.linkedRevision=$(shell git rev-parse HEAD 2>/dev/null)
+
 build:
-	go build -o bin/ ./cmd/...
+	go build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/...
 
 services:
 	$(SERVICES) up

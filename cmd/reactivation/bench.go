@@ -7,31 +7,44 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/api"
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/bench"
+	"github.com/reactivation/reactivation/internal/cli"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/logging"
 	"github.com/reactivation/reactivation/workers"
 )
 
-func benchCommand(ctx context.Context, args []string) error {
-	fs := newFlags("bench")
-	scenario := fs.String("scenario", "", "scenario to run: "+strings.Join(bench.Names(), ", "))
-	customers := fs.Int("customers", 100000, "number of demo customers")
-	seed := fs.Int64("seed", 1, "demo data seed")
-	out := fs.String("out", "", "write the report as JSON to this file")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func init() { register(benchCommand) }
+
+func benchCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench --scenario NAME [--customers N] [--seed S] [--out FILE]",
+		Short: "measure a scenario against its baseline",
+		Long: `Bench runs a scenario on its own demo data in the configured services and
+prints its figures beside a baseline measured in the same run. Scenarios: ` + strings.Join(bench.Names(), ", ") + ".",
 	}
-	if *scenario == "" {
-		return usageError{"--scenario is required (one of " + strings.Join(bench.Names(), ", ") + ")"}
+	scenario := cmd.Flags().String("scenario", "", "scenario to run: "+strings.Join(bench.Names(), ", "))
+	customers := cmd.Flags().Int("customers", 100000, "number of demo customers")
+	seed := cmd.Flags().Int64("seed", 1, "demo data seed")
+	out := cmd.Flags().String("out", "", "write the report as JSON to this file")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *scenario == "" {
+			return cli.Usagef("--scenario is required (one of %s)", strings.Join(bench.Names(), ", "))
+		}
+		if *customers <= 0 {
+			return cli.Usagef("--customers must be positive")
+		}
+		return runBench(cmd.Context(), *scenario, *customers, *seed, *out)
 	}
-	if *customers <= 0 {
-		return usageError{"--customers must be positive"}
-	}
+	return cmd
+}
+
+func runBench(ctx context.Context, scenario string, customers int, seed int64, out string) error {
 	cfg, err := config.Load()
 	if err != nil {
 		return err
@@ -48,7 +61,7 @@ func benchCommand(ctx context.Context, args []string) error {
 		defer d.Close()
 		return api.New(d).Run(ctx, cfg.APIAddr, cfg.ShutdownTimeout, func(a net.Addr) { ready(a.String()) })
 	})
-	r, err := bench.Run(ctx, *scenario, bench.Env{Config: cfg, Log: log, Customers: *customers, Seed: *seed, Out: os.Stdout,
+	r, err := bench.Run(ctx, scenario, bench.Env{Config: cfg, Log: log, Customers: customers, Seed: seed, Out: os.Stdout,
 		Worker: func(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			d, err := app.Open(ctx, cfg, log)
 			if err != nil {
@@ -60,11 +73,11 @@ func benchCommand(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *out != "" {
-		if err := bench.WriteJSON(*out, r); err != nil {
+	if out != "" {
+		if err := bench.WriteJSON(out, r); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "bench: report written to %s\n", *out)
+		fmt.Fprintf(os.Stderr, "bench: report written to %s\n", out)
 	}
 	return nil
 }

@@ -9,34 +9,48 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
+	"github.com/spf13/cobra"
 
+	"github.com/reactivation/reactivation/internal/cli"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/demo"
 	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/source"
 )
 
-// demoCommand runs `demo seed`: generated data into the source tables of
-// SOURCE_DATABASE_URL, the same for the same flags on the same day.
-func demoCommand(ctx context.Context, args []string) error {
-	const usage = "usage: demo seed --customers N [--seed S] [--companies K] [--truncate]"
-	if len(args) == 0 || args[0] != "seed" {
-		return usageError{usage}
+func init() { register(demoCommand) }
+
+func demoCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "demo", Short: "generate demo source data (demo seed)"}
+	seed := &cobra.Command{
+		Use:   "seed --customers N [--seed S] [--companies K] [--truncate]",
+		Short: "write generated customers, products and invoices into the source tables",
+		Long: `Seed writes generated data into the six source tables of SOURCE_DATABASE_URL:
+the same rows for the same flags on the same day.`,
 	}
-	fs := newFlags("demo seed")
-	customers := fs.Int("customers", 0, "number of customers to generate, at least 1 (required)")
-	seed := fs.Int64("seed", 1, "random seed: the same seed, customers and companies give the same rows on the same day")
-	companies := fs.Int("companies", 3, "number of companies, COMP001 the largest")
-	truncate := fs.Bool("truncate", false, "empty the six source tables first (without it, tables holding rows are an error)")
-	if err := parseFlags(fs, args[1:]); err != nil {
-		return err
+	o := demoSeedOptions{}
+	seed.Flags().IntVar(&o.customers, "customers", 0, "number of customers to generate, at least 1 (required)")
+	seed.Flags().Int64Var(&o.seed, "seed", 1, "random seed: the same seed, customers and companies give the same rows on the same day")
+	seed.Flags().IntVar(&o.companies, "companies", 3, "number of companies, COMP001 the largest")
+	seed.Flags().BoolVar(&o.truncate, "truncate", false, "empty the six source tables first (without it, tables holding rows are an error)")
+	seed.RunE = func(cmd *cobra.Command, _ []string) error { return demoSeed(cmd.Context(), o) }
+	cmd.AddCommand(seed)
+	return cmd
+}
+
+type demoSeedOptions struct {
+	customers, companies int
+	seed                 int64
+	truncate             bool
+}
+
+// demoSeed runs `demo seed`.
+func demoSeed(ctx context.Context, o demoSeedOptions) error {
+	if o.customers < 1 {
+		return cli.Usagef("--customers must be at least 1, got %d", o.customers)
 	}
-	if *customers < 1 {
-		return usageError{fmt.Sprintf("--customers must be at least 1, got %d (%s)", *customers, usage)}
-	}
-	if *companies < 1 {
-		return usageError{fmt.Sprintf("--companies must be at least 1, got %d", *companies)}
+	if o.companies < 1 {
+		return cli.Usagef("--companies must be at least 1, got %d", o.companies)
 	}
 	cfg, err := config.Load()
 	if err != nil {
@@ -51,10 +65,10 @@ func demoCommand(ctx context.Context, args []string) error {
 	y, m, d := time.Now().In(cfg.Location).Date()
 	progress := newSeedProgress(os.Stderr)
 	stats, err := demo.Seed(ctx, pool, demo.Options{
-		Customers: *customers,
-		Seed:      *seed,
-		Companies: *companies,
-		Truncate:  *truncate,
+		Customers: o.customers,
+		Seed:      o.seed,
+		Companies: o.companies,
+		Truncate:  o.truncate,
 		AsOf:      time.Date(y, m, d, 0, 0, 0, 0, cfg.Location),
 		Progress:  progress.update,
 	})
@@ -87,7 +101,7 @@ type seedProgress struct {
 const plainProgressEvery = 5 * time.Second
 
 func newSeedProgress(w *os.File) *seedProgress {
-	return &seedProgress{w: w, terminal: term.IsTerminal(int(w.Fd()))}
+	return &seedProgress{w: w, terminal: isTerminal(w)}
 }
 
 func (p *seedProgress) update(stage string, done, total int64) {

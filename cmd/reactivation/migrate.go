@@ -6,29 +6,40 @@ import (
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/reactivation/reactivation/internal/cli"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/source"
 )
 
-func migrateCommand(ctx context.Context, args []string) error {
-	fs := newFlags("migrate")
-	demoSchema := fs.Bool("demo-schema", false, "also create the demo source tables in SOURCE_DATABASE_URL")
-	wait := fs.Duration("wait", 0, "apply nothing: wait up to this long until every migration of this binary is applied (an init container's check)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func init() { register(migrateCommand) }
+
+func migrateCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "migrate [--demo-schema] [--wait D]",
+		Short: "apply the service schema (--demo-schema also creates the source tables)",
+		Long: `Migrate applies the migrations of the service database (DATABASE_URL) that
+are not applied yet. With --wait it applies nothing and waits until every
+migration of this binary is applied (an init container's check).`,
 	}
-	if *wait < 0 {
-		return usageError{"--wait must not be negative"}
+	demoSchema := cmd.Flags().Bool("demo-schema", false, "also create the demo source tables in SOURCE_DATABASE_URL")
+	wait := cmd.Flags().Duration("wait", 0, "apply nothing: wait up to this long until every migration of this binary is applied (an init container's check)")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *wait < 0 {
+			return cli.Usagef("--wait must not be negative")
+		}
+		cfg, err := config.Load()
+		if err != nil {
+			return err
+		}
+		if *wait > 0 {
+			return waitMigrated(cmd.Context(), cfg, *wait)
+		}
+		return migrate(cmd.Context(), cfg, *demoSchema)
 	}
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	if *wait > 0 {
-		return waitMigrated(ctx, cfg, *wait)
-	}
-	return migrate(ctx, cfg, *demoSchema)
+	return cmd
 }
 
 // waitMigrated returns once the service schema has every migration this

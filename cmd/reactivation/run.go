@@ -8,12 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reactivation/reactivation/api"
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/auth"
+	"github.com/reactivation/reactivation/internal/cli"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/demo"
 	"github.com/reactivation/reactivation/internal/errs"
@@ -22,26 +24,38 @@ import (
 	"github.com/reactivation/reactivation/workers"
 )
 
-func runCommand(ctx context.Context, args []string) error {
-	fs := newFlags("run")
-	demoN := fs.Int("demo", 0, "local demo: migrate, seed this many customers if the source is empty, create a demo admin key, run a first full sync")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+func init() { register(runCommand) }
+
+func runCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run [--demo N]",
+		Short: "run the API, a worker and the scheduler in one process",
+		Long: `Run serves the API, a worker and the scheduler in one process until SIGINT
+or SIGTERM: the local and single-machine setup (make run).`,
 	}
-	if *demoN < 0 {
-		return usageError{"--demo must not be negative"}
+	demoN := cmd.Flags().Int("demo", 0, "local demo: migrate, seed this many customers if the source is empty, create a demo admin key, run a first full sync")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *demoN < 0 {
+			return cli.Usagef("--demo must not be negative")
+		}
+		return runServers(cmd.Context(), *demoN)
 	}
-	if *demoN > 0 {
+	return cmd
+}
+
+// runServers is `run`: prepare the demo when demoN > 0, then runAll.
+func runServers(ctx context.Context, demoN int) error {
+	if demoN > 0 {
 		cfg, err := config.Load()
 		if err != nil {
 			return err
 		}
-		if err := prepareDemo(ctx, cfg, *demoN); err != nil {
+		if err := prepareDemo(ctx, cfg, demoN); err != nil {
 			return err
 		}
 	}
 	return app.Start(ctx, "reactivation", func(ctx context.Context, d *app.Deps) error {
-		return runAll(ctx, d, *demoN > 0)
+		return runAll(ctx, d, demoN > 0)
 	})
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	app.Main("scheduler", func(ctx context.Context, d *app.Deps) error {
+	app.Main("scheduler", "enqueues the nightly full sync, the incremental syncs and the job reaper; two replicas are safe", func(ctx context.Context, d *app.Deps) error {
 		s, err := workers.NewScheduler(d, workers.StartSync(d))
 		if err != nil {
 			return err

@@ -5,25 +5,54 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"reflect"
+	"strings"
 	"syscall"
 
+	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/reactivation/reactivation/internal/cli"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/logging"
 )
 
-// Main is the whole of a binary's main: it handles SIGINT and SIGTERM,
-// loads and validates the configuration, opens the dependencies, runs run
-// and exits. Any error stops the process with one line on stderr and a
-// non-zero exit code.
-func Main(process string, run func(ctx context.Context, d *Deps) error) {
+// Main is the whole of a server binary's main (api, worker, scheduler):
+// --help, -h, help and --version answer on stdout with exit 0 and a stray
+// argument or flag exits 2 (see internal/cli); otherwise it handles SIGINT
+// and SIGTERM, loads and validates the configuration, opens the
+// dependencies, runs run and exits. Any error stops the process with one
+// line on stderr and a non-zero exit code. summary is the line --help
+// shows first.
+func Main(process, summary string, run func(ctx context.Context, d *Deps) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := Start(ctx, process, run); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", process, err)
-		os.Exit(1)
+	root := cli.NewRoot(process, summary, "It takes no arguments: every setting comes from the environment\n"+
+		"(README, Configuration). Variables and their defaults:\n\n"+EnvironmentHelp())
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return Start(cmd.Context(), process, run) }
+	code := cli.Execute(ctx, root, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// EnvironmentHelp lists every configuration variable with its default, one
+// a line, for --help texts.
+func EnvironmentHelp() string {
+	var b strings.Builder
+	t := reflect.TypeOf(config.Config{})
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("env")
+		if name == "" || name == "-" {
+			continue
+		}
+		def, ok := f.Tag.Lookup("envDefault")
+		if !ok {
+			def = "(empty)"
+		}
+		fmt.Fprintf(&b, "  %-24s %s\n", name, def)
 	}
+	return b.String()
 }
 
 // Start loads the configuration, opens the dependencies and runs run with

@@ -5,6 +5,7 @@
 package buildinfo
 
 import (
+	"cmp"
 	"runtime"
 	"runtime/debug"
 )
@@ -22,10 +23,18 @@ type Info struct {
 	GoVersion string
 }
 
+// linkedRevision is the VCS revision given at link time, for builds the
+// toolchain stamps none into (a git worktree, -buildvcs=false):
+//
+//	go build -ldflags "-X github.com/reactivation/reactivation/internal/buildinfo.linkedRevision=$(git rev-parse HEAD)"
+//
+// The Makefile's build does this. A stamped vcs.revision wins over it.
+var linkedRevision string
+
 // Read returns the running binary's Info. It never fails: fields the build
 // did not record read "unknown".
 func Read() Info {
-	info := Info{Version: "unknown", Revision: "unknown", GoVersion: runtime.Version()}
+	info := Info{Version: "unknown", Revision: cmp.Or(linkedRevision, "unknown"), GoVersion: runtime.Version()}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return info

@@ -34,7 +34,11 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	cmd := exec.Command("go", "build", "-o", dir+string(filepath.Separator), "../../cmd/...")
+	// The revision is linked in as the Makefile does: a worktree build
+	// carries no VCS stamp.
+	rev, _ := exec.Command("git", "rev-parse", "HEAD").Output()
+	cmd := exec.Command("go", "build", "-ldflags", "-X github.com/reactivation/reactivation/internal/buildinfo.linkedRevision="+strings.TrimSpace(string(rev)),
+		"-o", dir+string(filepath.Separator), "../../cmd/...")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building the binaries failed:", err)
