@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -79,18 +78,4 @@ func elapsed(j jobs.Job) time.Duration {
 		return 0
 	}
 	return j.FinishedAt.Sub(*j.StartedAt).Round(time.Millisecond)
-}
-
-// byteProgress wraps w so that what is written through it is drawn on
-// stderr out of total bytes: a bar on a terminal, nothing otherwise.
-func byteProgress(w io.Writer, total int64, what string) (io.Writer, func()) {
-	if !isTerminal(os.Stderr) {
-		return w, func() {}
-	}
-	bar := progressbar.NewOptions64(total, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what),
-		progressbar.OptionShowBytes(true), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
-	return io.MultiWriter(w, bar), func() {
-		_ = bar.Finish()
-		fmt.Fprintln(os.Stderr)
-	}
 }
