@@ -40,15 +40,25 @@ func Document(p profile.Profile) Doc {
 // company's searches read one shard when an index has several.
 func Routing(p profile.Profile) string { return p.CompanyID }
 
+// KeywordLimit is the longest keyword value, in characters, that filters
+// and sorts see: 4,096 characters stay under Lucene's 32,766-byte term
+// limit whatever the UTF-8 width of each character and its folding.
+const KeywordLimit = 4096
+
 // IndexBody returns the settings and mappings that create a generation
 // index (PUT /<index>). Load settings (refresh, replicas) are the indexer's.
 //
 // Keyword fields that filters match case- and accent-insensitively use the
 // "fold" normalizer, which matches profile.Fold for Latin text: white space
 // collapsed and trimmed, lowercase, accents and marks removed.
+//
+// Every keyword ignores values over KeywordLimit characters: the engine
+// refuses a term over 32,766 bytes, and one oversized name or product must
+// not fail every sync. Such a value stays whole in _source; only filters
+// and sorts on it do not see it.
 func IndexBody() []byte {
-	keyword := map[string]any{"type": "keyword"}
-	folded := map[string]any{"type": "keyword", "normalizer": "fold"}
+	keyword := map[string]any{"type": "keyword", "ignore_above": KeywordLimit}
+	folded := map[string]any{"type": "keyword", "normalizer": "fold", "ignore_above": KeywordLimit}
 	date := map[string]any{"type": "date"}
 	money := map[string]any{"type": "scaled_float", "scaling_factor": 100}
 	long := map[string]any{"type": "long"}
