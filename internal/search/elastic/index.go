@@ -72,16 +72,19 @@ func (e *Engine) CreateGeneration(ctx context.Context, gen string) error {
 }
 
 // Index writes docs into generation gen, each unless the generation holds
-// a newer version of the customer.
+// a newer version of the customer. They become visible at the
+// generation's next refresh (Count and Promote refresh).
 func (e *Engine) Index(ctx context.Context, gen string, docs []profile.Profile) error {
-	return e.bulk(ctx, e.index(gen), indexItems(docs))
+	return e.bulk(ctx, e.index(gen), indexItems(docs), "")
 }
 
 // Upsert writes docs into the serving generation through the alias, each
 // unless the index holds a newer version of the customer or a newer
-// delete of it.
+// delete of it. It returns once searches see the writes
+// (refresh=wait_for), so a cache told of the change afterwards never
+// stores an answer computed before it.
 func (e *Engine) Upsert(ctx context.Context, docs []profile.Profile) error {
-	return e.bulk(ctx, e.alias, indexItems(docs))
+	return e.bulk(ctx, e.alias, indexItems(docs), "wait_for")
 }
 
 // Delete removes the customers' documents from the serving generation
@@ -93,7 +96,7 @@ func (e *Engine) Delete(ctx context.Context, tombs []search.Tombstone) error {
 	for i, t := range tombs {
 		items[i] = item{action: "delete", id: t.CustomerID, routing: t.CompanyID, version: t.Version}
 	}
-	return e.bulk(ctx, e.alias, items)
+	return e.bulk(ctx, e.alias, items, "wait_for")
 }
 
 // item is one bulk operation, versioned externally: the engine applies it
@@ -129,8 +132,9 @@ func settled(action string, status int) bool {
 // Items refused with 429 or 5xx are retried with backoff; an item the
 // engine rejects fails the call with the customer id and the engine's
 // reason. A transport failure (engine unreachable) fails the call, and the
-// task retries later.
-func (e *Engine) bulk(ctx context.Context, index string, items []item) error {
+// task retries later. refresh is the bulk requests' refresh parameter (""
+// for none).
+func (e *Engine) bulk(ctx context.Context, index string, items []item, refresh string) error {
 	pending := items
 	for attempt := 0; len(pending) > 0; attempt++ {
 		var mu sync.Mutex
@@ -139,6 +143,7 @@ func (e *Engine) bulk(ctx context.Context, index string, items []item) error {
 		bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
 			Client:     e.client,
 			Index:      index,
+			Refresh:    refresh,
 			NumWorkers: 1,
 			FlushBytes: 8 << 20,
 			OnError: func(_ context.Context, err error) {
