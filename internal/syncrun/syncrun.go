@@ -350,6 +350,11 @@ func (s *Service) maybeFinalize(ctx context.Context, jobID, gen string) error {
 // against the source, promotes it, records the watermark and catches up
 // on changes made while the run was going. A run that fails verification
 // never swaps: the old generation keeps serving.
+//
+// Every step after the swap is idempotent and runs on every attempt: a
+// retry after the alias moved (the old generation's drop timed out, the
+// promoted_at write failed) never re-verifies the now-serving generation,
+// which upserts may have grown, and always records the sync state.
 func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) error {
 	var indexed int64
 	var wm time.Time
@@ -361,41 +366,38 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 		return fmt.Errorf("finalize: %w", err)
 	}
 	if promoted == nil {
-		count, err := s.engine.Count(ctx, p.Generation)
+		serving, err := s.engine.Current(ctx)
 		if err != nil {
-			return fmt.Errorf("finalize: count generation: %w", err)
+			return fmt.Errorf("finalize: serving generation: %w", err)
 		}
-		if count != indexed {
-			return s.abandon(ctx, p, fmt.Sprintf("generation %s holds %d documents but the shards wrote %d", p.Generation, count, indexed))
+		if serving != p.Generation {
+			if reason, err := s.verify(ctx, p.Generation, indexed, wm); err != nil {
+				return err
+			} else if reason != "" {
+				return s.abandon(ctx, p, reason)
+			}
+			if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET indexed_at = now() WHERE job_id = $1", p.JobID); err != nil {
+				return err
+			}
 		}
-		sourceCount, err := source.CountCustomers(ctx, s.source)
-		if err != nil {
-			return fmt.Errorf("finalize: count source: %w", err)
-		}
-		changed, err := source.CountChangedSince(ctx, s.source, wm)
-		if err != nil {
-			return fmt.Errorf("finalize: %w", err)
-		}
-		if diff := sourceCount - count; diff > changed || -diff > changed {
-			return s.abandon(ctx, p, fmt.Sprintf("generation %s holds %d documents but the source has %d customers", p.Generation, count, sourceCount))
-		}
-		if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET indexed_at = now() WHERE job_id = $1", p.JobID); err != nil {
-			return err
-		}
+		// Promote again even when the alias already moved: it finishes
+		// the drop of older generations a failed attempt left behind.
 		if err := s.engine.Promote(ctx, p.Generation); err != nil {
 			return fmt.Errorf("finalize: promote %s: %w", p.Generation, err)
 		}
-		if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET promoted_at = now() WHERE job_id = $1", p.JobID); err != nil {
+		if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET promoted_at = coalesce(promoted_at, now()) WHERE job_id = $1", p.JobID); err != nil {
 			return err
 		}
-		if _, err := s.db.Exec(ctx, `INSERT INTO sync_state (alias, generation, watermark, last_full_at) VALUES ($1, $2, $3, now())
-			ON CONFLICT (alias) DO UPDATE SET generation = $2, watermark = $3, last_full_at = now()`,
-			s.cfg.Alias, p.Generation, wm); err != nil {
-			return fmt.Errorf("finalize: record watermark: %w", err)
-		}
-		s.notify(func(n Notifier) error { return n.Promoted(ctx, p.Generation) })
-		s.log.Info("generation promoted", zap.String("job_id", p.JobID), zap.String("generation", p.Generation), zap.Int64("documents", count))
+		s.log.Info("generation promoted", zap.String("job_id", p.JobID), zap.String("generation", p.Generation), zap.Int64("documents", indexed))
 	}
+	// A retry keeps a watermark the catch-up already moved past the run's.
+	if _, err := s.db.Exec(ctx, `INSERT INTO sync_state (alias, generation, watermark, last_full_at) VALUES ($1, $2, $3, now())
+		ON CONFLICT (alias) DO UPDATE SET generation = $2, last_full_at = now(),
+			watermark = CASE WHEN sync_state.generation = $2 THEN greatest(sync_state.watermark, $3) ELSE $3 END`,
+		s.cfg.Alias, p.Generation, wm); err != nil {
+		return fmt.Errorf("finalize: record watermark: %w", err)
+	}
+	s.notify(func(n Notifier) error { return n.Promoted(ctx, p.Generation) })
 	caught, err := s.catchUp(ctx, p.JobID)
 	if err != nil {
 		return fmt.Errorf("finalize: catch up: %w", err)
@@ -408,11 +410,41 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 	return err
 }
 
-// abandon fails a run without swapping and drops its generation.
+// verify checks a generation not yet serving: its document count against
+// what the shards wrote, and against the source's customers give or take
+// those that changed since the run began. A non-empty reason fails it.
+func (s *Service) verify(ctx context.Context, gen string, indexed int64, wm time.Time) (reason string, err error) {
+	count, err := s.engine.Count(ctx, gen)
+	if err != nil {
+		return "", fmt.Errorf("finalize: count generation: %w", err)
+	}
+	if count != indexed {
+		return fmt.Sprintf("generation %s holds %d documents but the shards wrote %d", gen, count, indexed), nil
+	}
+	sourceCount, err := source.CountCustomers(ctx, s.source)
+	if err != nil {
+		return "", fmt.Errorf("finalize: count source: %w", err)
+	}
+	changed, err := source.CountChangedSince(ctx, s.source, wm)
+	if err != nil {
+		return "", fmt.Errorf("finalize: %w", err)
+	}
+	if diff := sourceCount - count; diff > changed || -diff > changed {
+		return fmt.Sprintf("generation %s holds %d documents but the source has %d customers", gen, count, sourceCount), nil
+	}
+	return "", nil
+}
+
+// abandon fails a run without swapping and drops its generation, unless
+// that generation is the one serving.
 func (s *Service) abandon(ctx context.Context, p tasks.SyncFinalizePayload, reason string) error {
 	s.log.Error("full sync abandoned", zap.String("job_id", p.JobID), zap.String("reason", reason))
 	if _, err := s.jobs.Fail(ctx, p.JobID, reason); err != nil {
 		return err
+	}
+	if serving, err := s.engine.Current(ctx); err != nil || serving == p.Generation {
+		s.log.Error("abandoned generation kept: it serves (or the engine did not say)", zap.String("generation", p.Generation), zap.Error(err))
+		return nil
 	}
 	if err := s.engine.DropGeneration(ctx, p.Generation); err != nil {
 		s.log.Warn("drop abandoned generation", zap.Error(err))
