@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
@@ -13,8 +14,15 @@ import (
 // VanishedReason is the error of a job whose tasks Redis no longer has.
 const VanishedReason = "its task vanished from the queue (Redis restarted without its data?); start the job again"
 
-// Reaper fails jobs whose outstanding tasks no longer exist in asynq, so a
-// Redis that lost its data never leaves a job queued forever.
+// ArchivedReason prefixes the error of a job whose last task attempt asynq
+// archived (retries used up, a panic, a worker killed mid-task); the
+// archived task's last error follows.
+const ArchivedReason = "its task was archived after its last attempt"
+
+// Reaper fails jobs whose outstanding tasks no longer exist in asynq or
+// were archived (asynq will not run them again), so a Redis that lost its
+// data or a task that kept crashing never leaves a job queued or running
+// forever, holding the one-running-sync lock.
 type Reaper struct {
 	store     *Store
 	inspector *asynq.Inspector
@@ -29,8 +37,8 @@ func NewReaper(store *Store, inspector *asynq.Inspector, log *zap.Logger) *Reape
 	return &Reaper{store: store, inspector: inspector, log: log, Grace: 30 * time.Second}
 }
 
-// Reap checks every queued or running job once and fails those whose tasks
-// all vanished. It returns the ids of the jobs it failed.
+// Reap checks every queued or running job once and fails those none of
+// whose outstanding tasks will run again (vanished or archived). It returns the ids of the jobs it failed.
 func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
 	rows, err := r.store.pool.Query(ctx, `
 		SELECT j.id, t.task_id, t.queue
@@ -41,7 +49,7 @@ func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reap: %w", err)
 	}
-	type ref struct{ task, queue string }
+	type ref = struct{ task, queue string }
 	outstanding := map[string][]ref{}
 	var order []string
 	for rows.Next() {
@@ -62,28 +70,52 @@ func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
 	}
 	var failed []string
 	for _, job := range order {
-		alive := false
-		for _, t := range outstanding[job] {
-			_, err := r.inspector.GetTaskInfo(t.queue, t.task)
-			if err == nil {
-				alive = true
-				break
-			}
-			if !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
-				return failed, fmt.Errorf("reap: inspect task %s: %w", t.task, err)
-			}
+		reason, dead, err := r.dead(outstanding[job])
+		if err != nil {
+			return failed, err
 		}
-		if alive {
+		if !dead {
 			continue
 		}
-		ok, err := r.store.Fail(ctx, job, VanishedReason)
+		ok, err := r.store.Fail(ctx, job, reason)
 		if err != nil {
 			return failed, err
 		}
 		if ok {
-			r.log.Warn("job failed: its tasks vanished", zap.String("job_id", job))
+			r.log.Warn("job failed: none of its tasks will run again", zap.String("job_id", job), zap.String("reason", reason))
 			failed = append(failed, job)
 		}
 	}
 	return failed, nil
+}
+
+// dead reports whether none of a job's outstanding tasks will run again:
+// each is gone from Redis or archived. The reason names an archived
+// task's last error when there is one.
+func (r *Reaper) dead(refs []struct{ task, queue string }) (reason string, dead bool, err error) {
+	reason = VanishedReason
+	for _, t := range refs {
+		info, err := r.inspector.GetTaskInfo(t.queue, t.task)
+		switch {
+		case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
+			continue
+		case err != nil:
+			return "", false, fmt.Errorf("reap: inspect task %s: %w", t.task, err)
+		case info.State != asynq.TaskStateArchived:
+			return "", false, nil
+		}
+		reason = fmt.Sprintf("%s (%s): %s", ArchivedReason, info.Type, truncate(info.LastErr, 500))
+	}
+	return reason, true, nil
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
