@@ -46,12 +46,13 @@ type Deps struct {
 func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, error) {
 	d := &Deps{Config: cfg, Log: log}
 	var err error
-	if d.DB, err = postgres.Open(ctx, cfg.DatabaseURL, 0); err != nil {
+	dbConns, sourceConns, shared := PoolSizes(cfg)
+	if d.DB, err = postgres.Open(ctx, cfg.DatabaseURL, dbConns); err != nil {
 		return nil, err
 	}
-	if cfg.SourceDatabaseURL == cfg.DatabaseURL {
+	if shared {
 		d.Source = d.DB
-	} else if d.Source, err = postgres.Open(ctx, cfg.SourceDatabaseURL, 0); err != nil {
+	} else if d.Source, err = postgres.Open(ctx, cfg.SourceDatabaseURL, sourceConns); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("source database: %w", err)
 	}

@@ -5,6 +5,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,14 +13,15 @@ import (
 	"github.com/reactivation/reactivation/internal/redact"
 )
 
-// Open returns a pool for databaseURL after a successful ping. maxConns 0
-// keeps pgx's default.
+// Open returns a pool for databaseURL after a successful ping. The pool
+// holds up to maxConns connections, or more when the URL's pool_max_conns
+// asks for more; maxConns 0 keeps pgx's default.
 func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: bad database URL: %w", err)
 	}
-	if maxConns > 0 {
+	if maxConns > 0 && !strings.Contains(databaseURL, "pool_max_conns") || maxConns > cfg.MaxConns {
 		cfg.MaxConns = maxConns
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "reactivation"

@@ -61,11 +61,10 @@ func setup(t *testing.T, n int, mutate func(*config.Config), engine func(search.
 	return &testBundle{cfg: cfg, deps: deps, svc: svc}
 }
 
-// planAndShards starts a full sync and runs its plan and every shard in
-// this process, returning the job and the finalize payload.
-func (b *testBundle) planAndShards(t *testing.T) (jobs.Job, tasks.SyncFinalizePayload) {
+// plan starts a full sync and runs its plan in this process, returning
+// the job and its shards' payloads.
+func (b *testBundle) plan(ctx context.Context, t *testing.T) (jobs.Job, []tasks.SyncShardPayload) {
 	t.Helper()
-	ctx := context.Background()
 	job, err := b.svc.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "test")
 	require.NoError(t, err)
 	_, err = b.deps.Jobs.Start(ctx, job.ID)
@@ -82,6 +81,15 @@ func (b *testBundle) planAndShards(t *testing.T) (jobs.Job, tasks.SyncFinalizePa
 	}
 	require.NoError(t, rows.Err())
 	require.Greater(t, len(shards), 1)
+	return job, shards
+}
+
+// planAndShards starts a full sync and runs its plan and every shard in
+// this process, returning the job and the finalize payload.
+func (b *testBundle) planAndShards(t *testing.T) (jobs.Job, tasks.SyncFinalizePayload) {
+	t.Helper()
+	ctx := context.Background()
+	job, shards := b.plan(ctx, t)
 	for _, p := range shards {
 		require.NoError(t, b.svc.Shard(ctx, p))
 	}
