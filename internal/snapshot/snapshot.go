@@ -6,6 +6,7 @@ package snapshot
 import (
 	"context"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -70,59 +71,133 @@ type Store struct{ db *pgxpool.Pool }
 // NewStore returns a snapshot store.
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
 
-// Materialize scans every match of q into the snapshot of jobID, in q's
-// order, replacing what a crashed attempt left, and returns its summary.
-// progress is told the rows done after each page.
+// Materialize writes the snapshot of jobID: every match of q, as one
+// consistent view of the index reads them, with its summary. It replaces
+// what a crashed attempt left, in one transaction, so a snapshot is
+// complete or absent.
+//
+// The engine scans unordered (search.Query.Unordered: one scroll on
+// Elasticsearch, one statement's snapshot on PostgreSQL), the scan exports
+// use, so a customer re-indexed, added or removed while the scan runs is
+// neither doubled nor missed: the snapshot is the index as it was when the
+// scan began. Rows go to PostgreSQL in one COPY that streams while the
+// engine reads the next page; each row carries its sort key (see sortKey),
+// which gives the snapshot q's order. progress is told the rows done after
+// each page.
 func (s *Store) Materialize(ctx context.Context, engine search.Searcher, jobID string, q search.Query, retention time.Duration, progress func(done int64)) (Summary, error) {
-	if _, err := s.db.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
-		return Summary{}, fmt.Errorf("snapshot: reset: %w", err)
-	}
+	q.Unordered = true
+	q.Fields = nil
 	today := civil(q.Now.In(q.Location))
 	acc := newAccumulator()
-	var seq int64
-	err := engine.Scan(ctx, q, func(page []profile.Profile) error {
-		rows := make([][]any, len(page))
-		for i, p := range page {
-			doc, err := json.Marshal(p)
-			if err != nil {
-				return err
+
+	scanCtx, stopScan := context.WithCancel(ctx)
+	defer stopScan()
+	src := &pageSource{pages: make(chan [][]any, 1), progress: progress}
+	go func() {
+		defer close(src.pages)
+		src.scanErr = engine.Scan(scanCtx, q, func(page []profile.Profile) error {
+			rows := make([][]any, len(page))
+			for i, p := range page {
+				doc, err := json.Marshal(p)
+				if err != nil {
+					return fmt.Errorf("snapshot: encode customer: %w", err)
+				}
+				rows[i] = []any{jobID, sortKey(q.Sort, p), int64(p.TotalSpent), doc}
+				acc.add(p, today, q.Location)
 			}
-			seq++
-			rows[i] = []any{jobID, seq, int64(p.TotalSpent), doc}
-			acc.add(p, today, q.Location)
+			select {
+			case src.pages <- rows:
+				return nil
+			case <-scanCtx.Done():
+				return scanCtx.Err()
+			}
+		})
+	}()
+
+	var sum Summary
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
+			return fmt.Errorf("snapshot: reset: %w", err)
 		}
-		if _, err := s.db.CopyFrom(ctx, pgx.Identifier{"segment_snapshot_rows"},
-			[]string{"job_id", "seq", "total_spent_cents", "doc"}, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("snapshot: store page: %w", err)
+		n, err := tx.CopyFrom(ctx, pgx.Identifier{"segment_snapshot_rows"},
+			[]string{"job_id", "sort_key", "total_spent_cents", "doc"}, src)
+		if err != nil {
+			return fmt.Errorf("snapshot: store rows: %w", err)
 		}
-		if progress != nil {
-			progress(seq)
+		sum = acc.summary()
+		sum.Count = n
+		if n > 0 {
+			var q0, q1, q2, q3, q4 int64
+			err := tx.QueryRow(ctx, `SELECT min(total_spent_cents),
+				percentile_disc(0.25) WITHIN GROUP (ORDER BY total_spent_cents),
+				percentile_disc(0.5) WITHIN GROUP (ORDER BY total_spent_cents),
+				percentile_disc(0.75) WITHIN GROUP (ORDER BY total_spent_cents),
+				max(total_spent_cents) FROM segment_snapshot_rows WHERE job_id = $1`, jobID).Scan(&q0, &q1, &q2, &q3, &q4)
+			if err != nil {
+				return fmt.Errorf("snapshot: quartiles: %w", err)
+			}
+			sum.Spend = SpendQuartile{profile.Cents(q0), profile.Cents(q1), profile.Cents(q2), profile.Cents(q3), profile.Cents(q4)}
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO segment_snapshots (job_id, rows, expires_at) VALUES ($1, $2, now() + $3::interval)
+			ON CONFLICT (job_id) DO UPDATE SET rows = $2, expires_at = now() + $3::interval, expired = false`, jobID, n, retention.String())
+		if err != nil {
+			return fmt.Errorf("snapshot: record: %w", err)
 		}
 		return nil
 	})
+	// The scan ends before the summary is read (the COPY drained it) or is
+	// stopped here when the transaction failed first.
+	stopScan()
+	for range src.pages {
+	}
 	if err != nil {
+		if src.scanErr != nil && !errors.Is(src.scanErr, context.Canceled) {
+			return Summary{}, src.scanErr
+		}
 		return Summary{}, err
 	}
-	sum := acc.summary()
-	sum.Count = seq
-	if seq > 0 {
-		var q0, q1, q2, q3, q4 int64
-		err := s.db.QueryRow(ctx, `SELECT min(total_spent_cents),
-			percentile_disc(0.25) WITHIN GROUP (ORDER BY total_spent_cents),
-			percentile_disc(0.5) WITHIN GROUP (ORDER BY total_spent_cents),
-			percentile_disc(0.75) WITHIN GROUP (ORDER BY total_spent_cents),
-			max(total_spent_cents) FROM segment_snapshot_rows WHERE job_id = $1`, jobID).Scan(&q0, &q1, &q2, &q3, &q4)
-		if err != nil {
-			return Summary{}, fmt.Errorf("snapshot: quartiles: %w", err)
-		}
-		sum.Spend = SpendQuartile{profile.Cents(q0), profile.Cents(q1), profile.Cents(q2), profile.Cents(q3), profile.Cents(q4)}
-	}
-	_, err = s.db.Exec(ctx, `INSERT INTO segment_snapshots (job_id, rows, expires_at) VALUES ($1, $2, now() + $3::interval)
-		ON CONFLICT (job_id) DO UPDATE SET rows = $2, expires_at = now() + $3::interval, expired = false`, jobID, seq, retention.String())
-	if err != nil {
-		return Summary{}, fmt.Errorf("snapshot: record: %w", err)
-	}
 	return sum, nil
+}
+
+// pageSource feeds the COPY from the scan's pages (pgx.CopyFromSource).
+// The scan goroutine writes scanErr before it closes pages.
+type pageSource struct {
+	pages    chan [][]any
+	scanErr  error
+	progress func(done int64)
+	page     [][]any
+	next     int
+	done     int64
+	closed   bool
+}
+
+func (p *pageSource) Next() bool {
+	for p.next >= len(p.page) {
+		if p.page != nil {
+			p.done += int64(len(p.page))
+			if p.progress != nil {
+				p.progress(p.done)
+			}
+		}
+		page, ok := <-p.pages
+		if !ok {
+			p.closed, p.page = true, nil
+			return false
+		}
+		p.page, p.next = page, 0
+	}
+	p.next++
+	return true
+}
+
+func (p *pageSource) Values() ([]any, error) { return p.page[p.next-1], nil }
+
+// Err is the scan's error once the scan has ended.
+func (p *pageSource) Err() error {
+	if p.closed {
+		return p.scanErr
+	}
+	return nil
 }
 
 // Page is one page of a snapshot.
@@ -133,21 +208,16 @@ type Page struct {
 	ExpiresAt  time.Time         `json:"expiresAt"`
 }
 
-// Read returns size rows of jobID's snapshot after cursor ("" from the start).
+// Read returns size rows of jobID's snapshot after cursor ("" from the
+// start), in the snapshot's order. The cursor is the last row's sort key.
 func (s *Store) Read(ctx context.Context, jobID, cursor string, size int) (Page, error) {
-	var after int64
-	if cursor != "" {
-		b, err := base64.RawURLEncoding.DecodeString(cursor)
-		if err == nil {
-			after, err = strconv.ParseInt(string(b), 10, 64)
-		}
-		if err != nil || after < 0 {
-			return Page{}, segment.InvalidCursor()
-		}
+	after, err := decodeCursor(cursor)
+	if err != nil {
+		return Page{}, err
 	}
 	var p Page
 	var expired bool
-	err := s.db.QueryRow(ctx, "SELECT rows, expires_at, expired OR expires_at < now() FROM segment_snapshots WHERE job_id = $1", jobID).
+	err = s.db.QueryRow(ctx, "SELECT rows, expires_at, expired OR expires_at < now() FROM segment_snapshots WHERE job_id = $1", jobID).
 		Scan(&p.Total, &p.ExpiresAt, &expired)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Page{}, errs.E(errs.Conflict, "the segment search has not finished")
@@ -158,27 +228,53 @@ func (s *Store) Read(ctx context.Context, jobID, cursor string, size int) (Page,
 	if expired {
 		return Page{}, ErrExpired
 	}
-	rows, err := s.db.Query(ctx, "SELECT seq, doc FROM segment_snapshot_rows WHERE job_id = $1 AND seq > $2 ORDER BY seq LIMIT $3", jobID, after, size)
+	// One row more than asked tells whether there is a next page.
+	rows, err := s.db.Query(ctx, "SELECT sort_key, doc FROM segment_snapshot_rows WHERE job_id = $1 AND sort_key > $2 ORDER BY sort_key LIMIT $3",
+		jobID, after, size+1)
 	if err != nil {
 		return Page{}, err
 	}
 	defer rows.Close()
 	p.Customers = []json.RawMessage{}
-	var last int64
+	var last []byte
 	for rows.Next() {
-		var doc []byte
-		if err := rows.Scan(&last, &doc); err != nil {
+		var key, doc []byte
+		if err := rows.Scan(&key, &doc); err != nil {
 			return Page{}, err
 		}
+		if len(p.Customers) == size {
+			p.NextCursor = base64.RawURLEncoding.EncodeToString(last)
+			break
+		}
 		p.Customers = append(p.Customers, doc)
+		last = key
 	}
 	if err := rows.Err(); err != nil {
 		return Page{}, err
 	}
-	if len(p.Customers) == size && last < p.Total {
-		p.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last, 10)))
-	}
 	return p, nil
+}
+
+// decodeCursor returns the sort key a cursor carries. A cursor of the
+// snapshots written before sort keys holds a row number in decimal, which
+// those rows' keys encode as a big-endian integer; a key never starts with
+// an ASCII digit (see sortKey), so the two cannot be confused.
+func decodeCursor(cursor string) ([]byte, error) {
+	if cursor == "" {
+		return []byte{}, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || len(b) == 0 {
+		return nil, segment.InvalidCursor()
+	}
+	if b[0] < '0' || b[0] > '9' {
+		return b, nil
+	}
+	seq, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || seq < 0 {
+		return nil, segment.InvalidCursor()
+	}
+	return binary.BigEndian.AppendUint64(nil, uint64(seq)), nil
 }
 
 // ErrExpired is returned for a snapshot past its retention.

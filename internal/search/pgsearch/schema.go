@@ -98,7 +98,7 @@ func Row(p profile.Profile) []any {
 		p.TotalPurchases, numeric(p.TotalSpent), numeric(p.AverageTicket),
 		list(p.Products), list(p.FavoriteProducts), list(p.Ingredients), list(p.FavoriteIngredients),
 		folded(p.Products), folded(p.FavoriteProducts), folded(p.Ingredients), folded(p.FavoriteIngredients),
-		segment.SearchTokens(p), p.HasEmail, p.HasPhone, p,
+		list(segment.SearchTokens(p)), p.HasEmail, p.HasPhone, p,
 		p.SourceVersion,
 	}
 }

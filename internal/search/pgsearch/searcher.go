@@ -90,11 +90,15 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Page, error
 }
 
 // Scan walks every match by keyset in pages of q.Size (DefaultScanSize
-// when 0), holding one page at a time.
+// when 0), holding one page at a time. Unordered, it reads every match in
+// one statement instead (see scanAll): one consistent view of the index.
 func (e *Engine) Scan(ctx context.Context, q search.Query, fn func([]profile.Profile) error) error {
 	plan, err := segment.NewPlan(q.Filter, q.Sort, q.Size, DefaultScanSize, q.Cursor, q.Now, q.Location)
 	if err != nil {
 		return err
+	}
+	if q.Unordered {
+		return e.scanAll(ctx, plan, fn)
 	}
 	return plan.Walk(func(p segment.Plan) (segment.Hits, error) {
 		sql, args, err := e.pageSQL(p, p.Size)
@@ -110,6 +114,54 @@ func (e *Engine) Scan(ctx context.Context, q search.Query, fn func([]profile.Pro
 		}
 		return hits, nil
 	}, fn)
+}
+
+// scanAll streams every match of plan in the table's order from one
+// SELECT, handing fn pages of plan.Size. One statement reads one snapshot
+// of the database, so rows written, moved or removed while the scan runs
+// (upserts, a promoted generation) neither appear twice nor go missing:
+// the scan sees the serving generation as it was when it began, as an
+// Elasticsearch scroll does. The read is a read-only transaction.
+func (e *Engine) scanAll(ctx context.Context, plan segment.Plan, fn func([]profile.Profile) error) error {
+	where, args := Where(plan.Filter, plan.Bounds)
+	err := pgx.BeginTxFunc(ctx, e.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		rs, err := tx.Query(ctx, "SELECT doc FROM "+quote(e.view)+" WHERE "+where, args...)
+		if err != nil {
+			return err
+		}
+		defer rs.Close()
+		page := make([]profile.Profile, 0, plan.Size)
+		for rs.Next() {
+			var doc []byte
+			if err := rs.Scan(&doc); err != nil {
+				return err
+			}
+			var p profile.Profile
+			if err := json.Unmarshal(doc, &p); err != nil {
+				return fmt.Errorf("decode customer: %w", err)
+			}
+			if page = append(page, p); len(page) == plan.Size {
+				if err := fn(page); err != nil {
+					return err
+				}
+				page = make([]profile.Profile, 0, plan.Size)
+			}
+		}
+		if err := rs.Err(); err != nil {
+			return err
+		}
+		if len(page) > 0 {
+			return fn(page)
+		}
+		return nil
+	})
+	if missingView(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", e.view, err)
+	}
+	return nil
 }
 
 // querier is a pool or a transaction.

@@ -1,0 +1,319 @@
+package snapshot_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/search/elastic"
+	"github.com/reactivation/reactivation/internal/search/pgsearch"
+	"github.com/reactivation/reactivation/internal/segment"
+	"github.com/reactivation/reactivation/internal/snapshot"
+	"github.com/reactivation/reactivation/internal/testenv"
+)
+
+const gen = "20240101t000000_abcdef"
+
+var (
+	costaRica = mustLocation("America/Costa_Rica")
+	testNow   = time.Date(2024, 6, 15, 10, 0, 0, 0, costaRica)
+)
+
+func mustLocation(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+// engine is one search engine under test, with a way to remove a
+// document behind its back.
+type engine struct {
+	search.Engine
+	remove func(id string) error
+}
+
+type testBundle struct {
+	db      *pgxpool.Pool
+	store   *snapshot.Store
+	engines map[string]engine
+}
+
+// setup migrates a fresh service schema and opens both engines, each
+// serving an empty generation.
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	ctx := context.Background()
+	db := testenv.Postgres(t)
+	_, err := postgres.Migrate(ctx, db)
+	require.NoError(t, err)
+
+	client, alias := testenv.Elasticsearch(t)
+	es := elastic.New(client, alias)
+	pg := pgsearch.New(db, "")
+	b := &testBundle{db: db, store: snapshot.NewStore(db), engines: map[string]engine{
+		"elasticsearch": {es, func(id string) error { return removeDoc(client, alias+"_"+gen, id) }},
+		"postgres": {pg, func(id string) error {
+			_, err := db.Exec(ctx, "DELETE FROM "+pgsearch.DefaultView+"_"+gen+" WHERE customer_id = $1", id)
+			return err
+		}},
+	}}
+	for _, e := range b.engines {
+		require.NoError(t, e.CreateGeneration(ctx, gen))
+		require.NoError(t, e.Promote(ctx, gen))
+	}
+	return b
+}
+
+// removeDoc deletes a document of company C1 and makes that visible.
+func removeDoc(client *elasticsearch.Client, index, id string) error {
+	res, err := client.Delete(index, id, client.Delete.WithRouting("C1"), client.Delete.WithRefresh("true"))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("delete %s: %s", id, res.String())
+	}
+	return nil
+}
+
+// job creates a segment-search job row for a snapshot to belong to.
+func (b *testBundle) job(t *testing.T) string {
+	t.Helper()
+	var j jobs.Job
+	err := pgx.BeginFunc(context.Background(), b.db, func(tx pgx.Tx) error {
+		var err error
+		j, err = jobs.Create(context.Background(), tx, jobs.New{CompanyID: "C1", Type: jobs.TypeSegmentSearch})
+		return err
+	})
+	require.NoError(t, err)
+	return j.ID
+}
+
+// write upserts profiles into the serving generation and makes them
+// visible to searches.
+func write(t *testing.T, e search.Engine, ps []profile.Profile) {
+	t.Helper()
+	require.NoError(t, upsert(e, ps))
+}
+
+func upsert(e search.Engine, ps []profile.Profile) error {
+	ctx := context.Background()
+	if err := e.Upsert(ctx, ps); err != nil {
+		return err
+	}
+	_, err := e.Count(ctx, gen) // refreshes
+	return err
+}
+
+// readAll pages through a snapshot size rows at a time.
+func (b *testBundle) readAll(t *testing.T, jobID string, size int) []profile.Profile {
+	t.Helper()
+	var out []profile.Profile
+	cursor := ""
+	for {
+		page, err := b.store.Read(context.Background(), jobID, cursor, size)
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(page.Customers), size)
+		for _, doc := range page.Customers {
+			var p profile.Profile
+			require.NoError(t, json.Unmarshal(doc, &p))
+			out = append(out, p)
+		}
+		if page.NextCursor == "" {
+			require.Equal(t, page.Total, int64(len(out)))
+			return out
+		}
+		cursor = page.NextCursor
+	}
+}
+
+func ids(ps []profile.Profile) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.CustomerID
+	}
+	return out
+}
+
+func customers(company string, from, n int) []profile.Profile {
+	var out []profile.Profile
+	for i := from; i < from+n; i++ {
+		last := testNow.Add(-time.Duration(i) * 24 * time.Hour)
+		p := profile.Profile{
+			CustomerID: fmt.Sprintf("%s-%03d", company, i), CompanyID: company, Name: fmt.Sprintf("Customer %03d", i),
+			Gender: profile.GenderFemale, City: "San José", LastPurchaseAt: &last, FirstPurchaseAt: &last,
+			TotalPurchases: int64(1 + i%4), TotalSpent: profile.Cents(1000 + 137*i%5000),
+		}
+		p.AverageTicket = profile.AverageCents(p.TotalSpent, p.TotalPurchases)
+		out = append(out, p)
+	}
+	return out
+}
+
+func companyQuery(company string, sort segment.Sort, size int) search.Query {
+	return search.Query{Filter: segment.Filter{CompanyID: &company}, Sort: sort, Size: size, Now: testNow, Location: costaRica}
+}
+
+// TestConsistentWhileIndexChanges: while a snapshot is written, page by
+// page, every matching customer is re-indexed with a sort value that
+// moves it across the pages, new matching customers arrive and others are
+// removed. The snapshot holds exactly the customers that matched when it
+// began, with their values then, in the order of those values: none
+// doubled, none missing. A search_after walk of the live index fails this.
+func TestConsistentWhileIndexChanges(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	start := append(customers("C1", 0, 60), customers("C2", 0, 10)...)
+	spentAsc := segment.Sort{Field: segment.SortTotalSpent}
+	for name, e := range b.engines {
+		t.Run(name, func(t *testing.T) {
+			write(t, e, start)
+			var want []profile.Profile
+			for _, p := range start {
+				if p.CompanyID == "C1" {
+					want = append(want, p)
+				}
+			}
+			slices.SortStableFunc(want, func(x, y profile.Profile) int {
+				if x.TotalSpent != y.TotalSpent {
+					return int(x.TotalSpent - y.TotalSpent)
+				}
+				return strings.Compare(x.CustomerID, y.CustomerID)
+			})
+
+			jobID := b.job(t)
+			var pages int
+			var changeErr error
+			// progress runs on the COPY's goroutine: errors are kept for
+			// the test's.
+			sum, err := b.store.Materialize(ctx, e, jobID, companyQuery("C1", spentAsc, 7), time.Hour, func(done int64) {
+				pages++
+				if pages != 1 {
+					return
+				}
+				// The first page is stored: reverse every spend, add
+				// customers, remove some.
+				moved := customers("C1", 0, 60)
+				for i := range moved {
+					moved[i].TotalSpent = 1_000_000 - moved[i].TotalSpent
+				}
+				changeErr = upsert(e, append(moved, customers("C1", 100, 5)...))
+				for _, id := range []string{"C1-010", "C1-040", "C1-059"} {
+					changeErr = errors.Join(changeErr, e.remove(id))
+				}
+			})
+			require.NoError(t, err)
+			require.NoError(t, changeErr)
+			require.Greater(t, pages, 5, "the snapshot spans many pages")
+			require.Equal(t, int64(len(want)), sum.Count)
+
+			got := b.readAll(t, jobID, 9)
+			require.Equal(t, ids(want), ids(got), "the customers of the start, in the order of their values then")
+			for i := range got {
+				require.Equal(t, want[i].TotalSpent, got[i].TotalSpent, got[i].CustomerID)
+			}
+
+			// The live index did change: a new snapshot sees it.
+			again := b.job(t)
+			sum, err = b.store.Materialize(ctx, e, again, companyQuery("C1", spentAsc, 7), time.Hour, nil)
+			require.NoError(t, err)
+			require.Equal(t, int64(60+5-3), sum.Count)
+			now := ids(b.readAll(t, again, 50))
+			require.NotContains(t, now, "C1-010")
+			require.Contains(t, now, "C1-100")
+			require.Equal(t, "C1-100", now[0], "the new customers spend least now")
+		})
+	}
+}
+
+// TestRemovedCustomerNeverInLaterSnapshot: a customer removed from the
+// index is in no snapshot made afterwards.
+func TestRemovedCustomerNeverInLaterSnapshot(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	for name, e := range b.engines {
+		t.Run(name, func(t *testing.T) {
+			write(t, e, customers("C1", 0, 30))
+			require.NoError(t, e.remove("C1-007"))
+			jobID := b.job(t)
+			sum, err := b.store.Materialize(ctx, e, jobID, companyQuery("C1", segment.DefaultSort, 4), time.Hour, nil)
+			require.NoError(t, err)
+			require.Equal(t, int64(29), sum.Count)
+			require.NotContains(t, ids(b.readAll(t, jobID, 5)), "C1-007")
+		})
+	}
+}
+
+// TestOrderIsTheEngines: for every sort, a snapshot pages in exactly the
+// order of the engine's own ordered scan, with ties, accents, customers
+// who never bought and ids that share prefixes.
+func TestOrderIsTheEngines(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	ps := customers("C1", 0, 40)
+	names := []string{"Ana Gómez", "ana gomez", "Álvaro", "alvaro z", "Zoë", "Ñandú", "  María   José ", "maria", "", "Pedro"}
+	for i := range ps {
+		ps[i].Name = names[i%len(names)]
+		ps[i].TotalSpent = profile.Cents(100 * (i % 7))
+		ps[i].TotalPurchases = int64(i % 3)
+		ps[i].AverageTicket = profile.AverageCents(ps[i].TotalSpent, max(ps[i].TotalPurchases, 1))
+		if i%5 == 0 {
+			ps[i].LastPurchaseAt, ps[i].FirstPurchaseAt, ps[i].TotalPurchases = nil, nil, 0
+		}
+		if i%9 == 0 {
+			ps[i].CustomerID = fmt.Sprintf("C1-%02d", i/9) // a prefix of other ids
+		}
+	}
+	for name, e := range b.engines {
+		write(t, e, ps)
+		for _, spec := range []string{"lastPurchaseAt:desc", "lastPurchaseAt:asc", "totalSpent:desc", "totalSpent:asc",
+			"totalPurchases:desc", "totalPurchases:asc", "averageTicket:desc", "averageTicket:asc", "name:asc", "name:desc"} {
+			s, err := segment.ParseSort(spec)
+			require.NoError(t, err)
+			var want []string
+			require.NoError(t, e.Scan(ctx, companyQuery("C1", s, 6), func(page []profile.Profile) error {
+				want = append(want, ids(page)...)
+				return nil
+			}))
+			jobID := b.job(t)
+			_, err = b.store.Materialize(ctx, e, jobID, companyQuery("C1", s, 6), time.Hour, nil)
+			require.NoError(t, err)
+			require.Equal(t, want, ids(b.readAll(t, jobID, 7)), "%s %s", name, spec)
+		}
+	}
+}
+
+// TestBadCursor: a cursor the store did not make is a 400 on "cursor".
+func TestBadCursor(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	e := b.engines["postgres"]
+	write(t, e, customers("C1", 0, 3))
+	jobID := b.job(t)
+	_, err := b.store.Materialize(ctx, e, jobID, companyQuery("C1", segment.DefaultSort, 2), time.Hour, nil)
+	require.NoError(t, err)
+	for _, cursor := range []string{"not base64!", base64.RawURLEncoding.EncodeToString([]byte("12x"))} {
+		_, err := b.store.Read(ctx, jobID, cursor, 2)
+		var ve *segment.ValidationError
+		require.ErrorAs(t, err, &ve, cursor)
+		require.Equal(t, "cursor", ve.Errors[0].Field)
+	}
+}
