@@ -2,14 +2,11 @@ package bench
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -300,7 +297,7 @@ func bestRawScroll(ctx context.Context, client *elasticsearch.Client, cfg config
 
 // rawScroll reads every document matching filter through a scroll in
 // index order, 1000 at a time, the same query, routing and _source as the
-// engine's, decoding no more than the scroll id and the hits' bounds.
+// engine's, decoding no more than each hit's id, routing and raw source.
 func rawScroll(ctx context.Context, client *elasticsearch.Client, cfg config.Config, filter string, now time.Time) (int64, time.Duration, error) {
 	f, err := segment.Decode([]byte(filter))
 	if err != nil {
@@ -310,52 +307,19 @@ func rawScroll(ctx context.Context, client *elasticsearch.Client, cfg config.Con
 	if err != nil {
 		return 0, 0, err
 	}
-	body, err := json.Marshal(map[string]any{
-		"query": elastic.Query(plan.Filter, plan.Bounds), "sort": []string{"_doc"}, "size": 1000,
-		"_source": map[string]any{"excludes": []string{"searchTokens"}},
+	start := time.Now()
+	var n int64
+	err = elastic.ScanIndex(ctx, client, elastic.Scroll{
+		Index: cfg.IndexAlias, Query: elastic.Query(plan.Filter, plan.Bounds), Routing: *plan.Filter.CompanyID,
+		Source: map[string]any{"excludes": []string{"searchTokens"}}, Size: 1000, KeepAlive: time.Minute,
+	}, func(hits []elastic.Hit) error {
+		n += int64(len(hits))
+		return nil
 	})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, fmt.Errorf("raw scroll: %w", err)
 	}
-	type page struct {
-		ScrollID string `json:"_scroll_id"`
-		Hits     struct {
-			Hits []json.RawMessage `json:"hits"`
-		} `json:"hits"`
-	}
-	start := time.Now()
-	s := client.Search
-	res, err := s(s.WithContext(ctx), s.WithIndex(cfg.IndexAlias), s.WithBody(bytes.NewReader(body)),
-		s.WithScroll(time.Minute), s.WithRouting(*plan.Filter.CompanyID))
-	var n int64
-	var scrollID string
-	for {
-		if err != nil {
-			return 0, 0, fmt.Errorf("raw scroll: %w", err)
-		}
-		if res.IsError() {
-			msg, _ := io.ReadAll(io.LimitReader(res.Body, 1024))
-			res.Body.Close()
-			return 0, 0, fmt.Errorf("raw scroll: %s: %s", res.Status(), msg)
-		}
-		var p page
-		err = json.NewDecoder(res.Body).Decode(&p)
-		res.Body.Close()
-		if err != nil {
-			return 0, 0, fmt.Errorf("raw scroll: %w", err)
-		}
-		scrollID = p.ScrollID
-		if len(p.Hits.Hits) == 0 {
-			break
-		}
-		n += int64(len(p.Hits.Hits))
-		res, err = client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(scrollID), client.Scroll.WithScroll(time.Minute))
-	}
-	took := time.Since(start)
-	if res, err := client.ClearScroll(client.ClearScroll.WithScrollID(scrollID)); err == nil {
-		res.Body.Close()
-	}
-	return n, took, nil
+	return n, time.Since(start), nil
 }
 
 // workerProcess is the `worker` binary beside the running executable, run

@@ -296,42 +296,18 @@ func timeRawBulk(ctx context.Context, client *elasticsearch.Client, alias string
 // target, with the same ids and routing.
 func dumpBulk(ctx context.Context, client *elasticsearch.Client, alias, target string, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 1<<20)
-	res, err := client.Search(client.Search.WithContext(ctx), client.Search.WithIndex(alias), client.Search.WithSize(5000),
-		client.Search.WithScroll(2*time.Minute), client.Search.WithBody(strings.NewReader(`{"sort":["_doc"]}`)))
-	for {
-		if err != nil {
-			return fmt.Errorf("dump: %w", err)
-		}
-		var page struct {
-			ScrollID string `json:"_scroll_id"`
-			Hits     struct {
-				Hits []struct {
-					ID      string          `json:"_id"`
-					Routing string          `json:"_routing"`
-					Source  json.RawMessage `json:"_source"`
-				} `json:"hits"`
-			} `json:"hits"`
-		}
-		if res.IsError() {
-			res.Body.Close()
-			return fmt.Errorf("dump: %s", res.Status())
-		}
-		err = json.NewDecoder(res.Body).Decode(&page)
-		res.Body.Close()
-		if err != nil {
-			return err
-		}
-		if len(page.Hits.Hits) == 0 {
-			break
-		}
-		for _, h := range page.Hits.Hits {
+	err := elastic.ScanIndex(ctx, client, elastic.Scroll{Index: alias, Size: 5000}, func(hits []elastic.Hit) error {
+		for _, h := range hits {
 			meta, _ := json.Marshal(map[string]any{"index": map[string]any{"_index": target, "_id": h.ID, "routing": h.Routing}})
 			bw.Write(meta)
 			bw.WriteByte('\n')
 			bw.Write(h.Source)
 			bw.WriteByte('\n')
 		}
-		res, err = client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(page.ScrollID), client.Scroll.WithScroll(2*time.Minute))
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dump: %w", err)
 	}
 	return bw.Flush()
 }

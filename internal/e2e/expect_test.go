@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search/elastic"
 )
 
 // expected computes every customer's profile with SQL written here, over the
@@ -86,38 +87,18 @@ const profilesSQL = `
 // indexed reads every document behind alias with a scroll.
 func indexed(t *testing.T, es *elasticsearch.Client, alias string) map[string]profile.Profile {
 	t.Helper()
-	ctx := context.Background()
 	out := map[string]profile.Profile{}
-	res, err := es.Search(es.Search.WithContext(ctx), es.Search.WithIndex(alias), es.Search.WithSize(5000),
-		es.Search.WithScroll(time.Minute), es.Search.WithBody(strings.NewReader(`{"query":{"match_all":{}},"sort":["_doc"]}`)))
-	require.NoError(t, err)
-	for {
-		var page struct {
-			ScrollID string `json:"_scroll_id"`
-			Hits     struct {
-				Hits []struct {
-					ID      string          `json:"_id"`
-					Routing string          `json:"_routing"`
-					Source  json.RawMessage `json:"_source"`
-				} `json:"hits"`
-			} `json:"hits"`
-		}
-		require.False(t, res.IsError(), res.String())
-		require.NoError(t, json.NewDecoder(res.Body).Decode(&page))
-		res.Body.Close()
-		if len(page.Hits.Hits) == 0 {
-			break
-		}
-		for _, h := range page.Hits.Hits {
+	err := elastic.ScanIndex(context.Background(), es, elastic.Scroll{Index: alias, Size: 5000, KeepAlive: time.Minute}, func(hits []elastic.Hit) error {
+		for _, h := range hits {
 			var p profile.Profile
 			require.NoError(t, json.Unmarshal(h.Source, &p))
 			require.Equal(t, h.ID, p.CustomerID)
 			require.Equal(t, p.CompanyID, h.Routing, "documents are routed by company")
 			out[h.ID] = p
 		}
-		res, err = es.Scroll(es.Scroll.WithContext(ctx), es.Scroll.WithScrollID(page.ScrollID), es.Scroll.WithScroll(time.Minute))
-		require.NoError(t, err)
-	}
+		return nil
+	})
+	require.NoError(t, err)
 	return out
 }
 

@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
@@ -175,79 +175,30 @@ func searchAfter(s segment.Sort, values []any) ([]any, error) {
 	return values, nil
 }
 
-// scrollKeepAlive is how long the engine keeps a scroll between pages.
-const scrollKeepAlive = 2 * time.Minute
-
-// scroll walks every match in index order with the scroll API: the query
-// runs once, on one consistent view of the index, instead of once a page.
-// Only the fields asked for are fetched and decoded.
+// scroll walks every match in index order with ScanIndex: the query runs
+// once, on one consistent view of the index, instead of once a page. Only
+// the fields asked for are fetched and decoded. A serving alias that does
+// not exist yet reads nothing.
 func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string, fn func([]profile.Profile) error) error {
 	source := map[string]any{"excludes": []string{"searchTokens"}}
 	if len(fields) > 0 {
 		source = map[string]any{"includes": fields}
 	}
-	body, err := json.Marshal(map[string]any{
-		"query":   Query(plan.Filter, plan.Bounds),
-		"sort":    []string{"_doc"},
-		"size":    plan.Size,
-		"_source": source,
-	})
-	if err != nil {
-		return fmt.Errorf("encode scroll: %w", err)
-	}
-	s := e.client.Search
-	opts := []func(*esapi.SearchRequest){s.WithContext(ctx), s.WithIndex(e.alias), s.WithBody(bytes.NewReader(body)), s.WithScroll(scrollKeepAlive)}
+	s := Scroll{Index: e.alias, Query: Query(plan.Filter, plan.Bounds), Source: source, Size: plan.Size}
 	if plan.Filter.CompanyID != nil {
-		opts = append(opts, s.WithRouting(*plan.Filter.CompanyID))
+		s.Routing = *plan.Filter.CompanyID
 	}
-	res, err := s(opts...)
-	var scrollID string
-	defer func() {
-		if scrollID != "" {
-			if r, err := e.client.ClearScroll(e.client.ClearScroll.WithScrollID(scrollID)); err == nil {
-				r.Body.Close()
-			}
-		}
-	}()
-	for {
-		if err != nil {
-			return fmt.Errorf("scroll %s: %w", e.alias, err)
-		}
-		if res.StatusCode == http.StatusNotFound && scrollID == "" {
-			res.Body.Close()
-			return nil // no generation promoted yet
-		}
-		if res.IsError() {
-			msg, _ := io.ReadAll(io.LimitReader(res.Body, 2048))
-			res.Body.Close()
-			return fmt.Errorf("scroll %s: %s: %s", e.alias, res.Status(), msg)
-		}
-		var page struct {
-			ScrollID string `json:"_scroll_id"`
-			Hits     struct {
-				Hits []struct {
-					Source json.RawMessage `json:"_source"`
-				} `json:"hits"`
-			} `json:"hits"`
-		}
-		err = json.NewDecoder(res.Body).Decode(&page)
-		res.Body.Close()
-		if err != nil {
-			return fmt.Errorf("decode scroll page: %w", err)
-		}
-		scrollID = page.ScrollID
-		if len(page.Hits.Hits) == 0 {
-			return nil
-		}
-		customers := make([]profile.Profile, len(page.Hits.Hits))
-		for i, h := range page.Hits.Hits {
+	err := ScanIndex(ctx, e.client, s, func(hits []Hit) error {
+		customers := make([]profile.Profile, len(hits))
+		for i, h := range hits {
 			if err := json.Unmarshal(h.Source, &customers[i]); err != nil {
 				return fmt.Errorf("decode customer: %w", err)
 			}
 		}
-		if err := fn(customers); err != nil {
-			return err
-		}
-		res, err = e.client.Scroll(e.client.Scroll.WithContext(ctx), e.client.Scroll.WithScrollID(scrollID), e.client.Scroll.WithScroll(scrollKeepAlive))
+		return fn(customers)
+	})
+	if errors.Is(err, ErrNoIndex) {
+		return nil // no generation promoted yet
 	}
+	return err
 }

@@ -1,0 +1,113 @@
+package elastic
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+)
+
+// Scroll says what ScanIndex reads.
+type Scroll struct {
+	// Index is an index or alias.
+	Index string
+	// Query is the query (Query's output); nil matches every document.
+	Query map[string]any
+	// Source is the _source option: nil returns whole documents.
+	Source any
+	// Routing, when not empty, reads only the shards of that routing key.
+	Routing string
+	// Size is the number of hits per page; 0 means DefaultScanSize.
+	Size int
+	// KeepAlive is how long the engine keeps the scroll between pages; 0
+	// means two minutes.
+	KeepAlive time.Duration
+}
+
+// Hit is one document a scan reads.
+type Hit struct {
+	ID      string          `json:"_id"`
+	Routing string          `json:"_routing"`
+	Source  json.RawMessage `json:"_source"`
+}
+
+// ErrNoIndex is ScanIndex's error when the index or alias does not exist.
+var ErrNoIndex = errors.New("no such index")
+
+// ScanIndex reads every document s matches, in index order, with the
+// scroll API: the query runs once, on one consistent view of the index
+// (documents written, moved or deleted meanwhile neither appear twice nor
+// go missing), in pages of s.Size given to fn one at a time. It stops at
+// the first error fn returns, and always releases the scroll. It is the
+// one scroll loop of the project: the engine's unordered Scan, the bench
+// and the tests read through it.
+func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn func([]Hit) error) error {
+	keepAlive := cmp.Or(s.KeepAlive, 2*time.Minute)
+	body := map[string]any{"sort": []string{"_doc"}, "size": cmp.Or(s.Size, DefaultScanSize)}
+	if s.Query != nil {
+		body["query"] = s.Query
+	}
+	if s.Source != nil {
+		body["_source"] = s.Source
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("encode scroll: %w", err)
+	}
+	search := client.Search
+	opts := []func(*esapi.SearchRequest){search.WithContext(ctx), search.WithIndex(s.Index),
+		search.WithBody(bytes.NewReader(b)), search.WithScroll(keepAlive)}
+	if s.Routing != "" {
+		opts = append(opts, search.WithRouting(s.Routing))
+	}
+	res, err := search(opts...)
+	var scrollID string
+	defer func() {
+		if scrollID != "" {
+			if r, err := client.ClearScroll(client.ClearScroll.WithScrollID(scrollID)); err == nil {
+				r.Body.Close()
+			}
+		}
+	}()
+	for {
+		if err != nil {
+			return fmt.Errorf("scroll %s: %w", s.Index, err)
+		}
+		if res.StatusCode == http.StatusNotFound && scrollID == "" {
+			res.Body.Close()
+			return fmt.Errorf("scroll %s: %w", s.Index, ErrNoIndex)
+		}
+		if res.IsError() {
+			msg, _ := io.ReadAll(io.LimitReader(res.Body, 2048))
+			res.Body.Close()
+			return fmt.Errorf("scroll %s: %s: %s", s.Index, res.Status(), msg)
+		}
+		var page struct {
+			ScrollID string `json:"_scroll_id"`
+			Hits     struct {
+				Hits []Hit `json:"hits"`
+			} `json:"hits"`
+		}
+		err = json.NewDecoder(res.Body).Decode(&page)
+		res.Body.Close()
+		if err != nil {
+			return fmt.Errorf("decode scroll page: %w", err)
+		}
+		scrollID = page.ScrollID
+		if len(page.Hits.Hits) == 0 {
+			return nil
+		}
+		if err := fn(page.Hits.Hits); err != nil {
+			return err
+		}
+		res, err = client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(scrollID), client.Scroll.WithScroll(keepAlive))
+	}
+}
