@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
@@ -42,17 +41,10 @@ func mustLocation(name string) *time.Location {
 	return loc
 }
 
-// engine is one search engine under test, with a way to remove a
-// document behind its back.
-type engine struct {
-	search.Engine
-	remove func(id string) error
-}
-
 type testBundle struct {
 	db      *pgxpool.Pool
 	store   *snapshot.Store
-	engines map[string]engine
+	engines map[string]search.Engine
 }
 
 // setup migrates a fresh service schema and opens both engines, each
@@ -63,35 +55,16 @@ func setup(t *testing.T) *testBundle {
 	db := testenv.Postgres(t)
 	_, err := postgres.Migrate(ctx, db)
 	require.NoError(t, err)
-
 	client, alias := testenv.Elasticsearch(t)
-	es := elastic.New(client, alias)
-	pg := pgsearch.New(db, "")
-	b := &testBundle{db: db, store: snapshot.NewStore(db), engines: map[string]engine{
-		"elasticsearch": {es, func(id string) error { return removeDoc(client, alias+"_"+gen, id) }},
-		"postgres": {pg, func(id string) error {
-			_, err := db.Exec(ctx, "DELETE FROM "+pgsearch.DefaultView+"_"+gen+" WHERE customer_id = $1", id)
-			return err
-		}},
+	b := &testBundle{db: db, store: snapshot.NewStore(db), engines: map[string]search.Engine{
+		"elasticsearch": elastic.New(client, alias),
+		"postgres":      pgsearch.New(db, ""),
 	}}
 	for _, e := range b.engines {
 		require.NoError(t, e.CreateGeneration(ctx, gen))
 		require.NoError(t, e.Promote(ctx, gen))
 	}
 	return b
-}
-
-// removeDoc deletes a document of company C1 and makes that visible.
-func removeDoc(client *elasticsearch.Client, index, id string) error {
-	res, err := client.Delete(index, id, client.Delete.WithRouting("C1"), client.Delete.WithRefresh("true"))
-	if err != nil {
-		return err
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		return fmt.Errorf("delete %s: %s", id, res.String())
-	}
-	return nil
 }
 
 // job creates a segment-search job row for a snapshot to belong to.
@@ -117,6 +90,21 @@ func write(t *testing.T, e search.Engine, ps []profile.Profile) {
 func upsert(e search.Engine, ps []profile.Profile) error {
 	ctx := context.Background()
 	if err := e.Upsert(ctx, ps); err != nil {
+		return err
+	}
+	_, err := e.Count(ctx, gen) // refreshes
+	return err
+}
+
+// remove deletes customers of company C1 through the engine and makes
+// that visible.
+func remove(e search.Engine, ids ...string) error {
+	ctx := context.Background()
+	var tombs []search.Tombstone
+	for _, id := range ids {
+		tombs = append(tombs, search.Tombstone{CustomerID: id, CompanyID: "C1", Version: 1})
+	}
+	if err := e.Delete(ctx, tombs); err != nil {
 		return err
 	}
 	_, err := e.Count(ctx, gen) // refreshes
@@ -215,10 +203,8 @@ func TestConsistentWhileIndexChanges(t *testing.T) {
 				for i := range moved {
 					moved[i].TotalSpent = 1_000_000 - moved[i].TotalSpent
 				}
-				changeErr = upsert(e, append(moved, customers("C1", 100, 5)...))
-				for _, id := range []string{"C1-010", "C1-040", "C1-059"} {
-					changeErr = errors.Join(changeErr, e.remove(id))
-				}
+				changeErr = errors.Join(upsert(e, append(moved, customers("C1", 100, 5)...)),
+					remove(e, "C1-010", "C1-040", "C1-059"))
 			})
 			require.NoError(t, err)
 			require.NoError(t, changeErr)
@@ -252,7 +238,7 @@ func TestRemovedCustomerNeverInLaterSnapshot(t *testing.T) {
 	for name, e := range b.engines {
 		t.Run(name, func(t *testing.T) {
 			write(t, e, customers("C1", 0, 30))
-			require.NoError(t, e.remove("C1-007"))
+			require.NoError(t, remove(e, "C1-007"))
 			jobID := b.job(t)
 			sum, err := b.store.Materialize(ctx, e, jobID, companyQuery("C1", segment.DefaultSort, 4), time.Hour, nil)
 			require.NoError(t, err)
