@@ -95,7 +95,7 @@ func (s *Server) indexFacts(ctx context.Context) gin.H {
 	facts["aliasExists"] = gen != ""
 	facts["generation"] = gen
 	if gen != "" {
-		if n, err := s.deps.Engine.Count(ctx, gen); err == nil {
+		if n, err := s.deps.Engine.Documents(ctx, gen); err == nil {
 			facts["documents"] = n
 		}
 	}

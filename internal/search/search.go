@@ -100,4 +100,8 @@ type Engine interface {
 	Ping(ctx context.Context) error
 	// Name is "elasticsearch" or "postgres", for logs and readiness.
 	Name() string
+	// Documents returns how many documents generation gen holds, reading
+	// only: unlike Count it makes nothing visible (no refresh), so
+	// readiness probes can call it as often as they like.
+	Documents(ctx context.Context, gen string) (int64, error)
 }
