@@ -63,6 +63,13 @@ type Config struct {
 	// /healthz; empty serves none.
 	SchedulerMetricsAddr string `env:"SCHEDULER_METRICS_ADDR" envDefault:":9092"`
 
+	// IndexReplicas is the serving index's number_of_replicas on
+	// Elasticsearch, set when a generation is promoted. -1 (the default)
+	// asks the cluster at each promotion: 1 when it has more than one
+	// data node, 0 on a single node, where a replica could never be
+	// assigned. A full sync always loads without replicas.
+	IndexReplicas int `env:"INDEX_REPLICAS" envDefault:"-1"`
+
 	// Location is BusinessTimezone, loaded.
 	Location *time.Location `env:"-"`
 }
@@ -163,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimitBurst < 1 {
 		return bad("RATE_LIMIT_BURST", "must be at least 1, got %d", c.RateLimitBurst)
+	}
+	if c.IndexReplicas < -1 {
+		return bad("INDEX_REPLICAS", "must be -1 (decided by the cluster's data nodes) or at least 0, got %d", c.IndexReplicas)
 	}
 	return c.validateOps()
 }

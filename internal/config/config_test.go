@@ -12,6 +12,9 @@ func TestDefaults(t *testing.T) {
 	if c.IndexAlias != "customers" || c.BusinessTimezone != "America/Costa_Rica" || c.APIAddr != ":8080" {
 		t.Fatalf("unexpected defaults: %+v", c)
 	}
+	if c.IndexReplicas != -1 {
+		t.Fatalf("INDEX_REPLICAS should default to -1 (decided by the cluster), got %d", c.IndexReplicas)
+	}
 	if c.SourceDatabaseURL != c.DatabaseURL {
 		t.Fatalf("SOURCE_DATABASE_URL should default to DATABASE_URL")
 	}
@@ -36,6 +39,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"SYNC_INCREMENTAL_EVERY": "soon",
 		"RATE_LIMIT_BURST":       "-1",
 		"LOG_LEVEL":              "loud",
+		"INDEX_REPLICAS":         "-2",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -17,7 +17,8 @@ const DefaultAlias = "customers"
 type Engine struct {
 	client *elasticsearch.Client
 	alias  string
-	// replicas is the serving index's number_of_replicas.
+	// replicas is the serving index's number_of_replicas; AutoReplicas
+	// asks the cluster at each promotion.
 	replicas int
 }
 
@@ -25,7 +26,9 @@ type Engine struct {
 type Option func(*Engine)
 
 // WithReplicas sets the number of replicas a promoted generation serves
-// with; 0 (the default) suits a single-node cluster.
+// with; 0 (the default) suits a single-node cluster, and AutoReplicas
+// decides at each promotion from the cluster's data nodes (see
+// ServingReplicas).
 func WithReplicas(n int) Option {
 	return func(e *Engine) { e.replicas = n }
 }

@@ -46,9 +46,9 @@ func LoadIndexBody() []byte {
 	return b
 }
 
-// servingSettings undoes LoadIndexBody's load settings.
-func (e *Engine) servingSettings() string {
-	return fmt.Sprintf(`{"index":{"refresh_interval":null,"number_of_replicas":%d,"translog.durability":"request","translog.flush_threshold_size":null}}`, e.replicas)
+// servingSettings undoes LoadIndexBody's load settings, with replicas.
+func servingSettings(replicas int) string {
+	return fmt.Sprintf(`{"index":{"refresh_interval":null,"number_of_replicas":%d,"translog.durability":"request","translog.flush_threshold_size":null}}`, replicas)
 }
 
 // CreateGeneration creates the generation's index with load settings (see
@@ -256,7 +256,11 @@ func (e *Engine) refresh(ctx context.Context, index string) error {
 // atomic request, and drops every older generation.
 func (e *Engine) Promote(ctx context.Context, gen string) error {
 	idx := e.index(gen)
-	res, err := e.client.Indices.PutSettings(strings.NewReader(e.servingSettings()), e.client.Indices.PutSettings.WithIndex(idx),
+	replicas, err := e.servingReplicas(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := e.client.Indices.PutSettings(strings.NewReader(servingSettings(replicas)), e.client.Indices.PutSettings.WithIndex(idx),
 		e.client.Indices.PutSettings.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("restore settings: %w", err)
