@@ -40,7 +40,7 @@ func TestReadinessNeverRefreshes(t *testing.T) {
 	require.NoError(t, err)
 	res.Body.Close()
 	require.False(t, res.IsError())
-	require.NoError(t, e.Upsert(ctx, []profile.Profile{{CustomerID: "unrefreshed", CompanyID: "C1"}}))
+	require.NoError(t, e.Index(ctx, gen, []profile.Profile{{CustomerID: "unrefreshed", CompanyID: "C1"}}))
 
 	refreshes := refreshTotal(t, client, index)
 	for range 3 {
