@@ -40,19 +40,28 @@ func (s *Server) docsRoutes(r *gin.Engine) {
 		c.Header("Cache-Control", "no-cache")
 		c.Data(http.StatusOK, "application/json; charset=utf-8", spec)
 	})
-	for route, asset := range map[string]struct{ file, contentType string }{
+	serveAssets(r, docsAssets, map[string]asset{
 		"/docs":          {"docs/index.html", "text/html; charset=utf-8"},
 		"/docs/docs.js":  {"docs/docs.js", "text/javascript; charset=utf-8"},
 		"/docs/docs.css": {"docs/docs.css", "text/css; charset=utf-8"},
-	} {
-		body, err := docsAssets.ReadFile(asset.file)
+	})
+}
+
+// asset is an embedded file and its content type.
+type asset struct{ file, contentType string }
+
+// serveAssets serves each route's embedded file under docsPolicy. A file
+// missing from fs is a build defect: it panics at start-up.
+func serveAssets(r *gin.Engine, fs embed.FS, routes map[string]asset) {
+	for route, a := range routes {
+		body, err := fs.ReadFile(a.file)
 		if err != nil {
-			panic(fmt.Sprintf("api: embedded %s: %v", asset.file, err))
+			panic(fmt.Sprintf("api: embedded %s: %v", a.file, err))
 		}
 		r.GET(route, func(c *gin.Context) {
 			c.Header("Content-Security-Policy", docsPolicy)
 			c.Header("Cache-Control", "no-cache")
-			c.Data(http.StatusOK, asset.contentType, body)
+			c.Data(http.StatusOK, a.contentType, body)
 		})
 	}
 }

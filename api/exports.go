@@ -11,8 +11,10 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.uber.org/zap"
 
+	"github.com/reactivation/reactivation/internal/campaign"
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/segment"
 )
 
 // exportRoutes registers the export routes: start, status, download,
@@ -20,7 +22,7 @@ import (
 func (s *Server) exportRoutes(g *gin.RouterGroup) {
 	svc := export.New(export.Params{Jobs: s.deps.Jobs, Dispatcher: s.deps.Dispatcher, Log: s.log,
 		Config: export.Config{Retention: s.deps.Config.ExportRetention, Location: s.deps.Config.Location}})
-	h := exportHandlers{svc: svc}
+	h := exportHandlers{svc: svc, campaigns: campaignHandlers{svc: s.campaigns()}}
 	g.POST("/exports", h.start)
 	g.GET("/exports/audit", h.audit)
 	g.GET("/exports/:id", h.get)
@@ -29,7 +31,10 @@ func (s *Server) exportRoutes(g *gin.RouterGroup) {
 	g.DELETE("/exports/:id", h.delete)
 }
 
-type exportHandlers struct{ svc *export.Service }
+type exportHandlers struct {
+	svc       *export.Service
+	campaigns campaignHandlers
+}
 
 // exportStatus is an export as the API shows it.
 type exportStatus struct {
@@ -41,31 +46,73 @@ type exportStatus struct {
 func exportURL(id string) string { return "/api/v1/exports/" + id }
 
 // start: POST /exports {"filter": {...}, "format", "fields", "excelBom",
-// "csvFormulaEscape"}.
+// "csvFormulaEscape", "includeSuppressed"}, or {"campaignId", "group", ...} instead of a
+// filter: the members of a frozen campaign's group (treatment unless the
+// group is named).
 func (h exportHandlers) start(c *gin.Context) {
 	var req struct {
-		Filter   json.RawMessage `json:"filter"`
-		Format   string          `json:"format"`
-		Fields   []string        `json:"fields"`
-		ExcelBOM bool            `json:"excelBom"`
+		Filter     json.RawMessage `json:"filter"`
+		CampaignID *string         `json:"campaignId"`
+		Group      string          `json:"group"`
+		Format     string          `json:"format"`
+		Fields     []string        `json:"fields"`
+		ExcelBOM   bool            `json:"excelBom"`
 		// CSVFormulaEscape nil means true for CSV (see export.Options).
-		CSVFormulaEscape *bool `json:"csvFormulaEscape"`
+		CSVFormulaEscape  *bool `json:"csvFormulaEscape"`
+		IncludeSuppressed bool  `json:"includeSuppressed"`
 	}
 	if !decodeJSON(c, &req) {
 		return
 	}
-	f, err := scopedFilter(c, req.Filter)
-	if err != nil {
-		fail(c, err)
+	k, _ := keyOf(c)
+	o := export.Options{Format: req.Format, Fields: req.Fields, ExcelBOM: req.ExcelBOM,
+		CSVFormulaEscape: req.CSVFormulaEscape, IncludeSuppressed: req.IncludeSuppressed}
+	if req.IncludeSuppressed {
+		loggerOf(c).Info("export includes suppressed customers")
+	}
+	var job jobs.Job
+	var err error
+	if req.CampaignID != nil {
+		job, err = h.startCampaign(c, *req.CampaignID, req.Group, len(req.Filter) > 0 && string(req.Filter) != "null", o)
+	} else if req.Group != "" {
+		invalid(c, "group", "applies only with campaignId")
+		return
+	} else {
+		var f segment.Filter
+		if f, err = scopedFilter(c, req.Filter); err == nil {
+			job, err = h.svc.Start(c.Request.Context(), f, o, k.ID)
+		}
+	}
+	if c.IsAborted() {
 		return
 	}
-	k, _ := keyOf(c)
-	job, err := h.svc.Start(c.Request.Context(), f, export.Options{Format: req.Format, Fields: req.Fields, ExcelBOM: req.ExcelBOM, CSVFormulaEscape: req.CSVFormulaEscape}, k.ID)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	accepted(c, job, exportURL(job.ID))
+}
+
+// startCampaign starts the export of a campaign group; it answers bad
+// input itself (the context is then aborted).
+func (h exportHandlers) startCampaign(c *gin.Context, id, group string, hasFilter bool, o export.Options) (jobs.Job, error) {
+	if hasFilter {
+		invalid(c, "filter", "give either a filter or a campaignId, not both")
+		return jobs.Job{}, nil
+	}
+	if group == "" {
+		group = campaign.Treatment
+	}
+	if group != campaign.Treatment && group != campaign.Holdout && group != campaign.GlobalControl {
+		invalid(c, "group", "must be treatment, holdout or globalControl")
+		return jobs.Job{}, nil
+	}
+	x, err := h.campaigns.frozen(c, tenantOf(c), id)
+	if err != nil {
+		return jobs.Job{}, err
+	}
+	k, _ := keyOf(c)
+	return h.svc.StartCampaign(c.Request.Context(), x.CompanyID, export.CampaignGroup{CampaignID: x.ID, Group: group}, o, k.ID)
 }
 
 func (h exportHandlers) get(c *gin.Context) {
@@ -120,6 +167,21 @@ func (h exportHandlers) download(c *gin.Context) {
 	}
 }
 
+// queryLimit reads the limit query parameter, def when absent; it answers
+// 400 itself when the value is not an integer.
+func queryLimit(c *gin.Context, def int) (int, bool) {
+	v := c.Query("limit")
+	if v == "" {
+		return def, true
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		invalid(c, "limit", "must be an integer")
+		return 0, false
+	}
+	return n, true
+}
+
 // etagMatches implements If-None-Match's weak comparison.
 func etagMatches(header, etag string) bool {
 	for _, t := range strings.Split(header, ",") {
@@ -156,14 +218,9 @@ func (h exportHandlers) audit(c *gin.Context) {
 		writeProblem(c, problem(http.StatusForbidden, "the export audit log is for admin keys"))
 		return
 	}
-	limit := export.DefaultAuditLimit
-	if v := c.Query("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			invalid(c, "limit", "must be an integer")
-			return
-		}
-		limit = n
+	limit, ok := queryLimit(c, export.DefaultAuditLimit)
+	if !ok {
+		return
 	}
 	entries, next, err := h.svc.Audit(c.Request.Context(), limit, c.Query("cursor"))
 	if err != nil {

@@ -21,7 +21,9 @@ func TestIsolationOnEveryRouteWithAnID(t *testing.T) {
 	_, sync := b.do(t, "POST", "/api/v1/customers/refresh", owner, map[string]any{"customerIds": []string{"C1"}})
 	_, segment := b.do(t, "POST", "/api/v1/segments/searches", owner, map[string]any{"filter": map[string]any{"gender": "mujer"}})
 	_, export := b.do(t, "POST", "/api/v1/exports", owner, map[string]any{"filter": map[string]any{}, "format": "csv"})
+	_, camp := b.do(t, "POST", "/api/v1/campaigns", owner, map[string]any{"name": "mine", "filter": map[string]any{}})
 	syncID, segmentID, exportID := sync["jobId"].(string), segment["jobId"].(string), export["jobId"].(string)
+	campaignID := camp["campaignId"].(string)
 
 	routes := []struct {
 		method, path string
@@ -36,6 +38,10 @@ func TestIsolationOnEveryRouteWithAnID(t *testing.T) {
 		{"GET", "/api/v1/exports/" + exportID + "/download", auth.ScopeExport},
 		{"DELETE", "/api/v1/exports/" + exportID, auth.ScopeExport},
 		{"DELETE", "/api/v1/jobs/" + segmentID, auth.ScopeSearch},
+		{"GET", "/api/v1/campaigns/" + campaignID, auth.ScopeSearch},
+		{"GET", "/api/v1/campaigns/" + campaignID + "/report", auth.ScopeSearch},
+		{"POST", "/api/v1/campaigns/" + campaignID + "/events", auth.ScopeExport},
+		{"DELETE", "/api/v1/campaigns/" + campaignID, auth.ScopeExport},
 	}
 	other := b.key(t, "COMP002")
 	for _, r := range routes {
@@ -55,6 +61,19 @@ func TestIsolationOnEveryRouteWithAnID(t *testing.T) {
 		}
 	}
 
+	// Exporting another company's campaign group, listing campaigns and
+	// setting another company's control group.
+	res, body := b.do(t, "POST", "/api/v1/exports", other, map[string]any{"campaignId": campaignID})
+	require.Equal(t, 404, res.StatusCode, body)
+	res, body = b.do(t, "GET", "/api/v1/campaigns", other, nil)
+	require.Equal(t, 200, res.StatusCode, body)
+	require.Empty(t, body["campaigns"])
+	res, body = b.do(t, "PUT", "/api/v1/companies/COMP001/control-group", b.key(t, "COMP002", auth.AllScopes...),
+		map[string]any{"percent": 5})
+	require.Equal(t, 404, res.StatusCode, body)
+	res, body = b.do(t, "PUT", "/api/v1/companies/COMP001/control-group", owner, map[string]any{"percent": 5})
+	require.Equal(t, 403, res.StatusCode, "the admin scope is needed: %v", body)
+
 	revoked := b.key(t, "COMP001")
 	_, err := b.deps.Keys.Revoke(context.Background(), strings.Split(revoked, "_")[1])
 	require.NoError(t, err)
@@ -69,4 +88,7 @@ func TestIsolationOnEveryRouteWithAnID(t *testing.T) {
 		require.Equal(t, 200, res.StatusCode, body)
 		require.Equal(t, "queued", body["state"])
 	}
+	res, body = b.do(t, "GET", "/api/v1/campaigns/"+campaignID, owner, nil)
+	require.Equal(t, 200, res.StatusCode, body)
+	require.Equal(t, "freezing", body["state"])
 }

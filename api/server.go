@@ -68,6 +68,8 @@ func (s *Server) routes() {
 	s.segmentRoutes(v1.Group("", require(auth.ScopeSearch)))
 	s.syncRoutes(v1.Group("", require(auth.ScopeSync)))
 	s.exportRoutes(v1.Group("", require(auth.ScopeExport)))
+	s.campaignRoutes(v1)
+	s.campaignPage(r)
 }
 
 // metricsHandler serves the process's metrics plus asynq's queue metrics,

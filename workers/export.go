@@ -17,7 +17,8 @@ import (
 // them.
 func NewExportService(d *app.Deps) *export.Service {
 	return export.New(export.Params{Jobs: d.Jobs, Dispatcher: d.Dispatcher, Engine: d.Engine, Log: d.Log,
-		Config: export.Config{Retention: d.Config.ExportRetention, Location: d.Config.Location}})
+		Audiences: NewCampaignService(d),
+		Config:    export.Config{Retention: d.Config.ExportRetention, Location: d.Config.Location}})
 }
 
 // registerExport registers the export run and the retention cleanup.

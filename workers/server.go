@@ -40,6 +40,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 	w.registerSync(mux)
 	w.registerExport(mux)
 	w.registerSegments(mux)
+	w.registerCampaigns(mux)
 	return mux
 }
 

@@ -30,6 +30,9 @@ type Options struct {
 	// formulas (OWASP "CSV injection"); nil means true. Machine consumers
 	// that want the values byte for byte set it to false.
 	CSVFormulaEscape *bool `json:"csvFormulaEscape"`
+	// IncludeSuppressed keeps customers on the company's suppression list
+	// (left out by default); the audit log records it.
+	IncludeSuppressed bool `json:"includeSuppressed"`
 }
 
 // Normalize fills defaults and validates o. Problems are a
@@ -91,6 +94,11 @@ type Export struct {
 	// neutralised.
 	CSVFormulaEscape bool   `json:"csvFormulaEscape"`
 	FileName         string `json:"fileName"`
+	// CampaignID and Group name the campaign group an export lists
+	// instead of a filter's matches.
+	CampaignID        string `json:"campaignId,omitempty"`
+	Group             string `json:"group,omitempty"`
+	IncludeSuppressed bool   `json:"includeSuppressed"`
 	// SizeBytes and SHA256 describe the gzip file, once succeeded.
 	SizeBytes  int64      `json:"sizeBytes"`
 	SHA256     string     `json:"sha256,omitempty"`

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/campaign"
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/postgres"
@@ -105,7 +106,8 @@ func setup(t *testing.T, n int, wrap func(search.Searcher) search.Searcher) *tes
 		engine = wrap(engine)
 	}
 	b.svc = export.New(export.Params{Jobs: deps.Jobs, Dispatcher: deps.Dispatcher, Engine: engine, Log: deps.Log,
-		Config: export.Config{Location: cfg.Location, PageSize: 300, ChunkSize: 4 << 10}})
+		Audiences: campaign.NewService(campaign.Params{DB: deps.DB}),
+		Config:    export.Config{Location: cfg.Location, PageSize: 300, ChunkSize: 4 << 10}})
 	return b
 }
 

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
@@ -52,6 +51,13 @@ func (s *Service) Run(ctx context.Context, id string) error {
 	if err != nil {
 		return &errs.Error{Code: errs.Invalid, Message: "export " + id + " has an invalid filter", Err: err}
 	}
+	if s.audiences == nil {
+		return errors.New("export: the service has no audience source to apply suppressions with")
+	}
+	keep, err := s.audiences.Keep(ctx, e.CompanyID, e.CampaignID, e.Group, e.IncludeSuppressed)
+	if err != nil {
+		return fmt.Errorf("export %s audience: %w", id, err)
+	}
 	attempt, err := beginAttempt(ctx, s.db, id)
 	if err != nil {
 		return err
@@ -78,8 +84,9 @@ func (s *Service) Run(ctx context.Context, id string) error {
 	}
 	q.Size = s.cfg.PageSize
 	q.Unordered = true
-	q.Fields = e.Fields
-	rows, err := s.stream(ctx, id, q, enc, first.Total)
+	// The id decides what keep keeps, whatever columns the file has.
+	q.Fields = append([]string{"customerId"}, e.Fields...)
+	rows, err := s.stream(ctx, id, q, enc, first.Total, keep)
 	if err == nil {
 		err = enc.Close()
 	}
@@ -99,46 +106,36 @@ func (s *Service) Run(ctx context.Context, id string) error {
 	return err
 }
 
-// stream reads pages from the engine in one goroutine and encodes them in
-// another, so the engine fetches the next page while this one is written:
-// at most three pages are in memory. It records progress after every page
-// and stops with errCanceled when the job is no longer running.
-func (s *Service) stream(ctx context.Context, id string, q search.Query, enc Encoder, total int64) (int64, error) {
-	g, gctx := errgroup.WithContext(ctx)
-	pages := make(chan []profile.Profile, 1)
-	g.Go(func() error {
-		defer close(pages)
-		return s.engine.Scan(gctx, q, func(ps []profile.Profile) error {
-			select {
-			case pages <- ps:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		})
-	})
+// stream reads pages from the engine while it encodes the previous one
+// (search.Prefetch). It records progress after every page and stops with
+// errCanceled when the job is no longer running. Rows keep refuses
+// (suppressed, not in the campaign group) are left out.
+func (s *Service) stream(ctx context.Context, id string, q search.Query, enc Encoder, total int64, keep func(string) bool) (int64, error) {
 	var rows int64
-	g.Go(func() error {
-		for ps := range pages {
-			if err := enc.Encode(ps); err != nil {
-				return err
+	err := search.Prefetch(ctx, s.engine, q, func(ctx context.Context, ps []profile.Profile) error {
+		kept := ps[:0]
+		for _, p := range ps {
+			if keep(p.CustomerID) {
+				kept = append(kept, p)
 			}
-			rows += int64(len(ps))
-			metrics.ExportRows.Add(float64(len(ps)))
-			if err := s.jobs.SetProgress(gctx, id, jobs.Progress{Done: rows, Total: max(total, rows)}); err != nil {
-				return err
-			}
-			state, err := s.jobs.State(gctx, id)
-			if err != nil {
-				return err
-			}
-			if state != jobs.Running {
-				return errCanceled
-			}
+		}
+		if err := enc.Encode(kept); err != nil {
+			return err
+		}
+		rows += int64(len(kept))
+		metrics.ExportRows.Add(float64(len(kept)))
+		if err := s.jobs.SetProgress(ctx, id, jobs.Progress{Done: rows, Total: max(total, rows)}); err != nil {
+			return err
+		}
+		state, err := s.jobs.State(ctx, id)
+		if err != nil {
+			return err
+		}
+		if state != jobs.Running {
+			return errCanceled
 		}
 		return nil
 	})
-	err := g.Wait()
 	return rows, err
 }
 

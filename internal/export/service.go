@@ -37,14 +37,31 @@ type Config struct {
 	ChunkSize int
 }
 
+// Audiences tell a run which of the engine's matches it keeps.
+type Audiences interface {
+	// Keep returns the predicate of the customers an export of companyID
+	// keeps: members of group of campaign campaignID (when not ""), less
+	// the suppressed customers unless includeSuppressed.
+	Keep(ctx context.Context, companyID, campaignID, group string, includeSuppressed bool) (func(customerID string) bool, error)
+}
+
+// CampaignGroup names the campaign group an export lists.
+type CampaignGroup struct {
+	CampaignID string
+	Group      string
+}
+
 // Params are a Service's dependencies.
 type Params struct {
 	Jobs       *jobs.Store
 	Dispatcher *jobs.Dispatcher
 	// Engine is the search engine runs read from; the API needs none.
 	Engine search.Searcher
-	Log    *zap.Logger
-	Config Config
+	// Audiences resolve campaign groups and suppressions; runs need one,
+	// the API none.
+	Audiences Audiences
+	Log       *zap.Logger
+	Config    Config
 }
 
 // Service starts, runs, serves and cleans up exports. Safe for concurrent
@@ -54,6 +71,7 @@ type Service struct {
 	db         *pgxpool.Pool
 	dispatcher *jobs.Dispatcher
 	engine     search.Searcher
+	audiences  Audiences
 	log        *zap.Logger
 	cfg        Config
 }
@@ -67,7 +85,7 @@ func New(p Params) *Service {
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
-	return &Service{jobs: p.Jobs, db: p.Jobs.Pool(), dispatcher: p.Dispatcher, engine: p.Engine, log: p.Log, cfg: c}
+	return &Service{jobs: p.Jobs, db: p.Jobs.Pool(), dispatcher: p.Dispatcher, engine: p.Engine, audiences: p.Audiences, log: p.Log, cfg: c}
 }
 
 // jobParams is what the job row shows of an export's request.
@@ -80,6 +98,20 @@ type jobParams struct {
 // company, and enqueues its run. createdBy is the API key's id. Bad options
 // are a *segment.ValidationError.
 func (s *Service) Start(ctx context.Context, f segment.Filter, o Options, createdBy string) (jobs.Job, error) {
+	return s.start(ctx, f, o, CampaignGroup{}, createdBy)
+}
+
+// StartCampaign creates an export of group g of a frozen campaign of
+// companyID (the caller has checked the campaign is the key's to see) and
+// enqueues its run. Its filter is the company alone: the rows are the
+// group's members the index holds.
+func (s *Service) StartCampaign(ctx context.Context, companyID string, g CampaignGroup, o Options, createdBy string) (jobs.Job, error) {
+	f := segment.Filter{}
+	f.PinCompany(companyID)
+	return s.start(ctx, f, o, g, createdBy)
+}
+
+func (s *Service) start(ctx context.Context, f segment.Filter, o Options, g CampaignGroup, createdBy string) (jobs.Job, error) {
 	o, err := o.Normalize()
 	if err != nil {
 		return jobs.Job{}, err
@@ -95,7 +127,7 @@ func (s *Service) Start(ctx context.Context, f segment.Filter, o Options, create
 	}
 	return s.dispatcher.Start(ctx, n, first, func(tx pgx.Tx, job jobs.Job) error {
 		name := FileName(job.CompanyID, job.ID, o.Format, job.CreatedAt, s.cfg.Location)
-		return insertExport(ctx, tx, job, filter, o, name, job.CreatedAt.Add(s.cfg.Retention))
+		return insertExport(ctx, tx, job, filter, o, g, name, job.CreatedAt.Add(s.cfg.Retention))
 	})
 }
 
@@ -202,12 +234,16 @@ type AuditEntry struct {
 	Filter     json.RawMessage `json:"filter"`
 	Format     string          `json:"format"`
 	Fields     []string        `json:"fields"`
-	State      jobs.State      `json:"state"`
-	Rows       int64           `json:"rows"`
-	Bytes      int64           `json:"bytes"`
-	Error      string          `json:"error,omitempty"`
-	CreatedAt  time.Time       `json:"createdAt"`
-	FinishedAt time.Time       `json:"finishedAt"`
+	CampaignID string          `json:"campaignId,omitempty"`
+	Group      string          `json:"group,omitempty"`
+	// IncludeSuppressed: the export kept suppressed customers.
+	IncludeSuppressed bool       `json:"includeSuppressed"`
+	State             jobs.State `json:"state"`
+	Rows              int64      `json:"rows"`
+	Bytes             int64      `json:"bytes"`
+	Error             string     `json:"error,omitempty"`
+	CreatedAt         time.Time  `json:"createdAt"`
+	FinishedAt        time.Time  `json:"finishedAt"`
 }
 
 // Audit limits.
@@ -235,7 +271,8 @@ func (s *Service) Audit(ctx context.Context, limit int, cursor string) ([]AuditE
 		after = v
 	}
 	rows, err := s.db.Query(ctx, `SELECT id, export_id, coalesce(key_id, ''), company_id, filter, format, fields, state,
-		rows, bytes, coalesce(error, ''), created_at, finished_at
+		rows, bytes, coalesce(error, ''), created_at, finished_at, coalesce(campaign_id, ''), coalesce(campaign_group, ''),
+		include_suppressed
 		FROM export_audit WHERE id < $1 ORDER BY id DESC LIMIT $2`, after, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("read export audit: %w", err)
@@ -247,7 +284,7 @@ func (s *Service) Audit(ctx context.Context, limit int, cursor string) ([]AuditE
 		var a AuditEntry
 		var id int64
 		if err := rows.Scan(&id, &a.ExportID, &a.KeyID, &a.CompanyID, &a.Filter, &a.Format, &a.Fields, &a.State,
-			&a.Rows, &a.Bytes, &a.Error, &a.CreatedAt, &a.FinishedAt); err != nil {
+			&a.Rows, &a.Bytes, &a.Error, &a.CreatedAt, &a.FinishedAt, &a.CampaignID, &a.Group, &a.IncludeSuppressed); err != nil {
 			return nil, "", err
 		}
 		out = append(out, a)

@@ -24,11 +24,12 @@ const finalStates = `('succeeded', 'failed', 'canceled')`
 
 // insertExport records an export beside its new job, inside the job's
 // transaction.
-func insertExport(ctx context.Context, tx pgx.Tx, job jobs.Job, filter []byte, o Options, fileName string, expires time.Time) error {
+func insertExport(ctx context.Context, tx pgx.Tx, job jobs.Job, filter []byte, o Options, g CampaignGroup, fileName string, expires time.Time) error {
 	_, err := tx.Exec(ctx, `INSERT INTO exports (job_id, company_id, created_by, filter, format, fields, excel_bom,
-		file_name, created_at, expires_at, csv_formula_escape) VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11)`,
+		file_name, created_at, expires_at, csv_formula_escape, campaign_id, campaign_group, include_suppressed)
+		VALUES ($1, $2, NULLIF($3, ''), $4, $5, $6, $7, $8, $9, $10, $11, NULLIF($12, ''), NULLIF($13, ''), $14)`,
 		job.ID, job.CompanyID, job.CreatedBy, filter, o.Format, o.Fields, o.ExcelBOM, fileName, job.CreatedAt, expires,
-		o.CSVFormulaEscape != nil && *o.CSVFormulaEscape)
+		o.CSVFormulaEscape != nil && *o.CSVFormulaEscape, g.CampaignID, g.Group, o.IncludeSuppressed)
 	if err != nil {
 		return fmt.Errorf("record export %s: %w", job.ID, err)
 	}
@@ -44,9 +45,10 @@ func loadExport(ctx context.Context, db querier, j jobs.Job) (Export, bool, erro
 	var size *int64
 	var sum *string
 	err := db.QueryRow(ctx, `SELECT filter, format, fields, excel_bom, file_name, attempt, size_bytes, sha256,
-		expires_at, expired_at, deleted_at, expires_at <= now(), csv_formula_escape FROM exports WHERE job_id = $1`, j.ID).
+		expires_at, expired_at, deleted_at, expires_at <= now(), csv_formula_escape, coalesce(campaign_id, ''),
+		coalesce(campaign_group, ''), include_suppressed FROM exports WHERE job_id = $1`, j.ID).
 		Scan(&e.Filter, &e.Format, &e.Fields, &e.ExcelBOM, &e.FileName, &e.attempt, &size, &sum,
-			&e.ExpiresAt, &e.ExpiredAt, &e.DeletedAt, &e.Expired, &e.CSVFormulaEscape)
+			&e.ExpiresAt, &e.ExpiredAt, &e.DeletedAt, &e.Expired, &e.CSVFormulaEscape, &e.CampaignID, &e.Group, &e.IncludeSuppressed)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Export{}, false, nil
 	}
@@ -172,11 +174,11 @@ func readChunk(ctx context.Context, db querier, id string, seq int) ([]byte, boo
 // final state written stands.
 func writeAudit(ctx context.Context, db querier, id string) error {
 	_, err := db.Exec(ctx, `INSERT INTO export_audit (export_id, key_id, company_id, filter, format, fields, state,
-			rows, bytes, error, created_at, finished_at)
+			rows, bytes, error, created_at, finished_at, campaign_id, campaign_group, include_suppressed)
 		SELECT e.job_id, e.created_by, e.company_id, e.filter, e.format, e.fields, j.state,
 			CASE WHEN j.state = 'succeeded' THEN coalesce(e.rows, 0) ELSE j.progress_done END,
 			CASE WHEN j.state = 'succeeded' THEN coalesce(e.size_bytes, 0) ELSE 0 END,
-			j.error, e.created_at, coalesce(j.finished_at, now())
+			j.error, e.created_at, coalesce(j.finished_at, now()), e.campaign_id, e.campaign_group, e.include_suppressed
 		FROM exports e JOIN jobs j ON j.id = e.job_id
 		WHERE e.job_id = $1 AND j.state IN `+finalStates+`
 		ON CONFLICT (export_id) DO NOTHING`, id)

@@ -32,7 +32,7 @@ const (
 func (s State) Final() bool { return s == Succeeded || s == Failed || s == Canceled }
 
 // Types lists every job type.
-var Types = []string{TypeSyncFull, TypeSyncIncremental, TypeSyncRefresh, TypeSegmentSearch, TypeExport}
+var Types = []string{TypeSyncFull, TypeSyncIncremental, TypeSyncRefresh, TypeSegmentSearch, TypeExport, TypeCampaignFreeze}
 
 // Job types.
 const (
@@ -41,6 +41,7 @@ const (
 	TypeSyncRefresh     = "sync.refresh"
 	TypeSegmentSearch   = "segment.search"
 	TypeExport          = "export"
+	TypeCampaignFreeze  = "campaign.freeze"
 )
 
 // Job is the polling view of an asynchronous operation.

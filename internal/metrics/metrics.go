@@ -62,6 +62,29 @@ var (
 	}, []string{"kind"})
 )
 
+// Campaign metrics.
+var (
+	// CampaignsCreated counts campaigns created.
+	CampaignsCreated = promauto.NewCounter(prometheus.CounterOpts{
+		Name: "reactivation_campaigns_created_total",
+		Help: "Campaigns created.",
+	})
+
+	// CampaignEvents counts delivery events imported (new rows only), by
+	// event type.
+	CampaignEvents = promauto.NewCounterVec(prometheus.CounterOpts{
+		Name: "reactivation_campaign_events_imported_total",
+		Help: "Campaign delivery events imported, by event type; repeated rows are not counted.",
+	}, []string{"event"})
+
+	// CampaignReportDuration times campaign reports.
+	CampaignReportDuration = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "reactivation_campaign_report_duration_seconds",
+		Help:    "Time to compute a campaign report from the source's invoices.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 3, 10),
+	})
+)
+
 // Drift kinds of IndexDrift.
 const (
 	DriftMissing = "missing"

@@ -1,0 +1,495 @@
+package campaign
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/segment"
+	"github.com/reactivation/reactivation/tasks"
+)
+
+// Config tunes a Service. Zero values mean the defaults.
+type Config struct {
+	// Location anchors the filter's day-based fields; UTC when nil.
+	Location *time.Location
+	// PageSize is how many customers a freeze reads from the engine and
+	// copies into PostgreSQL at a time; 5000 when 0.
+	PageSize int
+	// OnBatch, if not nil, is called by a freeze after each batch it wrote
+	// with the number of members written so far; an error it returns
+	// aborts the freeze (its transaction rolls back).
+	OnBatch func(campaignID string, written int64) error
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// Params are a Service's dependencies.
+type Params struct {
+	// DB is the service database (campaigns, audiences, events).
+	DB *pgxpool.Pool
+	// Source is the customer's database the report reads invoices from.
+	Source *pgxpool.Pool
+	// Engine is what a freeze reads the audience from; the API needs none.
+	Engine     search.Searcher
+	Dispatcher *jobs.Dispatcher
+	Log        *zap.Logger
+	Config     Config
+}
+
+// Service creates, freezes, reports and archives campaigns. Safe for
+// concurrent use.
+type Service struct {
+	db, source *pgxpool.Pool
+	engine     search.Searcher
+	dispatcher *jobs.Dispatcher
+	log        *zap.Logger
+	cfg        Config
+}
+
+// NewService returns a service over p with p.Config's defaults filled.
+func NewService(p Params) *Service {
+	c := p.Config
+	c.PageSize = cmp.Or(c.PageSize, 5000)
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if p.Source == nil {
+		p.Source = p.DB
+	}
+	return &Service{db: p.DB, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher, log: p.Log, cfg: c}
+}
+
+// jobParams is what the freeze job's row shows.
+type jobParams struct {
+	CampaignID string `json:"campaignId"`
+}
+
+// Create records a campaign of the customers matching f (which must name
+// its company) and enqueues the job that freezes its audience. Bad fields
+// are a *segment.ValidationError.
+func (s *Service) Create(ctx context.Context, n New, f segment.Filter, createdBy string) (Campaign, jobs.Job, error) {
+	n, err := n.Validate()
+	if err != nil {
+		return Campaign{}, jobs.Job{}, err
+	}
+	if err := f.RequireCompany(); err != nil {
+		return Campaign{}, jobs.Job{}, err
+	}
+	id := uuid.NewString()
+	filter := f.Canonical()
+	var created Campaign
+	job, err := s.dispatcher.Start(ctx, jobs.New{CompanyID: *f.CompanyID, Type: jobs.TypeCampaignFreeze, CreatedBy: createdBy,
+		Params: jobParams{CampaignID: id}},
+		func(jobID string) (*asynq.Task, string, error) {
+			return tasks.NewCampaignFreezeTask(tasks.CampaignFreezePayload{JobPayload: tasks.JobPayload{JobID: jobID}, CampaignID: id})
+		},
+		func(tx pgx.Tx, job jobs.Job) error {
+			var sent *time.Time
+			if n.SentAt != nil {
+				t := n.SentAt.UTC()
+				sent = &t
+			}
+			var cost *int64
+			if n.Cost != nil {
+				v := int64(*n.Cost)
+				cost = &v
+			}
+			row := tx.QueryRow(ctx, `INSERT INTO campaigns (id, company_id, name, filter, holdout_percent, window_days, sent_at,
+				cost_cents, currency, channel, include_suppressed, state, job_id, created_by, created_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $11, 'freezing', $12, NULLIF($13, ''), $14)
+				RETURNING `+campaignColumns,
+				id, job.CompanyID, n.Name, filter, *n.HoldoutPercent, *n.WindowDays, sent, cost, n.Currency, n.Channel,
+				n.IncludeSuppressed, job.ID, createdBy, job.CreatedAt)
+			var err error
+			created, err = scanCampaign(row)
+			if err != nil {
+				return fmt.Errorf("record campaign: %w", err)
+			}
+			return nil
+		})
+	if err != nil {
+		return Campaign{}, jobs.Job{}, err
+	}
+	metrics.CampaignsCreated.Inc()
+	return created, job, nil
+}
+
+const campaignColumns = `id, company_id, name, filter, holdout_percent, global_control_percent::float8, window_days, sent_at,
+	cost_cents, coalesce(currency, ''), channel, include_suppressed, state, job_id, coalesce(created_by, ''), created_at,
+	frozen_at, archived_at, treatment_count, holdout_count, global_control_count, suppressed_count`
+
+func scanCampaign(row pgx.Row) (Campaign, error) {
+	var c Campaign
+	var cost *int64
+	err := row.Scan(&c.ID, &c.CompanyID, &c.Name, &c.Filter, &c.HoldoutPercent, &c.GlobalControlPercent, &c.WindowDays,
+		&c.SentAt, &cost, &c.Currency, &c.Channel, &c.IncludeSuppressed, &c.State, &c.JobID, &c.CreatedBy, &c.CreatedAt,
+		&c.FrozenAt, &c.ArchivedAt, &c.Counts.Treatment, &c.Counts.Holdout, &c.Counts.GlobalControl, &c.Counts.Suppressed)
+	if err != nil {
+		return c, err
+	}
+	if cost != nil {
+		v := profile.Cents(*cost)
+		c.Cost = &v
+	}
+	if c.SentAt != nil {
+		w := WindowOf(*c.SentAt, c.WindowDays)
+		c.Window = &w
+	}
+	return c, nil
+}
+
+// Get returns campaign id if the tenant may see it; NotFound otherwise, so
+// a company never learns that another company's campaign exists.
+func (s *Service) Get(ctx context.Context, t jobs.Tenant, id string) (Campaign, error) {
+	if uuid.Validate(id) != nil {
+		return Campaign{}, notFound(id)
+	}
+	c, err := scanCampaign(s.db.QueryRow(ctx, "SELECT "+campaignColumns+" FROM campaigns WHERE id = $1", id))
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !t.Sees(c.CompanyID)) {
+		return Campaign{}, notFound(id)
+	}
+	if err != nil {
+		return Campaign{}, fmt.Errorf("get campaign %s: %w", id, err)
+	}
+	return c, nil
+}
+
+// List limits.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 100
+)
+
+// List returns up to limit of the tenant's campaigns, newest first, after
+// the campaign id after ("" for the first page).
+func (s *Service) List(ctx context.Context, t jobs.Tenant, limit int, after string) ([]Campaign, error) {
+	if limit < 1 || limit > MaxListLimit {
+		return nil, invalid("limit", "must be between 1 and %d", MaxListLimit)
+	}
+	if after != "" && uuid.Validate(after) != nil {
+		return nil, invalid("cursor", "is not a cursor this endpoint returned")
+	}
+	rows, err := s.db.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns
+		WHERE ($1 OR company_id = $2)
+		  AND ($3 = '' OR (created_at, id) < (SELECT created_at, id FROM campaigns WHERE id = $3))
+		ORDER BY created_at DESC, id DESC LIMIT $4`, t.Admin, t.CompanyID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list campaigns: %w", err)
+	}
+	defer rows.Close()
+	out := []Campaign{}
+	for rows.Next() {
+		c, err := scanCampaign(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// Delete removes a campaign that has not been sent yet (no sentAt, or
+// sentAt in the future), canceling its freeze job, and reports true; a
+// campaign already sent is archived instead (its audience and report are
+// kept) and it reports false.
+func (s *Service) Delete(ctx context.Context, t jobs.Tenant, id string) (bool, Campaign, error) {
+	c, err := s.Get(ctx, t, id)
+	if err != nil {
+		return false, c, err
+	}
+	now := s.cfg.Now()
+	if c.SentAt == nil || c.SentAt.After(now) {
+		if _, err := s.dispatcher.Cancel(ctx, jobs.Tenant{Admin: true}, c.JobID, "campaign deleted"); err != nil && !errs.Is(err, errs.Conflict) {
+			return false, c, err
+		}
+		if _, err := s.db.Exec(ctx, "DELETE FROM campaigns WHERE id = $1", id); err != nil {
+			return false, c, fmt.Errorf("delete campaign %s: %w", id, err)
+		}
+		return true, c, nil
+	}
+	c, err = scanCampaign(s.db.QueryRow(ctx, `UPDATE campaigns SET state = 'archived', archived_at = coalesce(archived_at, now())
+		WHERE id = $1 RETURNING `+campaignColumns, id))
+	if err != nil {
+		return false, c, fmt.Errorf("archive campaign %s: %w", id, err)
+	}
+	return false, c, nil
+}
+
+// SetControlGroup sets the company's global control group to percent
+// (0 to 50, at most two decimals; 0 removes it). Campaigns frozen later
+// keep those customers out of their treatment.
+func (s *Service) SetControlGroup(ctx context.Context, companyID string, percent float64) error {
+	if percent < 0 || percent > MaxHoldoutPercent || percent*100 != float64(int64(percent*100)) {
+		return invalid("percent", "must be between 0 and %d with at most two decimals", MaxHoldoutPercent)
+	}
+	_, err := s.db.Exec(ctx, `INSERT INTO control_groups (company_id, percent) VALUES ($1, $2)
+		ON CONFLICT (company_id) DO UPDATE SET percent = excluded.percent, updated_at = now()`, companyID, percent)
+	if err != nil {
+		return fmt.Errorf("set control group of %s: %w", companyID, err)
+	}
+	return nil
+}
+
+// ControlGroup returns the company's global control percent, 0 when none.
+func (s *Service) ControlGroup(ctx context.Context, companyID string) (float64, error) {
+	var p float64
+	err := s.db.QueryRow(ctx, "SELECT percent::float8 FROM control_groups WHERE company_id = $1", companyID).Scan(&p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("control group of %s: %w", companyID, err)
+	}
+	return p, nil
+}
+
+// Freeze writes the audience of a freezing campaign: every customer the
+// engine matches with the campaign's filter at the job's creation time,
+// less the channel's suppressed customers unless the campaign includes
+// them, each assigned by the Assigner. It runs in one transaction, so a
+// crash leaves nothing behind, and a re-run writes the same rows (the
+// assignment depends only on the ids). A campaign that is no longer
+// freezing or ready (deleted, archived) is left alone.
+func (s *Service) Freeze(ctx context.Context, campaignID string, jobCreated time.Time) (Counts, error) {
+	c, err := s.Get(ctx, jobs.Tenant{Admin: true}, campaignID)
+	if errs.Is(err, errs.NotFound) {
+		return Counts{}, nil
+	}
+	if err != nil {
+		return Counts{}, err
+	}
+	if c.State != Freezing && c.State != Ready {
+		return c.Counts, nil
+	}
+	f, err := segment.Decode(c.Filter)
+	if err != nil {
+		return Counts{}, &errs.Error{Code: errs.Invalid, Message: "campaign " + c.ID + " has an invalid filter", Err: err}
+	}
+	global, err := s.ControlGroup(ctx, c.CompanyID)
+	if err != nil {
+		return Counts{}, err
+	}
+	suppressed := map[string]struct{}{}
+	if !c.IncludeSuppressed {
+		if suppressed, err = s.suppressedSet(ctx, c.CompanyID, c.Channel); err != nil {
+			return Counts{}, err
+		}
+	}
+	assign := NewAssigner(c.ID, c.CompanyID, c.HoldoutPercent, global)
+	var counts Counts
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		// The row lock makes a concurrent re-run wait, then start over.
+		if _, err := tx.Exec(ctx, "SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE", c.ID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM campaign_members WHERE campaign_id = $1", c.ID); err != nil {
+			return fmt.Errorf("clear audience of %s: %w", c.ID, err)
+		}
+		q := search.Query{Filter: f, Sort: segment.Sort{Field: segment.SortName}, Size: s.cfg.PageSize, Now: jobCreated,
+			Location: s.cfg.Location, Unordered: true, Fields: []string{"customerId"}}
+		if err := s.copyAudience(ctx, tx, c.ID, q, assign, suppressed, &counts); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE campaigns SET state = 'ready', frozen_at = now(), sent_at = coalesce(sent_at, now()),
+			global_control_percent = $2, treatment_count = $3, holdout_count = $4, global_control_count = $5,
+			suppressed_count = $6 WHERE id = $1`,
+			c.ID, global, counts.Treatment, counts.Holdout, counts.GlobalControl, counts.Suppressed)
+		if err != nil {
+			return fmt.Errorf("complete freeze of %s: %w", c.ID, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return Counts{}, fmt.Errorf("freeze campaign %s: %w", c.ID, err)
+	}
+	return counts, nil
+}
+
+// copyAudience copies each page the engine matches into campaign_members
+// while the engine fetches the next (search.Prefetch).
+func (s *Service) copyAudience(ctx context.Context, tx pgx.Tx, id string, q search.Query, assign Assigner,
+	suppressed map[string]struct{}, counts *Counts) error {
+	var written int64
+	rows := make([][]any, 0, q.Size)
+	return search.Prefetch(ctx, s.engine, q, func(ctx context.Context, ps []profile.Profile) error {
+		rows = rows[:0]
+		for _, p := range ps {
+			if _, ok := suppressed[p.CustomerID]; ok {
+				counts.Suppressed++
+				continue
+			}
+			grp := assign.Group(p.CustomerID)
+			switch grp {
+			case Treatment:
+				counts.Treatment++
+			case Holdout:
+				counts.Holdout++
+			default:
+				counts.GlobalControl++
+			}
+			rows = append(rows, []any{id, p.CustomerID, grp})
+		}
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"campaign_members"}, []string{"campaign_id", "customer_id", "grp"},
+			pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy audience: %w", err)
+		}
+		written += int64(len(rows))
+		if s.cfg.OnBatch != nil {
+			return s.cfg.OnBatch(id, written)
+		}
+		return nil
+	})
+}
+
+// FailFreeze marks a campaign whose freeze failed for the last time.
+func (s *Service) FailFreeze(ctx context.Context, campaignID string) error {
+	_, err := s.db.Exec(ctx, "UPDATE campaigns SET state = 'failed' WHERE id = $1 AND state = 'freezing'", campaignID)
+	return err
+}
+
+// Members returns the frozen audience, customer id to group.
+func (s *Service) Members(ctx context.Context, campaignID string) (map[string]string, error) {
+	rows, err := s.db.Query(ctx, "SELECT customer_id, grp FROM campaign_members WHERE campaign_id = $1", campaignID)
+	if err != nil {
+		return nil, fmt.Errorf("read audience of %s: %w", campaignID, err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	var id, grp string
+	_, err = pgx.ForEachRow(rows, []any{&id, &grp}, func() error {
+		out[id] = grp
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read audience of %s: %w", campaignID, err)
+	}
+	return out, nil
+}
+
+// Report computes the campaign's report now, from the source's invoices.
+// A campaign whose audience is not frozen yet is a Conflict.
+func (s *Service) Report(ctx context.Context, t jobs.Tenant, id string) (Report, error) {
+	start := time.Now()
+	c, err := s.Get(ctx, t, id)
+	if err != nil {
+		return Report{}, err
+	}
+	if c.State != Ready && c.State != Archived {
+		return Report{}, &errs.Error{Code: errs.Conflict, Message: fmt.Sprintf("campaign %s is %s; its audience is not frozen", id, c.State),
+			Detail: map[string]any{"state": c.State, "jobId": c.JobID}}
+	}
+	members, err := s.Members(ctx, id)
+	if err != nil {
+		return Report{}, err
+	}
+	tallies := map[string]*tally{Treatment: {}, Holdout: {}, GlobalControl: {}}
+	ids := make([]string, 0, len(members))
+	for cust, grp := range members {
+		tallies[grp].customers++
+		ids = append(ids, cust)
+	}
+	w := WindowOf(*c.SentAt, c.WindowDays)
+	outcomes, err := WindowOutcomes(ctx, s.source, ids, w)
+	if err != nil {
+		return Report{}, err
+	}
+	for cust, o := range outcomes {
+		if grp, ok := members[cust]; ok {
+			tallies[grp].add(o)
+		}
+	}
+	r := compute(c, tallies, s.cfg.Now().UTC())
+	if r.Events, r.Suppressed, err = s.eventSummary(ctx, c); err != nil {
+		return Report{}, err
+	}
+	metrics.CampaignReportDuration.Observe(time.Since(start).Seconds())
+	return r, nil
+}
+
+// WindowOutcomes reads, from the source, the invoices of the customers ids
+// dated in [w.Start, w.End): per customer who has any, their count, their
+// total (exact cents) and the first one's date. It is the report's one
+// statement over the source.
+func WindowOutcomes(ctx context.Context, source *pgxpool.Pool, ids []string, w Window) (map[string]outcome, error) {
+	rows, err := source.Query(ctx, `SELECT customer_id, count(*), (sum(total_amount) * 100)::bigint, min(invoice_date)
+		FROM invoices WHERE customer_id = ANY($1::text[]) AND invoice_date >= $2 AND invoice_date < $3
+		GROUP BY customer_id`, ids, w.Start, w.End)
+	if err != nil {
+		return nil, fmt.Errorf("read window invoices: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]outcome{}
+	var id string
+	var o outcome
+	var cents int64
+	_, err = pgx.ForEachRow(rows, []any{&id, &o.orders, &cents, &o.first}, func() error {
+		o.revenue = profile.Cents(cents)
+		out[id] = o
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read window invoices: %w", err)
+	}
+	return out, nil
+}
+
+// eventSummary counts the distinct customers of each event and the
+// audience members now suppressed on the campaign's channel.
+func (s *Service) eventSummary(ctx context.Context, c Campaign) (EventSummary, int64, error) {
+	e := EventSummary{Channel: c.Channel}
+	rows, err := s.db.Query(ctx, `SELECT event, count(DISTINCT customer_id) FROM campaign_events
+		WHERE campaign_id = $1 GROUP BY event`, c.ID)
+	if err != nil {
+		return e, 0, fmt.Errorf("count events of %s: %w", c.ID, err)
+	}
+	var ev string
+	var n int64
+	_, err = pgx.ForEachRow(rows, []any{&ev, &n}, func() error {
+		switch ev {
+		case EventDelivered:
+			e.Delivered = n
+		case EventOpened:
+			e.Opened = n
+		case EventClicked:
+			e.Clicked = n
+		case EventBounced:
+			e.Bounced = n
+		case EventUnsubscribed:
+			e.Unsubscribed = n
+		case EventComplained:
+			e.Complained = n
+		}
+		return nil
+	})
+	if err != nil {
+		return e, 0, fmt.Errorf("count events of %s: %w", c.ID, err)
+	}
+	e.DeliveredRate = ratio(e.Delivered, c.Counts.Treatment)
+	e.OpenRate = ratio(e.Opened, e.Delivered)
+	e.ClickRate = ratio(e.Clicked, e.Delivered)
+	var suppressed int64
+	err = s.db.QueryRow(ctx, `SELECT count(*) FROM campaign_members m JOIN suppressions s
+		ON s.company_id = $2 AND s.channel = $3 AND s.customer_id = m.customer_id WHERE m.campaign_id = $1`,
+		c.ID, c.CompanyID, c.Channel).Scan(&suppressed)
+	if err != nil {
+		return e, 0, fmt.Errorf("count suppressed of %s: %w", c.ID, err)
+	}
+	return e, suppressed, nil
+}
