@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,13 +16,32 @@ import (
 
 // getJob is the polling endpoint of every kind of job. Another company's
 // job is 404, never 403.
+// A job waiting in the fair queue also says where it stands.
 func (s *Server) getJob(c *gin.Context) {
 	j, err := s.deps.Jobs.Get(c.Request.Context(), tenantOf(c), c.Param("id"))
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, j)
+	pos, waiting, err := s.deps.Dispatcher.Fair().Position(c.Request.Context(), j)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if !waiting {
+		c.JSON(http.StatusOK, j)
+		return
+	}
+	c.JSON(http.StatusOK, queuedJob{Job: j, QueuePosition: pos.QueuePosition, AheadOfYou: &pos.AheadOfYou,
+		EstimatedStartAt: pos.EstimatedStartAt})
+}
+
+// queuedJob is a job waiting in the fair queue, with its place in it.
+type queuedJob struct {
+	jobs.Job
+	QueuePosition    int        `json:"queuePosition"`
+	AheadOfYou       *int       `json:"aheadOfYou"`
+	EstimatedStartAt *time.Time `json:"estimatedStartAt,omitempty"`
 }
 
 // listJobs pages the tenant's jobs, newest first, optionally of one type

@@ -25,11 +25,14 @@ type Worker struct {
 	deps   *app.Deps
 	log    *zap.Logger
 	reaper *jobs.Reaper
+	// admit wakes the fair-queue loop when a per-company job finishes.
+	admit chan struct{}
 }
 
 // New returns a worker over deps.
 func New(deps *app.Deps) *Worker {
-	return &Worker{deps: deps, log: deps.Log, reaper: jobs.NewReaper(deps.Jobs, deps.Inspector, deps.Log)}
+	return &Worker{deps: deps, log: deps.Log, reaper: jobs.NewReaper(deps.Jobs, deps.Inspector, deps.Log),
+		admit: make(chan struct{}, 1)}
 }
 
 // Mux registers every handler behind the middleware.
@@ -77,8 +80,11 @@ func (w *Worker) run(ctx context.Context, h *health) error {
 	}
 	h.setReady(true)
 	w.log.Info("worker started", zap.Int("concurrency", cfg.WorkerConcurrency), zap.Any("queues", queues))
+	admitDone := make(chan struct{})
+	go func() { defer close(admitDone); w.admitLoop(ctx) }()
 	<-ctx.Done()
 	h.setReady(false)
+	<-admitDone
 	srv.Shutdown()
 	w.log.Info("worker stopped")
 	return nil
@@ -161,6 +167,9 @@ func (w *Worker) trackJob(next asynq.Handler) asynq.Handler {
 			return w.deps.Dispatcher.TaskDone(ctx, taskID)
 		}
 		err = next.ProcessTask(ctx, t)
+		if tasks.Fair(t.Type()) && (err == nil || isFinal(ctx, err)) {
+			defer w.kickAdmission() // a slot of the job's company is free
+		}
 		if err == nil {
 			return w.deps.Dispatcher.TaskDone(ctx, taskID)
 		}

@@ -74,7 +74,8 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, error
 		return nil, err
 	}
 	d.Jobs = jobs.NewStore(d.DB)
-	d.Dispatcher = jobs.NewDispatcher(d.Jobs, d.Asynq, d.Inspector)
+	d.Dispatcher = jobs.NewDispatcher(d.Jobs, d.Asynq, d.Inspector,
+		jobs.FairConfig{MaxInFlight: cfg.TenantMaxInFlight, FallbackCapacity: cfg.WorkerConcurrency})
 	d.Keys = auth.NewStore(d.DB)
 	d.Cache = cache.New(d.Redis, cfg.IndexAlias, cfg.SearchCacheTTL)
 	d.Sync = syncrun.New(syncrun.Params{

@@ -329,7 +329,9 @@ type workerProcess struct {
 	done chan struct{}
 }
 
-func startWorkerProcess(ctx context.Context, cfg config.Config) (*workerProcess, error) {
+// startWorkerProcess starts the worker binary over cfg; extra ("NAME=value")
+// overrides its defaults.
+func startWorkerProcess(ctx context.Context, cfg config.Config, extra ...string) (*workerProcess, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -341,6 +343,7 @@ func startWorkerProcess(ctx context.Context, cfg config.Config) (*workerProcess,
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), environ(cfg)...)
 	cmd.Env = append(cmd.Env, "LOG_LEVEL=info", "WORKER_CONCURRENCY=2", "WORKER_METRICS_ADDR=127.0.0.1:0")
+	cmd.Env = append(cmd.Env, extra...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err

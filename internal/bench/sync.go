@@ -174,21 +174,7 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 }
 
 func waitFinal(ctx context.Context, store *jobs.Store, id string, timeout time.Duration) (jobs.Job, error) {
-	deadline := time.Now().Add(timeout)
-	for {
-		j, err := store.GetAny(ctx, id)
-		if err != nil || j.State.Final() {
-			return j, err
-		}
-		if time.Now().After(deadline) {
-			return j, fmt.Errorf("job %s still %s after %s", id, j.State, timeout)
-		}
-		select {
-		case <-ctx.Done():
-			return j, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return pollFinal(ctx, store, id, timeout, 100*time.Millisecond)
 }
 
 // timeCopy runs a COPY ... TO STDOUT and throws the bytes away.

@@ -36,6 +36,11 @@ type Config struct {
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
 
 	WorkerConcurrency int `env:"WORKER_CONCURRENCY" envDefault:"4"`
+	// TenantMaxInFlight caps how many of one company's exports, segment
+	// searches, refreshes and campaign jobs run at once across all workers.
+	// 0 (the default) means the workers' whole capacity: a company alone
+	// still uses every worker, and companies share fairly when several wait.
+	TenantMaxInFlight int `env:"TENANT_MAX_IN_FLIGHT" envDefault:"0"`
 	// WorkerMetricsAddr is where a worker process serves /metrics; empty
 	// serves none.
 	WorkerMetricsAddr string `env:"WORKER_METRICS_ADDR" envDefault:":9091"`
@@ -143,6 +148,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WorkerConcurrency < 1 {
 		return bad("WORKER_CONCURRENCY", "must be at least 1, got %d", c.WorkerConcurrency)
+	}
+	if c.TenantMaxInFlight < 0 {
+		return bad("TENANT_MAX_IN_FLIGHT", "must be 0 (the workers' capacity) or more, got %d", c.TenantMaxInFlight)
 	}
 	if _, err := c.Queues(); err != nil {
 		return bad("WORKER_QUEUES", "%v", err)

@@ -234,6 +234,21 @@ func slowEngine(t *testing.T, target string, delay time.Duration) string {
 	return srv.URL
 }
 
+// slowWorkerAfterSync runs a full sync with a worker that then stops, and
+// starts a worker whose every engine request takes 300 ms more, so a test
+// can kill it in the middle of a task.
+func (b *testBundle) slowWorkerAfterSync(t *testing.T) *process {
+	t.Helper()
+	syncer := b.syncWithWorker(t)
+	require.NoError(t, syncer.cmd.Process.Signal(syscall.SIGTERM))
+	<-syncer.done
+	slow := b.cfg
+	slow.ElasticsearchURL = slowEngine(t, b.cfg.ElasticsearchURL, 300*time.Millisecond)
+	victim := start(t, slow, "worker")
+	victim.waitLog(t, "worker started", 20*time.Second)
+	return victim
+}
+
 // TestExportSurvivesAWorkerKilledMidRun: the worker writing an export is
 // SIGKILLed with the file half written. asynq hands the task to another
 // worker once its lease expires; the export ends either succeeded with a
@@ -241,14 +256,7 @@ func slowEngine(t *testing.T, target string, delay time.Duration) string {
 // a truncated file served as complete.
 func TestExportSurvivesAWorkerKilledMidRun(t *testing.T) {
 	b := setup(t, demoCustomers, nil)
-	syncer := b.syncWithWorker(t)
-	require.NoError(t, syncer.cmd.Process.Signal(syscall.SIGTERM))
-	<-syncer.done
-
-	slow := b.cfg
-	slow.ElasticsearchURL = slowEngine(t, b.cfg.ElasticsearchURL, 300*time.Millisecond)
-	victim := start(t, slow, "worker")
-	victim.waitLog(t, "worker started", 20*time.Second)
+	victim := b.slowWorkerAfterSync(t)
 
 	id := b.startExport(t, `{"companyId":"COMP001"}`, export.Options{Format: export.FormatNDJSON, Fields: allFields})
 	waitProgress(t, b.deps.Jobs, id, 1, time.Minute)

@@ -101,6 +101,7 @@ func environ(cfg config.Config) []string {
 		"SEARCH_FLAVOR="+cfg.SearchFlavor,
 		"INDEX_ALIAS="+cfg.IndexAlias,
 		fmt.Sprintf("SYNC_SHARD_SIZE=%d", cfg.SyncShardSize),
+		fmt.Sprintf("TENANT_MAX_IN_FLIGHT=%d", cfg.TenantMaxInFlight),
 		"WORKER_CONCURRENCY=2",
 		"SHUTDOWN_TIMEOUT=5s",
 		"LOG_LEVEL=info",

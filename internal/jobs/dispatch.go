@@ -22,24 +22,35 @@ type Dispatcher struct {
 	store     *Store
 	client    *asynq.Client
 	inspector *asynq.Inspector
+	fair      *Admitter
 }
 
-// NewDispatcher returns a dispatcher.
-func NewDispatcher(store *Store, client *asynq.Client, inspector *asynq.Inspector) *Dispatcher {
-	return &Dispatcher{store: store, client: client, inspector: inspector}
+// NewDispatcher returns a dispatcher whose per-company jobs are admitted
+// fairly with fair's settings.
+func NewDispatcher(store *Store, client *asynq.Client, inspector *asynq.Inspector, fair FairConfig) *Dispatcher {
+	return &Dispatcher{store: store, client: client, inspector: inspector,
+		fair: NewAdmitter(store, client, inspector, fair)}
 }
 
 // Store returns the job store.
 func (d *Dispatcher) Store() *Store { return d.store }
 
+// Fair returns the admitter of per-company jobs.
+func (d *Dispatcher) Fair() *Admitter { return d.fair }
+
 // Start creates a queued job and enqueues its first task. before, if not
 // nil, runs in the job's transaction (to claim a lock or write a row of the
 // caller's). When Redis refuses the task the job is failed and the error is
 // Unavailable.
+//
+// The first task of a company's job of a fair type (tasks.Fair) is held in
+// PostgreSQL instead and admitted to asynq in fair order across companies;
+// the job stays queued until a slot of its company frees.
 func (d *Dispatcher) Start(ctx context.Context, n New, first TaskFunc, before func(pgx.Tx, Job) error) (Job, error) {
 	var job Job
 	var task *asynq.Task
 	var taskID string
+	var held bool
 	err := pgx.BeginFunc(ctx, d.store.pool, func(tx pgx.Tx) error {
 		var err error
 		if job, err = Create(ctx, tx, n); err != nil {
@@ -53,16 +64,43 @@ func (d *Dispatcher) Start(ctx context.Context, n New, first TaskFunc, before fu
 		if task, taskID, err = first(job.ID); err != nil {
 			return err
 		}
+		if held = n.CompanyID != "" && tasks.Fair(task.Type()); held {
+			return holdTask(ctx, tx, job.ID, task, taskID)
+		}
 		return recordTask(ctx, tx, job.ID, task, taskID)
 	})
 	if err != nil {
 		return Job{}, err
+	}
+	if held {
+		if _, err := d.fair.Admit(ctx); err != nil {
+			if err := d.unqueue(ctx, job.ID, taskID, err); err != nil {
+				return Job{}, err
+			}
+		}
+		return job, nil
 	}
 	if _, err := d.client.EnqueueContext(ctx, task); err != nil {
 		_, _ = d.store.Fail(context.WithoutCancel(ctx), job.ID, "could not enqueue: "+err.Error())
 		return Job{}, &errs.Error{Code: errs.Unavailable, Message: "the task queue is unavailable", Err: err}
 	}
 	return job, nil
+}
+
+// unqueue fails a held job whose admission could not reach Redis, unless
+// it was admitted before the failure: the caller hears Unavailable and no
+// job runs behind its back.
+func (d *Dispatcher) unqueue(ctx context.Context, jobID, taskID string, cause error) error {
+	ctx = context.WithoutCancel(ctx)
+	var admitted bool
+	if err := d.store.pool.QueryRow(ctx, "SELECT admitted_at IS NOT NULL FROM job_tasks WHERE task_id = $1", taskID).Scan(&admitted); err != nil {
+		return errors.Join(cause, err)
+	}
+	if admitted {
+		return nil
+	}
+	_, _ = d.store.Fail(ctx, jobID, "could not enqueue: the task queue is unavailable")
+	return &errs.Error{Code: errs.Unavailable, Message: "the task queue is unavailable", Err: cause}
 }
 
 // Follow enqueues a further task of a running job. Enqueuing the same task
@@ -88,6 +126,16 @@ func (d *Dispatcher) Follow(ctx context.Context, jobID string, task *asynq.Task,
 func (d *Dispatcher) TaskDone(ctx context.Context, taskID string) error {
 	_, err := d.store.pool.Exec(ctx, "UPDATE job_tasks SET done = true WHERE task_id = $1", taskID)
 	return err
+}
+
+// holdTask records a fair task with its payload, for the admitter.
+func holdTask(ctx context.Context, tx pgx.Tx, jobID string, task *asynq.Task, taskID string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO job_tasks (task_id, job_id, queue, type, payload, held) VALUES ($1, $2, $3, $4, $5, true)
+		ON CONFLICT (task_id) DO NOTHING`, taskID, jobID, queueOf(task), task.Type(), task.Payload())
+	if err != nil {
+		return fmt.Errorf("hold task %s: %w", taskID, err)
+	}
+	return nil
 }
 
 func recordTask(ctx context.Context, tx pgx.Tx, jobID string, task *asynq.Task, taskID string) error {

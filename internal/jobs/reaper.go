@@ -22,7 +22,8 @@ const ArchivedReason = "its task was archived after its last attempt"
 // Reaper fails jobs whose outstanding tasks no longer exist in asynq or
 // were archived (asynq will not run them again), so a Redis that lost its
 // data or a task that kept crashing never leaves a job queued or running
-// forever, holding the one-running-sync lock.
+// forever, holding the one-running-sync lock. Tasks held in the fair queue
+// (not yet admitted) live in PostgreSQL and are never reaped.
 type Reaper struct {
 	store     *Store
 	inspector *asynq.Inspector
@@ -42,9 +43,10 @@ func NewReaper(store *Store, inspector *asynq.Inspector, log *zap.Logger) *Reape
 func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
 	rows, err := r.store.pool.Query(ctx, `
 		SELECT j.id, t.task_id, t.queue
-		FROM jobs j JOIN job_tasks t ON t.job_id = j.id AND NOT t.done
-		WHERE j.state IN ('queued', 'running') AND t.enqueued_at < now() - $1::interval
-		  AND NOT EXISTS (SELECT 1 FROM job_tasks y WHERE y.job_id = j.id AND NOT y.done AND y.enqueued_at >= now() - $1::interval)
+		FROM jobs j JOIN job_tasks t ON t.job_id = j.id AND NOT t.done AND NOT (t.held AND t.admitted_at IS NULL)
+		WHERE j.state IN ('queued', 'running') AND coalesce(t.admitted_at, t.enqueued_at) < now() - $1::interval
+		  AND NOT EXISTS (SELECT 1 FROM job_tasks y WHERE y.job_id = j.id AND NOT y.done
+		                  AND (coalesce(y.admitted_at, y.enqueued_at) >= now() - $1::interval OR (y.held AND y.admitted_at IS NULL)))
 		ORDER BY j.id`, r.Grace.String())
 	if err != nil {
 		return nil, fmt.Errorf("reap: %w", err)

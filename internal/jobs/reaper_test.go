@@ -30,7 +30,7 @@ func TestReaperFailsArchivedJob(t *testing.T) {
 	inspector := asynq.NewInspector(conn)
 	defer inspector.Close()
 	store := jobs.NewStore(pool)
-	d := jobs.NewDispatcher(store, client, inspector)
+	d := jobs.NewDispatcher(store, client, inspector, jobs.FairConfig{})
 
 	start := func() (jobs.Job, error) {
 		return d.Start(ctx, jobs.New{Type: jobs.TypeSyncIncremental, CreatedBy: "test"}, func(id string) (*asynq.Task, string, error) {

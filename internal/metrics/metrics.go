@@ -60,6 +60,34 @@ var (
 		Name: "reactivation_index_drift_documents",
 		Help: "Documents out of step with the source found by the last reconcile pass, by kind.",
 	}, []string{"kind"})
+
+	// FairQueued counts per-company jobs waiting in the fair queue, by
+	// company (the busiest by name, the rest as "other").
+	FairQueued = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reactivation_fair_queued_jobs",
+		Help: "Per-company jobs waiting in the fair queue, by company (top companies by name, the rest as other).",
+	}, []string{"company"})
+
+	// FairInFlight counts per-company jobs admitted to the workers and not
+	// finished, by company.
+	FairInFlight = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reactivation_fair_in_flight_jobs",
+		Help: "Per-company jobs admitted to the workers and not finished, by company.",
+	}, []string{"company"})
+
+	// FairOldestQueued is how long the oldest waiting job of each company
+	// has waited.
+	FairOldestQueued = promauto.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "reactivation_fair_oldest_queued_seconds",
+		Help: "Age of the oldest job waiting in the fair queue, by company.",
+	}, []string{"company"})
+
+	// FairWait times how long per-company jobs waited before admission.
+	FairWait = promauto.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "reactivation_fair_wait_seconds",
+		Help:    "Time per-company jobs waited in the fair queue before admission, by company.",
+		Buckets: prometheus.ExponentialBuckets(0.05, 3, 10),
+	}, []string{"company"})
 )
 
 // Campaign metrics.
@@ -95,5 +123,8 @@ const (
 func init() {
 	for _, k := range []string{DriftMissing, DriftExtra, DriftStale} {
 		IndexDrift.WithLabelValues(k).Set(0)
+	}
+	for _, g := range []*prometheus.GaugeVec{FairQueued, FairInFlight, FairOldestQueued} {
+		g.WithLabelValues("other").Set(0)
 	}
 }
