@@ -36,7 +36,7 @@ import (
 // argument (declare Args: cobra.ExactArgs(1) where one is wanted), and
 // prints a returned error as one line (exit 1). Return cli.Usagef for a bad
 // flag value, so that it exits 2 too. A command that needs the connections
-// opens them with app.Start.
+// opens them with app.Command.
 var commands []func() *cobra.Command
 
 // register adds subcommand constructors; call it from an init function.

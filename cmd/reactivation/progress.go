@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -35,7 +36,7 @@ func waitJob(ctx context.Context, store *jobs.Store, id string) (jobs.Job, error
 					progressbar.OptionSetDescription(j.Type), progressbar.OptionShowCount(), progressbar.OptionSetElapsedTime(true))
 			}
 			_ = bar.Set64(j.Progress.Done)
-		} else if !tty && time.Since(lastLine) > 5*time.Second {
+		} else if !tty && !j.State.Final() && time.Since(lastLine) > 5*time.Second {
 			fmt.Fprintf(os.Stderr, "%s %s: %d/%d\n", j.Type, j.State, j.Progress.Done, j.Progress.Total)
 			lastLine = time.Now()
 		}
@@ -78,4 +79,18 @@ func elapsed(j jobs.Job) time.Duration {
 		return 0
 	}
 	return j.FinishedAt.Sub(*j.StartedAt).Round(time.Millisecond)
+}
+
+// byteProgress wraps w so that what is written through it is drawn on
+// stderr out of total bytes when stderr is a terminal; done ends the bar.
+func byteProgress(w io.Writer, total int64, what string) (_ io.Writer, done func()) {
+	if !isTerminal(os.Stderr) {
+		return w, func() {}
+	}
+	bar := progressbar.NewOptions64(total, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowBytes(true), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
+	return io.MultiWriter(w, bar), func() {
+		_ = bar.Finish()
+		fmt.Fprintln(os.Stderr)
+	}
 }

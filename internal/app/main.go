@@ -56,8 +56,19 @@ func EnvironmentHelp() string {
 }
 
 // Start loads the configuration, opens the dependencies and runs run with
-// them, closing them afterwards.
+// them, closing them afterwards. run's error is logged (a server's stderr
+// is its log) and returned.
 func Start(ctx context.Context, process string, run func(ctx context.Context, d *Deps) error) error {
+	return start(ctx, process, run, true)
+}
+
+// Command is Start for a command of the CLI: run's error is returned
+// without a log line, for the command to print as its one line.
+func Command(ctx context.Context, run func(ctx context.Context, d *Deps) error) error {
+	return start(ctx, "reactivation", run, false)
+}
+
+func start(ctx context.Context, process string, run func(ctx context.Context, d *Deps) error, logErr bool) error {
 	cfg, err := config.Load()
 	if err != nil {
 		return err
@@ -73,7 +84,9 @@ func Start(ctx context.Context, process string, run func(ctx context.Context, d 
 	}
 	defer d.Close()
 	if err := run(ctx, d); err != nil {
-		log.Error("stopped with an error", zap.Error(err))
+		if logErr {
+			log.Error("stopped with an error", zap.Error(err))
+		}
 		return err
 	}
 	return nil
