@@ -33,7 +33,7 @@ var campaignAssets embed.FS
 func (s *Server) campaignRoutes(v1 *gin.RouterGroup) {
 	h := campaignHandlers{svc: s.campaigns()}
 	export, search := v1.Group("", require(auth.ScopeExport)), v1.Group("", require(auth.ScopeSearch))
-	export.POST("/campaigns", h.create)
+	export.POST("/campaigns", s.idempotent(), h.create)
 	search.GET("/campaigns", h.list)
 	search.GET("/campaigns/:id", h.get)
 	export.DELETE("/campaigns/:id", h.delete)

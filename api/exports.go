@@ -23,7 +23,7 @@ func (s *Server) exportRoutes(g *gin.RouterGroup) {
 	svc := export.New(export.Params{Jobs: s.deps.Jobs, Dispatcher: s.deps.Dispatcher, Log: s.log,
 		Config: export.Config{Retention: s.deps.Config.ExportRetention, Location: s.deps.Config.Location}})
 	h := exportHandlers{svc: svc, campaigns: campaignHandlers{svc: s.campaigns()}}
-	g.POST("/exports", h.start)
+	g.POST("/exports", s.idempotent(), h.start)
 	g.GET("/exports/audit", h.audit)
 	g.GET("/exports/:id", h.get)
 	g.GET("/exports/:id/download", h.download)

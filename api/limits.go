@@ -76,10 +76,10 @@ func (s *Server) cors(c *gin.Context) {
 	h := c.Writer.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
 	h.Add("Vary", "Origin")
-	h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Cache, Location, ETag, Content-Disposition")
+	h.Set("Access-Control-Expose-Headers", "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, X-Cache, Location, ETag, Content-Disposition, Idempotent-Replayed")
 	if c.Request.Method == http.MethodOptions {
 		h.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
-		h.Set("Access-Control-Allow-Headers", "X-API-Key, Authorization, Content-Type, X-Request-ID, If-None-Match")
+		h.Set("Access-Control-Allow-Headers", "X-API-Key, Authorization, Content-Type, X-Request-ID, If-None-Match, Idempotency-Key")
 		h.Set("Access-Control-Max-Age", "600")
 		c.AbortWithStatus(http.StatusNoContent)
 		return

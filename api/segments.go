@@ -19,7 +19,7 @@ import (
 // the complete matching set with a summary, then pages of that snapshot.
 func (s *Server) segmentRoutes(g *gin.RouterGroup) {
 	store := snapshot.NewStore(s.deps.DB)
-	g.POST("/segments/searches", func(c *gin.Context) {
+	g.POST("/segments/searches", s.idempotent(), func(c *gin.Context) {
 		var req struct {
 			Filter json.RawMessage `json:"filter"`
 			Sort   string          `json:"sort"`

@@ -13,7 +13,7 @@ import (
 
 func (s *Server) syncRoutes(g *gin.RouterGroup) {
 	svc := s.deps.Sync
-	g.POST("/syncs", func(c *gin.Context) {
+	g.POST("/syncs", s.idempotent(), func(c *gin.Context) {
 		var req struct {
 			Mode string `json:"mode"`
 		}
@@ -46,7 +46,7 @@ func (s *Server) syncRoutes(g *gin.RouterGroup) {
 		}
 		c.JSON(http.StatusOK, run)
 	})
-	g.POST("/customers/refresh", func(c *gin.Context) {
+	g.POST("/customers/refresh", s.idempotent(), func(c *gin.Context) {
 		var req struct {
 			CustomerIDs []string `json:"customerIds"`
 		}

@@ -3,11 +3,13 @@ package workers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
+	"github.com/reactivation/reactivation/internal/idempotency"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
@@ -58,6 +60,11 @@ func (w *Worker) registerSegments(mux *asynq.ServeMux) {
 		if n > 0 {
 			loggerFrom(ctx, w.log).Info("expired segment snapshots", zap.Int64("snapshots", n))
 		}
-		return err
+		// Idempotency records past their 24 hours ride on the same tick.
+		keys, kerr := idempotency.NewStore(w.deps.DB, idempotency.Config{}).DeleteExpired(ctx)
+		if keys > 0 {
+			loggerFrom(ctx, w.log).Info("expired idempotency keys", zap.Int64("keys", keys))
+		}
+		return errors.Join(err, kerr)
 	})
 }
