@@ -6,13 +6,10 @@ import (
 	"strconv"
 
 	"github.com/gin-gonic/gin"
-	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/snapshot"
-	"github.com/reactivation/reactivation/tasks"
 )
 
 // segmentRoutes serves large-segment searches: an async job that freezes
@@ -37,14 +34,8 @@ func (s *Server) segmentRoutes(g *gin.RouterGroup) {
 			fail(c, err)
 			return
 		}
-		canonical := f.Canonical()
 		k, _ := keyOf(c)
-		job, err := s.deps.Dispatcher.Start(c.Request.Context(), jobs.New{
-			CompanyID: *f.CompanyID, Type: jobs.TypeSegmentSearch, CreatedBy: k.ID,
-			Params: snapshot.Params{Filter: canonical, Sort: srt.String()},
-		}, func(id string) (*asynq.Task, string, error) {
-			return tasks.NewSegmentSearchTask(tasks.SegmentSearchPayload{JobPayload: tasks.JobPayload{JobID: id}})
-		}, func(pgx.Tx, jobs.Job) error { return nil })
+		job, err := snapshot.Start(c.Request.Context(), s.deps.Dispatcher, f, srt, k.ID)
 		if err != nil {
 			fail(c, err)
 			return

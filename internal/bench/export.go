@@ -32,7 +32,8 @@ func init() {
 	Register(Scenario{
 		Name: "export",
 		Description: "CSV export of the largest company and of every customer (one export per company) by a worker process, " +
-			"against a raw scroll of the same documents; the worker's peak RSS",
+			"against a raw scroll of the same documents; a large-segment snapshot of the largest company beside its export; " +
+			"the worker's peak RSS",
 		Run: runExport,
 	})
 }
@@ -123,6 +124,9 @@ func runExport(ctx context.Context, env Env, r *Report) error {
 
 		if ph.name == "largest" {
 			r.AtLeast("export_vs_raw_scroll", exportRate/rawRate, 0.8)
+			if err := snapshotBeside(ctx, env, d, ph.filters[0], rows, exportRate, r); err != nil {
+				return err
+			}
 			start := time.Now()
 			if err := verifyDownload(ctx, svc, ids[0]); err != nil {
 				return err
@@ -191,14 +195,8 @@ func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.Deps)
 	if err != nil {
 		return err
 	}
-	done, err := waitFinal(ctx, d.Jobs, job.ID, time.Hour)
-	if err != nil {
-		return err
-	}
-	if done.State != jobs.Succeeded {
-		return fmt.Errorf("full sync %s: %s", done.State, done.Error)
-	}
-	return nil
+	_, err = waitSucceeded(ctx, d.Jobs, job.ID, "full sync")
+	return err
 }
 
 // runWorker runs env.Worker over cfg in this process until the returned

@@ -1,0 +1,41 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/segment"
+	"github.com/reactivation/reactivation/tasks"
+)
+
+// Start queues a large-segment search of f (which must name its company)
+// in sort s: a job whose task materialises the snapshot (see Materialize).
+func Start(ctx context.Context, d *jobs.Dispatcher, f segment.Filter, s segment.Sort, createdBy string) (jobs.Job, error) {
+	if err := f.RequireCompany(); err != nil {
+		return jobs.Job{}, err
+	}
+	return d.Start(ctx, jobs.New{
+		CompanyID: *f.CompanyID, Type: jobs.TypeSegmentSearch, CreatedBy: createdBy,
+		Params: Params{Filter: f.Canonical(), Sort: s.String()},
+	}, func(id string) (*asynq.Task, string, error) {
+		return tasks.NewSegmentSearchTask(tasks.SegmentSearchPayload{JobPayload: tasks.JobPayload{JobID: id}})
+	}, func(pgx.Tx, jobs.Job) error { return nil })
+}
+
+// Drop deletes the snapshot of jobID, its rows and its record, at once
+// rather than at expiry.
+func (s *Store) Drop(ctx context.Context, jobID string) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
+			return fmt.Errorf("snapshot: drop rows: %w", err)
+		}
+		if _, err := tx.Exec(ctx, "DELETE FROM segment_snapshots WHERE job_id = $1", jobID); err != nil {
+			return fmt.Errorf("snapshot: drop: %w", err)
+		}
+		return nil
+	})
+}
