@@ -13,9 +13,10 @@ import (
 // the original task: the constructor runs again, so the task gets the same
 // id, queue and options it would have had.
 var rebuilders = map[string]func(payload []byte) (*asynq.Task, string, error){
-	TypeExport:        rebuild(NewExportTask),
-	TypeSegmentSearch: rebuild(NewSegmentSearchTask),
-	TypeSyncRefresh:   rebuild(NewSyncRefreshTask),
+	TypeExport:         rebuild(NewExportTask),
+	TypeSegmentSearch:  rebuild(NewSegmentSearchTask),
+	TypeSyncRefresh:    rebuild(NewSyncRefreshTask),
+	TypeCampaignFreeze: rebuild(NewCampaignFreezeTask),
 }
 
 // Fair reports whether tasks of typ start per-company jobs that are
