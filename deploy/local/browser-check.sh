@@ -3,7 +3,8 @@
 # of its own (database reactivation_browser, index alias
 # reactivation_browser) and checks they render: the docs page lists the
 # operations of /openapi.json, /monitoring shows Asynqmon to an admin key
-# given as the basic-auth password, and answers 401 without one.
+# given as the basic-auth password, and answers 401 without one; a
+# campaign's report page draws its groups and chart.
 # Screenshots and rendered DOMs land in .local/screenshots/.
 #
 #   deploy/local/browser-check.sh        (make browser-check)
@@ -47,6 +48,25 @@ operations=$(grep -o 'class="op"' "$SHOTS/docs.html" | wc -l)
 check "the docs page rendered $operations operations" [ "$operations" -ge 20 ]
 check "the docs page shows POST /api/v1/customers/search" grep -q '/api/v1/customers/search' "$SHOTS/docs.html"
 
+# A campaign on the inactive customers, sent 120 days ago so its window
+# holds purchases; its page gets the key once in the fragment.
+sent_at=$(date -u -d '-120 days' +%Y-%m-%dT%H:%M:%SZ)
+json_field() { python3 -c "import json, sys; print(json.load(sys.stdin)[\"$1\"])"; }
+campaign=$(curl -fsS -X POST "$BASE_URL/api/v1/campaigns" -H "X-API-Key: $COMPANY_KEY" -H 'Content-Type: application/json' \
+  -d "{\"name\":\"browser check\",\"filter\":{\"minDaysSinceLastPurchase\":90},\"sentAt\":\"$sent_at\",\"windowDays\":30}" |
+  json_field campaignId)
+for ((i = 0; i < 120; i++)); do
+  state=$(curl -fsS "$BASE_URL/api/v1/campaigns/$campaign" -H "X-API-Key: $COMPANY_KEY" | json_field state)
+  [ "$state" = ready ] && break
+  sleep 0.5
+done
+check "the campaign's audience froze (state $state)" [ "$state" = ready ]
+chrome --dump-dom "$BASE_URL/campaigns/$campaign#key=$COMPANY_KEY" >"$SHOTS/campaign.html"
+chrome --screenshot="$SHOTS/campaign.png" "$BASE_URL/campaigns/$campaign#key=$COMPANY_KEY"
+check "the campaign page shows the groups side by side" grep -q '<th>holdout</th>' "$SHOTS/campaign.html"
+check "the campaign page drew the treatment series" grep -q 'data-group="treatment"' "$SHOTS/campaign.html"
+check "the campaign page shows the lift" grep -q '95% interval' "$SHOTS/campaign.html"
+
 monitoring="http://x:$ADMIN_KEY@${BASE_URL#http://}/monitoring/"
 chrome --dump-dom "$monitoring" >"$SHOTS/monitoring.html"
 chrome --screenshot="$SHOTS/monitoring.png" "$monitoring"
@@ -58,7 +78,7 @@ check "/monitoring without a key answers 401 (got $status)" [ "$status" = 401 ]
 status=$(curl -s -o /dev/null -w '%{http_code}' -u "x:$COMPANY_KEY" "$BASE_URL/monitoring/")
 check "/monitoring with a company key answers 403 (got $status)" [ "$status" = 403 ]
 
-demo_log "screenshots: .local/screenshots/{docs,docs-search,monitoring}.png"
+demo_log "screenshots: .local/screenshots/{docs,docs-search,campaign,monitoring}.png"
 if [ "$failures" -gt 0 ]; then
   demo_log "$failures check(s) failed"
   exit 1
