@@ -64,7 +64,6 @@ func campaignCreateCommand() *cobra.Command {
 	channel := cmd.Flags().String("channel", campaign.DefaultChannel, "one of "+strings.Join(campaign.Channels, ", "))
 	includeSuppressed := cmd.Flags().Bool("include-suppressed", false, "keep suppressed customers in the audience")
 	wait := cmd.Flags().Bool("wait", false, "wait until the audience is frozen")
-	cmd.Args = cobra.NoArgs
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		n, f, err := campaignRequest(*company, *name, *filter, *holdout, *window, *sentAt, *cost, *currency, *channel, *includeSuppressed)
 		if err != nil {
@@ -123,7 +122,7 @@ func campaignRequest(company, name, filter string, holdout, window int, sentAt, 
 }
 
 func campaignListCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "list [--company ID] [--json]", Short: "list campaigns, newest first", Args: cobra.NoArgs}
+	cmd := &cobra.Command{Use: "list [--company ID] [--json]", Short: "list campaigns, newest first"}
 	company := cmd.Flags().String("company", "", "only this company's")
 	asJSON := cmd.Flags().Bool("json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
