@@ -10,6 +10,7 @@ import (
 	"github.com/reactivation/reactivation/internal/campaign"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
 )
 
@@ -68,6 +69,18 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(env.Out, "engine scan alone ...")
+	scanStart := time.Now()
+	scanned := 0
+	err = d.Engine.Scan(ctx, search.Query{Filter: f, Sort: segment.Sort{Field: segment.SortName}, Size: 5000, Now: job.CreatedAt,
+		Location: cfg.Location, Unordered: true, Fields: []string{"customerId"}}, func(ps []profile.Profile) error {
+		scanned += len(ps)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.Add("engine_scan_seconds", time.Since(scanStart).Seconds(), "s")
 	r.Add("audience_customers", float64(counts.Total()), "customers")
 	r.Add("freeze_seconds", freeze.Seconds(), "s")
 	r.Add("copy_baseline_seconds", copyTook.Seconds(), "s")
