@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -43,7 +42,7 @@ or --json), and imports delivery events from an NDJSON or CSV file.`,
 
 // withCampaigns opens the connections and runs fn with the campaign service.
 func withCampaigns(cmd *cobra.Command, fn func(ctx context.Context, d *app.Deps, svc *campaign.Service) error) error {
-	return app.Start(cmd.Context(), "reactivation", func(ctx context.Context, d *app.Deps) error {
+	return app.Command(cmd.Context(), func(ctx context.Context, d *app.Deps) error {
 		return fn(ctx, d, workers.NewCampaignService(d))
 	})
 }
@@ -136,7 +135,7 @@ func campaignListCommand() *cobra.Command {
 				return err
 			}
 			if *asJSON {
-				return printJSON(os.Stdout, list)
+				return printJSON(list)
 			}
 			printCampaigns(os.Stdout, list)
 			return nil
@@ -155,7 +154,7 @@ func campaignShowCommand() *cobra.Command {
 				return err
 			}
 			if *asJSON {
-				return printJSON(os.Stdout, c)
+				return printJSON(c)
 			}
 			printCampaigns(os.Stdout, []campaign.Campaign{c})
 			return nil
@@ -174,7 +173,7 @@ func campaignReportCommand() *cobra.Command {
 				return err
 			}
 			if *asJSON {
-				return printJSON(os.Stdout, r)
+				return printJSON(r)
 			}
 			printReport(os.Stdout, r)
 			return nil
@@ -225,7 +224,7 @@ func campaignEventsCommand() *cobra.Command {
 				return err
 			}
 			if *asJSON {
-				return printJSON(os.Stdout, res)
+				return printJSON(res)
 			}
 			fmt.Printf("received %d, accepted %d, duplicates %d, suppressed %d, rejected %d\n",
 				res.Received, res.Accepted, res.Duplicates, res.Suppressed, res.Rejected)
@@ -236,12 +235,6 @@ func campaignEventsCommand() *cobra.Command {
 		})
 	}
 	return cmd
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func printCampaigns(w io.Writer, list []campaign.Campaign) {
