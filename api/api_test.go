@@ -105,16 +105,32 @@ func TestHealthAndReadiness(t *testing.T) {
 	require.Equal(t, false, index["aliasExists"], "a fresh deployment has no index yet, and is ready anyway")
 }
 
-func TestReadinessFailsWhenRedisIsDown(t *testing.T) {
+func TestReadinessFailsOnlyWithoutPostgres(t *testing.T) {
 	b := setup(t)
 	// Point the API's Redis client at a port nobody listens on: the real
-	// client, failing for real.
+	// client, failing for real. Redis down is degraded, not unready.
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
 	t.Cleanup(func() { dead.Close() })
 	b.deps.Redis = dead
 	res, body := b.do(t, "GET", "/readyz", "", nil)
+	require.Equal(t, 200, res.StatusCode, body)
+	require.Equal(t, "degraded", body["status"])
+	redisCheck := body["checks"].(map[string]any)["redis"].(map[string]any)
+	require.Equal(t, "down", redisCheck["status"])
+	require.Nil(t, redisCheck["error"], "no driver error text without an admin key")
+	res, body = b.do(t, "GET", "/readyz?strict=1", "", nil)
 	require.Equal(t, 503, res.StatusCode, body)
-	require.Equal(t, "down", body["checks"].(map[string]any)["redis"].(map[string]any)["status"])
+	res, body = b.do(t, "GET", "/readyz", b.key(t, ""), nil)
+	require.Equal(t, 200, res.StatusCode, body)
+	require.Contains(t, body["checks"].(map[string]any)["redis"].(map[string]any)["error"], "127.0.0.1:1", "an admin key sees the details")
+	res, body = b.do(t, "GET", "/readyz", b.key(t, "COMP001"), nil)
+	require.Nil(t, body["checks"].(map[string]any)["redis"].(map[string]any)["error"], "a company key does not")
+
+	// PostgreSQL down: unready.
+	b.deps.DB.Close()
+	res, body = b.do(t, "GET", "/readyz", "", nil)
+	require.Equal(t, 503, res.StatusCode, body)
+	require.Equal(t, "down", body["checks"].(map[string]any)["postgres"].(map[string]any)["status"])
 }
 
 func TestAuthentication(t *testing.T) {

@@ -20,10 +20,15 @@ func (s *Server) rateLimit() gin.HandlerFunc {
 	limiter := redis_rate.NewLimiter(s.deps.Redis)
 	limit := redis_rate.Limit{Rate: s.deps.Config.RateLimitPerMinute, Burst: s.deps.Config.RateLimitBurst, Period: time.Minute}
 	return func(c *gin.Context) {
+		if s.redisDown.open() {
+			c.Next()
+			return
+		}
 		k, _ := keyOf(c)
 		res, err := limiter.Allow(c.Request.Context(), "reactivation:rate:"+k.ID, limit)
 		if err != nil {
 			// Redis down: serve rather than refuse; readiness reports Redis.
+			s.redisDown.trip()
 			loggerOf(c).Warn("rate limiter unavailable", zap.Error(err))
 			c.Next()
 			return

@@ -95,12 +95,7 @@ func routeOf(c *gin.Context) string {
 
 // authenticate requires a valid key in X-API-Key or Authorization: Bearer.
 func (s *Server) authenticate(c *gin.Context) {
-	secret := c.GetHeader("X-API-Key")
-	if secret == "" {
-		if v, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer "); ok {
-			secret = strings.TrimSpace(v)
-		}
-	}
+	secret := secretOf(c)
 	if secret == "" {
 		c.Header("WWW-Authenticate", `Bearer realm="reactivation"`)
 		writeProblem(c, problem(http.StatusUnauthorized, "send an API key in X-API-Key or Authorization: Bearer"))
@@ -128,6 +123,18 @@ func require(scope auth.Scope) gin.HandlerFunc {
 		}
 		c.Next()
 	}
+}
+
+// secretOf is the key the request sends in X-API-Key or Authorization:
+// Bearer, or "".
+func secretOf(c *gin.Context) string {
+	secret := c.GetHeader("X-API-Key")
+	if secret == "" {
+		if v, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer "); ok {
+			secret = strings.TrimSpace(v)
+		}
+	}
+	return secret
 }
 
 func keyOf(c *gin.Context) (auth.Key, bool) {

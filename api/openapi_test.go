@@ -471,6 +471,8 @@ func TestResponsesMatchTheSpec(t *testing.T) {
 	t.Run("unavailable", func(t *testing.T) {
 		degraded := b.variant(t, func(d *app.Deps) { d.Engine = nil })
 		res, _ := degraded.call(t, specCase{method: "GET", path: "/readyz"}, f.keys, ids)
+		require.Equal(t, http.StatusOK, res.StatusCode, "degraded, still serving PostgreSQL routes")
+		res, _ = degraded.call(t, specCase{method: "GET", path: "/readyz?strict=1"}, f.keys, ids)
 		require.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
 		res, _ = degraded.call(t, specCase{method: "POST", path: "/api/v1/customers/search", key: "comp1", body: `{}`}, f.keys, ids)
 		require.Equal(t, http.StatusServiceUnavailable, res.StatusCode)

@@ -3,11 +3,13 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/cache"
 	"github.com/reactivation/reactivation/internal/errs"
@@ -42,27 +44,48 @@ func (s *Server) searchCustomers(c *gin.Context) {
 		return
 	}
 	now := time.Now()
-	version, err := s.deps.Cache.Version(ctx, s.deps.Engine.Current)
-	if err != nil {
-		fail(c, &errs.Error{Code: errs.Unavailable, Message: "the search engine or cache is unavailable", Err: err})
-		return
-	}
-	day := now.In(s.deps.Config.Location).Format(time.DateOnly)
-	key := cache.Key(tenantOf(c).CompanyID, string(req.Canonical()), version, day)
-	fresh := strings.Contains(c.GetHeader("Cache-Control"), "no-cache")
-	out, hit, err := s.deps.Cache.Do(ctx, key, fresh, func(ctx context.Context) ([]byte, error) {
+	compute := func(ctx context.Context) ([]byte, error) {
 		page, err := s.deps.Engine.Search(ctx, search.Query{
 			Filter: req.Filter, Sort: req.Sort, Size: req.Size, Cursor: req.Cursor,
 			Now: now, Location: s.deps.Config.Location,
 		})
 		if err != nil {
-			return nil, err
+			return nil, engineUnavailable(err)
 		}
 		if page.Customers == nil {
 			page.Customers = []profile.Profile{}
 		}
 		return json.Marshal(page)
-	})
+	}
+	// Redis down: the cache is an optimisation, so answer uncached.
+	bypass := func() {
+		out, err := compute(ctx)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.Header("X-Cache", "bypass")
+		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
+	}
+	if s.redisDown.open() {
+		bypass()
+		return
+	}
+	version, err := s.deps.Cache.Version(ctx, s.deps.Engine.Current)
+	if errors.Is(err, cache.ErrUnavailable) {
+		s.redisDown.trip()
+		loggerOf(c).Warn("search cache unavailable: answering uncached", zap.Error(err))
+		bypass()
+		return
+	}
+	if err != nil {
+		fail(c, engineUnavailable(err))
+		return
+	}
+	day := now.In(s.deps.Config.Location).Format(time.DateOnly)
+	key := cache.Key(tenantOf(c).CompanyID, string(req.Canonical()), version, day)
+	fresh := strings.Contains(c.GetHeader("Cache-Control"), "no-cache")
+	out, hit, err := s.deps.Cache.Do(ctx, key, fresh, compute)
 	if err != nil {
 		fail(c, err)
 		return

@@ -24,6 +24,8 @@ type Server struct {
 	deps   *app.Deps
 	log    *zap.Logger
 	router *gin.Engine
+	// redisDown pauses optional Redis use (cache, rate limits) after a failure.
+	redisDown breaker
 }
 
 // New builds the router over deps.

@@ -18,6 +18,10 @@ import (
 	"github.com/reactivation/reactivation/internal/metrics"
 )
 
+// ErrUnavailable marks errors of Redis itself, as opposed to the search
+// engine's: a caller may serve without the cache.
+var ErrUnavailable = errors.New("the search cache (Redis) is unavailable")
+
 // Cache is a Redis-backed response cache. Safe for concurrent use.
 type Cache struct {
 	rdb    *redis.Client
@@ -36,7 +40,7 @@ func New(rdb *redis.Client, alias string, ttl time.Duration) *Cache {
 func (c *Cache) Version(ctx context.Context, current func(context.Context) (string, error)) (string, error) {
 	vals, err := c.rdb.MGet(ctx, c.prefix+"generation", c.prefix+"epoch").Result()
 	if err != nil {
-		return "", fmt.Errorf("cache version: %w", err)
+		return "", fmt.Errorf("cache version: %w: %w", ErrUnavailable, err)
 	}
 	gen, _ := vals[0].(string)
 	epoch, _ := vals[1].(string)

@@ -82,7 +82,7 @@ func (d *Dispatcher) Start(ctx context.Context, n New, first TaskFunc, before fu
 	}
 	if _, err := d.client.EnqueueContext(ctx, task); err != nil {
 		_, _ = d.store.Fail(context.WithoutCancel(ctx), job.ID, "could not enqueue: "+err.Error())
-		return Job{}, &errs.Error{Code: errs.Unavailable, Message: "the task queue is unavailable", Err: err}
+		return Job{}, &errs.Error{Code: errs.Unavailable, Message: "the task queue (Redis) is unavailable", Err: err}
 	}
 	return job, nil
 }
@@ -100,7 +100,7 @@ func (d *Dispatcher) unqueue(ctx context.Context, jobID, taskID string, cause er
 		return nil
 	}
 	_, _ = d.store.Fail(ctx, jobID, "could not enqueue: the task queue is unavailable")
-	return &errs.Error{Code: errs.Unavailable, Message: "the task queue is unavailable", Err: cause}
+	return &errs.Error{Code: errs.Unavailable, Message: "the task queue (Redis) is unavailable", Err: cause}
 }
 
 // Follow enqueues a further task of a running job. Enqueuing the same task
