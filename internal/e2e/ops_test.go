@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +110,26 @@ func TestSchedulerServesMetricsAndHealth(t *testing.T) {
 	waitStatus(t, base+"/healthz", http.StatusOK, 5*time.Second)
 	_, metrics := probe(t, base+"/metrics")
 	require.True(t, strings.Contains(metrics, `reactivation_build_info{goversion="go`), "build info with the Go version:\n%s", metrics)
+}
+
+// TestMigrateWaitHoldsUntilTheSchemaIsApplied runs the init containers'
+// command, `reactivation migrate --wait`, on a schema nobody migrated: it
+// fails when its wait ends, naming the missing migrations; once
+// `reactivation migrate` ran, it succeeds at once.
+func TestMigrateWaitHoldsUntilTheSchemaIsApplied(t *testing.T) {
+	cfg := testenv.Config(t)
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(filepath.Join(binDir, "reactivation"), args...)
+		cmd.Env = environ(cfg)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := run("migrate", "--wait", "1s")
+	require.Error(t, err, out)
+	require.Contains(t, out, "not applied yet")
+	out, err = run("migrate")
+	require.NoError(t, err, out)
+	out, err = run("migrate", "--wait", "10s")
+	require.NoError(t, err, out)
+	require.Contains(t, out, "schema is up to date")
 }
