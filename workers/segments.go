@@ -40,7 +40,8 @@ func (w *Worker) registerSegments(mux *asynq.ServeMux) {
 		if err != nil {
 			return fmt.Errorf("segment sort: %v: %w", err, asynq.SkipRetry)
 		}
-		q := search.Query{Filter: f, Sort: srt, Size: 1000, Now: job.CreatedAt, Location: w.deps.Config.Location}
+		// Pages of 2,500, the export's: the scan is the same one.
+		q := search.Query{Filter: f, Sort: srt, Size: 2500, Now: job.CreatedAt, Location: w.deps.Config.Location}
 		first, err := w.deps.Engine.Search(ctx, search.Query{Filter: f, Sort: srt, Size: 1, Now: q.Now, Location: q.Location})
 		if err != nil {
 			return err
