@@ -3,6 +3,7 @@
 # Docker. A service already answering at its configured URL is used as it is.
 #
 #   deploy/local/services.sh up|down|status|env
+#   deploy/local/services.sh sentinel-up|sentinel-down|sentinel-env   (Redis HA, see below)
 #
 # Data, logs and downloaded artifacts live in .local/ at the repository root
 # (git-ignored). Idempotent: `up` with everything running returns in well
@@ -201,6 +202,93 @@ export SEARCH_FLAVOR='$SEARCH_FLAVOR'
 EOF
 }
 
+# ---------- Redis high availability (sentinel-up|sentinel-down|sentinel-env) ----------
+# A primary, a replica and three sentinels watching them, on loopback ports
+# of their own: never the shared Redis on REDIS_PORT. Ports and directory
+# can be chosen (a test takes free ones):
+#   REDIS_HA_PORT (6390), REDIS_HA_REPLICA_PORT (6391),
+#   REDIS_HA_SENTINEL_PORTS ("26390 26391 26392"), REDIS_HA_MASTER
+#   (reactivation), REDIS_HA_DIR ($STATE/redis-ha).
+HA_PORT=${REDIS_HA_PORT:-6390}
+HA_REPLICA_PORT=${REDIS_HA_REPLICA_PORT:-6391}
+HA_SENTINEL_PORTS=${REDIS_HA_SENTINEL_PORTS:-26390 26391 26392}
+HA_MASTER=${REDIS_HA_MASTER:-reactivation}
+HA_DIR=${REDIS_HA_DIR:-$STATE/redis-ha}
+
+# sentinel_exec CONF starts a sentinel: Debian's redis-sentinel when
+# installed, else redis-server in sentinel mode (the same binary).
+sentinel_exec() {
+  if command -v redis-sentinel >/dev/null; then
+    redis-sentinel "$1" >/dev/null
+  else
+    redis-server "$1" --sentinel >/dev/null
+  fi
+}
+
+ha_redis_start() { # PORT [PRIMARY_PORT]
+  local port=$1
+  redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --dir "$HA_DIR" \
+    --dbfilename "dump-$port.rdb" --save '' --appendonly no \
+    --pidfile "$HA_DIR/redis-$port.pid" --logfile "$HA_DIR/redis-$port.log" \
+    ${2:+--replicaof 127.0.0.1 "$2"} >/dev/null
+}
+
+# ha_ready: every sentinel knows the master, its replica and the two other
+# sentinels.
+ha_ready() {
+  local p info
+  for p in $HA_SENTINEL_PORTS; do
+    info=$(redis-cli -p "$p" sentinel master "$HA_MASTER" 2>/dev/null | paste -sd' ') || return 1
+    [[ "$info" == *"num-slaves 1"* && "$info" == *"num-other-sentinels 2"* ]] || return 1
+  done
+}
+
+sentinel_up() {
+  command -v redis-server >/dev/null || apt_install redis-server redis-sentinel
+  mkdir -p "$HA_DIR"
+  ha_redis_start "$HA_PORT"
+  ha_redis_start "$HA_REPLICA_PORT" "$HA_PORT"
+  local p
+  for p in $HA_SENTINEL_PORTS; do
+    # A sentinel rewrites its configuration file: one each.
+    cat >"$HA_DIR/sentinel-$p.conf" <<EOF
+bind 127.0.0.1
+port $p
+daemonize yes
+dir $HA_DIR
+pidfile $HA_DIR/sentinel-$p.pid
+logfile $HA_DIR/sentinel-$p.log
+sentinel monitor $HA_MASTER 127.0.0.1 $HA_PORT 2
+sentinel down-after-milliseconds $HA_MASTER 1000
+sentinel failover-timeout $HA_MASTER 10000
+sentinel parallel-syncs $HA_MASTER 1
+EOF
+    sentinel_exec "$HA_DIR/sentinel-$p.conf"
+  done
+  wait_for "Redis sentinels" 30 ha_ready
+  log "Redis HA up: primary $HA_PORT, replica $HA_REPLICA_PORT, sentinels $HA_SENTINEL_PORTS (master $HA_MASTER)"
+}
+
+sentinel_down() {
+  local f
+  for f in "$HA_DIR"/sentinel-*.pid "$HA_DIR"/redis-*.pid; do
+    [ -s "$f" ] || continue
+    kill "$(cat "$f")" 2>/dev/null || true
+    rm -f "$f"
+  done
+  log "Redis HA stopped"
+}
+
+print_sentinel_env() {
+  local p addrs=""
+  for p in $HA_SENTINEL_PORTS; do addrs="$addrs,127.0.0.1:$p"; done
+  cat <<EOF
+export REDIS_URL='redis://127.0.0.1:$HA_PORT/0'
+export REDIS_SENTINEL_ADDRS='${addrs#,}'
+export REDIS_SENTINEL_MASTER='$HA_MASTER'
+EOF
+}
+
 case "${1:-}" in
   up)
     mkdir -p "$STATE"
@@ -222,5 +310,8 @@ case "${1:-}" in
     pg_up && redis_up && os_up
     ;;
   env) print_env ;;
-  *) die "usage: $0 up|down|status|env" ;;
+  sentinel-up) sentinel_up ;;
+  sentinel-down) sentinel_down ;;
+  sentinel-env) print_sentinel_env ;;
+  *) die "usage: $0 up|down|status|env|sentinel-up|sentinel-down|sentinel-env" ;;
 esac

@@ -56,17 +56,15 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, error
 		d.Close()
 		return nil, fmt.Errorf("source database: %w", err)
 	}
-	opt, err := redis.ParseURL(cfg.RedisURL)
-	if err != nil {
+	var where string
+	if d.Redis, d.RedisConn, where, err = openRedis(cfg); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, err
 	}
-	d.Redis = redis.NewClient(opt)
 	if err := d.Redis.Ping(ctx).Err(); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("redis at %s unreachable: %w", opt.Addr, err)
+		return nil, fmt.Errorf("%s unreachable: %w", where, err)
 	}
-	d.RedisConn = asynq.RedisClientOpt{Addr: opt.Addr, Username: opt.Username, Password: opt.Password, DB: opt.DB, TLSConfig: opt.TLSConfig}
 	d.Asynq = asynq.NewClient(d.RedisConn)
 	d.Inspector = asynq.NewInspector(d.RedisConn)
 	if d.Engine, err = openEngine(ctx, cfg, d.DB); err != nil {

@@ -75,6 +75,17 @@ type Config struct {
 	// assigned. A full sync always loads without replicas.
 	IndexReplicas int `env:"INDEX_REPLICAS" envDefault:"-1"`
 
+	// RedisSentinelAddrs, comma-separated host:port, selects Redis
+	// Sentinel: queues, cache and rate limits follow the master named
+	// RedisSentinelMaster through failovers, and REDIS_URL only gives the
+	// master's username, password and DB. Empty uses REDIS_URL's host.
+	RedisSentinelAddrs  string `env:"REDIS_SENTINEL_ADDRS"`
+	RedisSentinelMaster string `env:"REDIS_SENTINEL_MASTER"`
+	// RedisSentinelPassword authenticates to the sentinels; empty: none.
+	RedisSentinelPassword string `env:"REDIS_SENTINEL_PASSWORD"`
+	// RedisPassword, when set, replaces REDIS_URL's password.
+	RedisPassword string `env:"REDIS_PASSWORD"`
+
 	// Location is BusinessTimezone, loaded.
 	Location *time.Location `env:"-"`
 }
@@ -181,6 +192,9 @@ func (c *Config) Validate() error {
 	}
 	if c.IndexReplicas < -1 {
 		return bad("INDEX_REPLICAS", "must be -1 (decided by the cluster's data nodes) or at least 0, got %d", c.IndexReplicas)
+	}
+	if err := c.validateSentinel(); err != nil {
+		return err
 	}
 	return c.validateOps()
 }

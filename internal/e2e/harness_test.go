@@ -108,6 +108,8 @@ func environ(cfg config.Config) []string {
 		"WORKER_METRICS_ADDR=127.0.0.1:0",
 		"SCHEDULER_METRICS_ADDR=127.0.0.1:0",
 		"API_ADDR="+cfg.APIAddr,
+		"REDIS_SENTINEL_ADDRS="+cfg.RedisSentinelAddrs,
+		"REDIS_SENTINEL_MASTER="+cfg.RedisSentinelMaster,
 	)
 }
 
