@@ -83,19 +83,19 @@
 
   // chart draws one polyline per group: cumulative rate by day.
   function chart(r, names) {
-    const W = 720, H = 260, P = 40;
+    const W = 720, H = 260, P = 40, L = 64; // L: room for the y labels
     const days = r.window.days;
     let top = 0;
     for (const d of r.daily) for (const n of names) top = Math.max(top, d[n] || 0);
     top = top > 0 ? top * 1.1 : 0.01;
-    const x = (day) => P + ((W - 2 * P) * day) / days;
+    const x = (day) => L + ((W - L - P) * day) / days;
     const y = (v) => H - P - ((H - 2 * P) * v) / top;
     const root = svg("svg", { width: W, height: H, viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": "cumulative reactivation rate per group" });
-    root.append(svg("line", { x1: P, y1: H - P, x2: W - P, y2: H - P, stroke: "#999" }));
-    root.append(svg("line", { x1: P, y1: P, x2: P, y2: H - P, stroke: "#999" }));
+    root.append(svg("line", { x1: L, y1: H - P, x2: W - P, y2: H - P, stroke: "#999" }));
+    root.append(svg("line", { x1: L, y1: P, x2: L, y2: H - P, stroke: "#999" }));
     const label = (tx, ty, text, anchor) => { const t = svg("text", { x: tx, y: ty, "font-size": 11, "text-anchor": anchor || "middle" }); t.textContent = text; root.append(t); };
-    label(P - 4, y(top) + 4, pct(top), "end");
-    label(P - 4, H - P + 4, "0%", "end");
+    label(L - 4, y(top) + 4, pct(top), "end");
+    label(L - 4, H - P + 4, "0%", "end");
     label(x(days), H - P + 16, "day " + days);
     label(x(0), H - P + 16, "sent");
     names.forEach((n, i) => {
