@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"strconv"
@@ -68,11 +69,22 @@ func (r *privateRedis) stop() {
 	}
 }
 
-// TestDegradation stops a real Redis (a private one) and cuts the real
+// TestDegradation (below faultSetup) stops a real Redis (a private one) and cuts the real
 // search engine (through a loopback proxy): reads that do not need the
 // missing service keep answering, the rest answer 503 problems naming it,
 // nothing hangs, and readiness stays 200 while PostgreSQL answers.
-func TestDegradation(t *testing.T) {
+// faultBundle is an API over a private Redis and a cuttable engine, with
+// an index, an export and a snapshot already built.
+type faultBundle struct {
+	*testBundle
+	rdb                 *privateRedis
+	engine              *testenv.Proxy
+	comp1, admin        string
+	exportID, segmentID string
+}
+
+func faultSetup(t *testing.T) *faultBundle {
+	t.Helper()
 	ctx := context.Background()
 	rdb := startPrivateRedis(t)
 	cfg := testenv.Config(t)
@@ -80,6 +92,8 @@ func TestDegradation(t *testing.T) {
 	engine := testenv.NewProxy(t, cfg.ElasticsearchURL)
 	cfg.ElasticsearchURL = engine.URL()
 	cfg.SyncShardSize = 100
+	// One key drives the fault run's 32 clients: rate limits stay out of it.
+	cfg.RateLimitPerMinute, cfg.RateLimitBurst = 1_000_000, 100_000
 	require.NoError(t, cfg.Validate())
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
 	require.NoError(t, err)
@@ -131,6 +145,14 @@ func TestDegradation(t *testing.T) {
 	stopWorker()
 	require.NoError(t, <-stopped)
 
+	return &faultBundle{testBundle: b, rdb: rdb, engine: engine, comp1: comp1, admin: admin, exportID: exportID, segmentID: segmentID}
+}
+
+func TestDegradation(t *testing.T) {
+	f := faultSetup(t)
+	b, rdb, engine, comp1, admin, exportID, segmentID := f.testBundle, f.rdb, f.engine, f.comp1, f.admin, f.exportID, f.segmentID
+	var res *http.Response
+	var body map[string]any
 	search := map[string]any{"city": "San José"}
 	timed := func(method, path string, body any) (int, map[string]any, string, time.Duration) {
 		t.Helper()
