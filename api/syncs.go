@@ -3,12 +3,15 @@ package api
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/syncrun"
 )
 
 func (s *Server) syncRoutes(g *gin.RouterGroup) {
@@ -26,8 +29,13 @@ func (s *Server) syncRoutes(g *gin.RouterGroup) {
 			writeProblem(c, problem(http.StatusForbidden, "syncs of the whole index are for admin keys; a company key refreshes its own customers with POST /api/v1/customers/refresh"))
 			return
 		}
-		if req.Mode != "full" && req.Mode != "incremental" {
-			invalid(c, "mode", `must be "full" or "incremental"`)
+		if !slices.Contains(syncrun.Modes, req.Mode) {
+			invalid(c, "mode", "must be one of "+strings.Join(syncrun.Modes, ", "))
+			return
+		}
+		// A reconcile reads and repairs every company's documents.
+		if req.Mode == syncrun.ModeReconcile && !tenantOf(c).Admin {
+			fail(c, errs.E(errs.Forbidden, "a reconcile pass covers every company: it needs an admin key"))
 			return
 		}
 		k, _ := keyOf(c)

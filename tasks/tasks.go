@@ -30,6 +30,10 @@ const (
 	TypeJobsReap        = "jobs:reap"
 	TypeSegmentSearch   = "segment:search"
 	TypeCleanup         = "maintenance:cleanup"
+	// TypeSyncReconcile plans a reconcile pass; TypeSyncReconcileShard
+	// compares and repairs one key range.
+	TypeSyncReconcile      = "sync:reconcile"
+	TypeSyncReconcileShard = "sync:reconcile-shard"
 )
 
 // queues maps each type to the queue it runs on.
@@ -42,6 +46,9 @@ var queues = map[string]string{
 	TypeJobsReap:        QueueCritical,
 	TypeSegmentSearch:   QueueDefault,
 	TypeCleanup:         QueueDefault,
+	// A reconcile is background work: behind the sync queue's shards.
+	TypeSyncReconcile:      QueueSync,
+	TypeSyncReconcileShard: QueueSync,
 }
 
 // QueueOf returns the queue tasks of typ run on.
@@ -160,6 +167,31 @@ func NewSegmentSearchTask(p SegmentSearchPayload) (*asynq.Task, string, error) {
 // NewCleanupTask returns the cleanup task of one scheduler slot.
 func NewCleanupTask(p CleanupPayload) (*asynq.Task, string, error) {
 	return newTask(TypeCleanup, p, fmt.Sprintf("cleanup:%d", p.Slot), asynq.MaxRetry(0), asynq.Timeout(10*time.Minute))
+}
+
+// SyncReconcilePayload starts a reconcile pass.
+type SyncReconcilePayload struct {
+	JobPayload
+}
+
+// SyncReconcileShardPayload compares and repairs the customers with lo <
+// customer_id <= hi (lo "" from the first, hi "" to the last).
+type SyncReconcileShardPayload struct {
+	JobPayload
+	Shard int    `json:"shard"`
+	Lo    string `json:"lo"`
+	Hi    string `json:"hi"`
+}
+
+// NewSyncReconcileTask returns the task that plans a reconcile pass.
+func NewSyncReconcileTask(p SyncReconcilePayload) (*asynq.Task, string, error) {
+	return newTask(TypeSyncReconcile, p, p.JobID+":reconcile", asynq.MaxRetry(10), asynq.Timeout(10*time.Minute))
+}
+
+// NewSyncReconcileShardTask returns the task that reconciles one shard.
+func NewSyncReconcileShardTask(p SyncReconcileShardPayload) (*asynq.Task, string, error) {
+	return newTask(TypeSyncReconcileShard, p, fmt.Sprintf("%s:reconcile:%d", p.JobID, p.Shard),
+		asynq.MaxRetry(shardRetries), asynq.Timeout(shardTimeout))
 }
 
 // newTask encodes payload and returns the task with its id and queue set.

@@ -12,15 +12,17 @@ import (
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/syncrun"
 	"github.com/reactivation/reactivation/tasks"
 )
 
 // SyncStarter starts a sync job; the scheduler calls it on its ticks.
 type SyncStarter func(ctx context.Context, mode string) (jobID string, err error)
 
-// Scheduler enqueues the nightly full sync, the incremental sync and the
-// reaper on their schedules. Two replicas may run: every tick is claimed in
-// PostgreSQL first, so each is acted on once.
+// Scheduler enqueues the nightly full sync, the incremental sync, the
+// reconcile pass (SYNC_RECONCILE_EVERY) and the reaper on their schedules.
+// Two replicas may run: every tick is claimed in PostgreSQL first, so each
+// is acted on once.
 type Scheduler struct {
 	deps      *app.Deps
 	log       *zap.Logger
@@ -30,8 +32,8 @@ type Scheduler struct {
 	lastTick atomic.Int64
 }
 
-// NewScheduler returns a scheduler; startSync starts "full" and
-// "incremental" syncs.
+// NewScheduler returns a scheduler; startSync starts syncs of the modes
+// of syncrun.Modes.
 func NewScheduler(deps *app.Deps, startSync SyncStarter) (*Scheduler, error) {
 	sched, err := cron.ParseStandard(deps.Config.SyncFullCron)
 	if err != nil {
@@ -48,7 +50,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	nextFull := s.full.Next(time.Now().In(cfg.Location))
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var lastInc, lastReap, lastClean time.Time
+	var lastInc, lastReap, lastClean, lastReconcile time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -57,14 +59,22 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case now := <-tick.C:
 			s.lastTick.Store(now.Unix())
 			if !now.Before(nextFull) {
-				s.fire(ctx, "sync.full", nextFull, func() error { return s.sync(ctx, "full") })
+				s.fire(ctx, "sync.full", nextFull, func() error { return s.sync(ctx, syncrun.ModeFull) })
 				nextFull = s.full.Next(now.In(cfg.Location))
 			}
 			if slot := now.Truncate(cfg.SyncIncrementalEvery); slot.After(lastInc) {
 				if !lastInc.IsZero() {
-					s.fire(ctx, "sync.incremental", slot, func() error { return s.sync(ctx, "incremental") })
+					s.fire(ctx, "sync.incremental", slot, func() error { return s.sync(ctx, syncrun.ModeIncremental) })
 				}
 				lastInc = slot
+			}
+			if every := cfg.SyncReconcileEvery; every > 0 {
+				if slot := now.Truncate(every); slot.After(lastReconcile) {
+					if !lastReconcile.IsZero() {
+						s.fire(ctx, "sync.reconcile", slot, func() error { return s.sync(ctx, syncrun.ModeReconcile) })
+					}
+					lastReconcile = slot
+				}
 			}
 			if slot := now.Truncate(cfg.ReaperInterval); slot.After(lastReap) {
 				lastReap = slot

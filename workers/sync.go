@@ -49,6 +49,20 @@ func (w *Worker) registerSync(mux *asynq.ServeMux) {
 		}
 		return svc.Incremental(ctx, p.JobID)
 	})
+	mux.HandleFunc(tasks.TypeSyncReconcile, func(ctx context.Context, t *asynq.Task) error {
+		var p tasks.SyncReconcilePayload
+		if err := tasks.Decode(t, &p); err != nil {
+			return err
+		}
+		return svc.ReconcilePlan(ctx, p.JobID)
+	})
+	mux.HandleFunc(tasks.TypeSyncReconcileShard, func(ctx context.Context, t *asynq.Task) error {
+		var p tasks.SyncReconcileShardPayload
+		if err := tasks.Decode(t, &p); err != nil {
+			return err
+		}
+		return svc.ReconcileShard(ctx, p)
+	})
 	mux.HandleFunc(tasks.TypeSyncRefresh, func(ctx context.Context, t *asynq.Task) error {
 		var p tasks.SyncRefreshPayload
 		if err := tasks.Decode(t, &p); err != nil {

@@ -13,12 +13,13 @@ import (
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/cli"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/syncrun"
 )
 
 func init() { register(syncCommand) }
 
 // syncModes are the values of sync --mode.
-var syncModes = []string{"full", "incremental"}
+var syncModes = syncrun.Modes
 
 func syncCommand() *cobra.Command {
 	cmd := &cobra.Command{

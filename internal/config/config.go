@@ -51,6 +51,9 @@ type Config struct {
 	// SyncFullCron is a five-field cron in BUSINESS_TIMEZONE.
 	SyncFullCron         string        `env:"SYNC_FULL_CRON" envDefault:"0 2 * * *"`
 	SyncIncrementalEvery time.Duration `env:"SYNC_INCREMENTAL_EVERY" envDefault:"15m"`
+	// SyncReconcileEvery is how often a reconcile pass compares the index
+	// with the source and repairs it; 0 disables the schedule.
+	SyncReconcileEvery time.Duration `env:"SYNC_RECONCILE_EVERY" envDefault:"1h"`
 	// ReaperInterval is how often jobs whose asynq task vanished are failed.
 	ReaperInterval time.Duration `env:"REAPER_INTERVAL" envDefault:"1m"`
 
@@ -183,6 +186,9 @@ func (c *Config) Validate() error {
 		if d.value <= 0 {
 			return bad(d.name, "must be a positive duration, got %s", d.value)
 		}
+	}
+	if c.SyncReconcileEvery < 0 {
+		return bad("SYNC_RECONCILE_EVERY", "must be a duration, 0 to disable, got %s", c.SyncReconcileEvery)
 	}
 	if c.RateLimitPerMinute < 1 {
 		return bad("RATE_LIMIT_PER_MINUTE", "must be at least 1, got %d", c.RateLimitPerMinute)

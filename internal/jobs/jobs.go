@@ -32,7 +32,7 @@ const (
 func (s State) Final() bool { return s == Succeeded || s == Failed || s == Canceled }
 
 // Types lists every job type.
-var Types = []string{TypeSyncFull, TypeSyncIncremental, TypeSyncRefresh, TypeSegmentSearch, TypeExport, TypeCampaignFreeze}
+var Types = []string{TypeSyncFull, TypeSyncIncremental, TypeSyncRefresh, TypeSegmentSearch, TypeExport, TypeCampaignFreeze, TypeSyncReconcile}
 
 // Job types.
 const (
@@ -42,6 +42,7 @@ const (
 	TypeSegmentSearch   = "segment.search"
 	TypeExport          = "export"
 	TypeCampaignFreeze  = "campaign.freeze"
+	TypeSyncReconcile   = "sync.reconcile"
 )
 
 // Job is the polling view of an asynchronous operation.

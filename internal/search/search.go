@@ -96,6 +96,7 @@ const TombstoneRetention = 24 * time.Hour
 type Engine interface {
 	Searcher
 	Indexer
+	FingerprintReader
 	// Ping reports whether the engine answers.
 	Ping(ctx context.Context) error
 	// Name is "elasticsearch" or "postgres", for logs and readiness.

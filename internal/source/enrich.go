@@ -338,3 +338,20 @@ func CountChangedSince(ctx context.Context, pool *pgxpool.Pool, t time.Time) (in
 	err := pool.QueryRow(ctx, "SELECT count(*) FROM customers WHERE updated_at > $1", t).Scan(&n)
 	return n, err
 }
+
+// Existing reports which of ids are customers of the source.
+func Existing(ctx context.Context, pool *pgxpool.Pool, ids []string) (map[string]bool, error) {
+	rows, err := pool.Query(ctx, "SELECT customer_id FROM customers WHERE customer_id = ANY($1)", ids)
+	if err != nil {
+		return nil, fmt.Errorf("existing customers: %w", err)
+	}
+	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("existing customers: %w", err)
+	}
+	out := make(map[string]bool, len(found))
+	for _, id := range found {
+		out[id] = true
+	}
+	return out, nil
+}

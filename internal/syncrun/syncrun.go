@@ -35,7 +35,14 @@ const (
 	ModeFull        = "full"
 	ModeIncremental = "incremental"
 	ModeRefresh     = "refresh"
+	// ModeReconcile compares every customer's fingerprint in the source
+	// with the index and repairs the differences (see reconcile.go).
+	ModeReconcile = "reconcile"
 )
+
+// Modes are the modes Start accepts, for the API, the CLI and the
+// scheduler (a refresh names its customers: StartRefresh).
+var Modes = []string{ModeFull, ModeIncremental, ModeReconcile}
 
 // Config tunes a Service.
 type Config struct {
@@ -101,7 +108,8 @@ func New(p Params) *Service {
 		jobs: p.Dispatcher.Store(), log: p.Log, cfg: cfg, notifier: p.Notifier}
 }
 
-// Start creates a full or incremental sync job and enqueues its first task.
+// Start creates a full, incremental or reconcile sync job and enqueues its
+// first task.
 // A second sync of the same mode while one runs is a Conflict naming the
 // running job.
 func (s *Service) Start(ctx context.Context, mode string, t jobs.Tenant, createdBy string) (jobs.Job, error) {
@@ -121,8 +129,16 @@ func (s *Service) Start(ctx context.Context, mode string, t jobs.Tenant, created
 		first = func(id string) (*asynq.Task, string, error) {
 			return tasks.NewSyncIncrementalTask(tasks.SyncIncrementalPayload{JobPayload: tasks.JobPayload{JobID: id}})
 		}
+	case ModeReconcile:
+		if err := s.requireWatermark(ctx); err != nil {
+			return jobs.Job{}, err
+		}
+		typ = jobs.TypeSyncReconcile
+		first = func(id string) (*asynq.Task, string, error) {
+			return tasks.NewSyncReconcileTask(tasks.SyncReconcilePayload{JobPayload: tasks.JobPayload{JobID: id}})
+		}
 	default:
-		return jobs.Job{}, errs.E(errs.Invalid, "mode must be full or incremental, got %q", mode)
+		return jobs.Job{}, errs.E(errs.Invalid, "mode must be one of %s, got %q", strings.Join(Modes, ", "), mode)
 	}
 	job, err := s.dispatcher.Start(ctx, jobs.New{CompanyID: t.CompanyID, Type: typ, Params: map[string]string{"mode": mode}, CreatedBy: createdBy},
 		first, func(tx pgx.Tx, j jobs.Job) error {
@@ -210,7 +226,20 @@ func (s *Service) Plan(ctx context.Context, jobID string) error {
 	if err != nil {
 		return err
 	}
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	if err := s.insertShards(ctx, jobID, bounds); err != nil {
+		return fmt.Errorf("plan: shards: %w", err)
+	}
+	if err := s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: 0, Total: int64(len(bounds) + 1)}); err != nil {
+		return err
+	}
+	s.log.Info("full sync planned", zap.String("job_id", jobID), zap.String("generation", g), zap.Int("shards", len(bounds)+1))
+	return s.enqueueShards(ctx, jobID, g)
+}
+
+// insertShards records a run's key ranges, split at bounds, and their
+// number; re-running it after a crash keeps the ranges already recorded.
+func (s *Service) insertShards(ctx context.Context, jobID string, bounds []string) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		lo := ""
 		for i := 0; i <= len(bounds); i++ {
 			hi := ""
@@ -226,14 +255,6 @@ func (s *Service) Plan(ctx context.Context, jobID string) error {
 		_, err := tx.Exec(ctx, "UPDATE sync_runs SET shards_total = $2, planned_at = now() WHERE job_id = $1", jobID, len(bounds)+1)
 		return err
 	})
-	if err != nil {
-		return fmt.Errorf("plan: shards: %w", err)
-	}
-	if err := s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: 0, Total: int64(len(bounds) + 1)}); err != nil {
-		return err
-	}
-	s.log.Info("full sync planned", zap.String("job_id", jobID), zap.String("generation", g), zap.Int("shards", len(bounds)+1))
-	return s.enqueueShards(ctx, jobID, g)
 }
 
 func (s *Service) enqueueShards(ctx context.Context, jobID, gen string) error {

@@ -23,6 +23,9 @@ type Doc struct {
 	AverageTicketCents int64 `json:"averageTicketCents"`
 	// SourceVersion is also the document's external version (see bulk).
 	SourceVersion int64 `json:"sourceVersion"`
+	// Fingerprint is profile.Fingerprint of the document's profile; the
+	// reconcile pass reads it back from doc values (not indexed).
+	Fingerprint string `json:"fingerprint"`
 }
 
 // Document returns the indexed document of p.
@@ -33,6 +36,7 @@ func Document(p profile.Profile) Doc {
 		TotalSpentCents:    int64(p.TotalSpent),
 		AverageTicketCents: int64(p.AverageTicket),
 		SourceVersion:      p.SourceVersion,
+		Fingerprint:        profile.Fingerprint(p),
 	}
 }
 
@@ -124,6 +128,7 @@ func IndexBody() []byte {
 				"hasPhone":            boolean,
 				"searchTokens":        keyword,
 				"sourceVersion":       long,
+				"fingerprint":         map[string]any{"type": "keyword", "index": false, "doc_values": true},
 			},
 		},
 	}

@@ -21,6 +21,7 @@ var Columns = []string{
 	"products_key", "favorite_products_key", "ingredients_key", "favorite_ingredients_key",
 	"search_tokens", "has_email", "has_phone", "doc",
 	"source_version",
+	"fingerprint",
 }
 
 // CreateTableSQL returns the DDL of one generation table and its indexes.
@@ -59,7 +60,8 @@ func CreateTableSQL(table string) string {
 	has_email boolean NOT NULL,
 	has_phone boolean NOT NULL,
 	doc jsonb NOT NULL,
-	source_version bigint NOT NULL DEFAULT 0
+	source_version bigint NOT NULL DEFAULT 0,
+	fingerprint text NOT NULL DEFAULT ''
 );
 `)
 	for _, cols := range []string{
@@ -100,6 +102,7 @@ func Row(p profile.Profile) []any {
 		folded(p.Products), folded(p.FavoriteProducts), folded(p.Ingredients), folded(p.FavoriteIngredients),
 		list(segment.SearchTokens(p)), p.HasEmail, p.HasPhone, p,
 		p.SourceVersion,
+		profile.Fingerprint(p),
 	}
 }
 

@@ -1,0 +1,29 @@
+package profile
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+)
+
+// Fingerprint is a short hash of everything a profile says (its JSON, with
+// instants in UTC; SourceVersion is not part of it): two profiles have the
+// same fingerprint exactly when they would be indexed as the same
+// document. The engines store it in each document at write time, so a
+// reconcile pass compares source and index by reading fingerprints back
+// instead of whole documents.
+func Fingerprint(p Profile) string {
+	for _, t := range []**time.Time{&p.CreatedAt, &p.UpdatedAt, &p.FirstPurchaseAt, &p.LastPurchaseAt} {
+		if *t != nil {
+			u := (*t).UTC()
+			*t = &u
+		}
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic("profile: encode for fingerprint: " + err.Error()) // plain fields cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
