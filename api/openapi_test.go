@@ -416,6 +416,8 @@ func TestResponsesMatchTheSpec(t *testing.T) {
 
 		{name: "sync while one is queued", method: "POST", path: "/api/v1/syncs", key: "admin", body: `{"mode":"full"}`, status: 409},
 		{name: "incremental sync", method: "POST", path: "/api/v1/syncs", key: "admin", body: `{"mode":"incremental"}`, status: 202},
+		{name: "reconcile pass", method: "POST", path: "/api/v1/syncs", key: "admin", body: `{"mode":"reconcile"}`, status: 202},
+		{name: "reconcile pass by a company key", method: "POST", path: "/api/v1/syncs", key: "comp1", body: `{"mode":"reconcile"}`, status: 403},
 		{name: "sync in an unknown mode", method: "POST", path: "/api/v1/syncs", key: "admin", body: `{"mode":"sometimes"}`, status: 400, field: "mode"},
 		{name: "sync with malformed JSON", method: "POST", path: "/api/v1/syncs", key: "admin", body: `{`, status: 400, field: "body"},
 		{name: "sync without the scope", method: "POST", path: "/api/v1/syncs", key: "search", body: `{"mode":"full"}`, status: 403},

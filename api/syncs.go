@@ -9,7 +9,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/syncrun"
 )
@@ -31,11 +30,6 @@ func (s *Server) syncRoutes(g *gin.RouterGroup) {
 		}
 		if !slices.Contains(syncrun.Modes, req.Mode) {
 			invalid(c, "mode", "must be one of "+strings.Join(syncrun.Modes, ", "))
-			return
-		}
-		// A reconcile reads and repairs every company's documents.
-		if req.Mode == syncrun.ModeReconcile && !tenantOf(c).Admin {
-			fail(c, errs.E(errs.Forbidden, "a reconcile pass covers every company: it needs an admin key"))
 			return
 		}
 		k, _ := keyOf(c)

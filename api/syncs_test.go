@@ -12,7 +12,7 @@ import (
 )
 
 // TestSyncsOfTheWholeIndexAreForAdmins: a company key with every scope
-// (the README's example key) cannot start a full or incremental sync; an
+// (the README's example key) cannot start a full, incremental or reconcile sync; an
 // admin key can; without the sync scope nobody can.
 func TestSyncsOfTheWholeIndexAreForAdmins(t *testing.T) {
 	b := setup(t)
@@ -20,7 +20,7 @@ func TestSyncsOfTheWholeIndexAreForAdmins(t *testing.T) {
 	admin := b.key(t, "", auth.ScopeSync)
 	searchOnly := b.key(t, "COMP001", auth.ScopeSearch)
 
-	for _, mode := range []string{"full", "incremental"} {
+	for _, mode := range []string{"full", "incremental", "reconcile"} {
 		res, body := b.do(t, "POST", "/api/v1/syncs", company, map[string]any{"mode": mode})
 		require.Equal(t, 403, res.StatusCode, "%s sync by a company key: %v", mode, body)
 		require.Equal(t, "application/problem+json", res.Header.Get("Content-Type"))
