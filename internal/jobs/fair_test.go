@@ -176,34 +176,41 @@ func TestFairCapHoldsAcrossAdmitters(t *testing.T) {
 
 func TestHeldJobsLiveInPostgres(t *testing.T) {
 	t.Parallel()
-	b := setup(t, jobs.FairConfig{Capacity: 1})
+	b := setup(t, jobs.FairConfig{Capacity: 2})
 	ctx := context.Background()
 	running := b.export(t, "A")
+	admitted := b.export(t, "A")
 	held := b.export(t, "A")
-	require.Equal(t, map[string]bool{running.ID: true}, b.pending(t))
+	require.Equal(t, map[string]bool{running.ID: true, admitted.ID: true}, b.pending(t))
+	_, err := b.store.Start(ctx, running.ID) // a worker took it
+	require.NoError(t, err)
 
-	// Redis restarts empty: the admitted task is gone, the held one is not.
+	// Redis restarts empty: both admitted tasks are gone, the held one is not.
 	require.NoError(t, b.rdb.FlushDB(ctx).Err())
 	reaper := jobs.NewReaper(b.store, b.inspector, zaptest.NewLogger(t))
 	reaper.Grace = 0
 	time.Sleep(10 * time.Millisecond)
 	failed, err := reaper.Reap(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{running.ID}, failed, "the lost admitted task fails its job; the held one is untouched")
+	require.Equal(t, []string{running.ID}, failed, "a started job whose task vanished fails with the reason")
 
-	admitted, err := b.dispatcher.Fair().Admit(ctx)
+	// The admitted job that never started goes back to the fair queue and
+	// is admitted again, before the younger held one.
+	admittedNow, err := b.dispatcher.Fair().Admit(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{held.ID}, admitted, "the failed job's slot is free again")
-	// asynq's inspector lists queues a client announced before the flush,
-	// so look at the task's own key.
-	_, taskID, err := tasks.NewExportTask(tasks.ExportPayload{JobPayload: tasks.JobPayload{JobID: held.ID}})
-	require.NoError(t, err)
-	n, err := b.rdb.Exists(ctx, "asynq:{"+tasks.QueueExport+"}:t:"+taskID).Result()
-	require.NoError(t, err)
-	require.Equal(t, int64(1), n, "the held task went to the new Redis")
-	got, err := b.store.GetAny(ctx, held.ID)
-	require.NoError(t, err)
-	require.Equal(t, jobs.Queued, got.State)
+	require.Equal(t, []string{admitted.ID, held.ID}, admittedNow, "requeued first, then the held one, in the freed slots")
+	for _, j := range []jobs.Job{admitted, held} {
+		// asynq's inspector lists queues a client announced before the
+		// flush, so look at the task's own key.
+		_, taskID, err := tasks.NewExportTask(tasks.ExportPayload{JobPayload: tasks.JobPayload{JobID: j.ID}})
+		require.NoError(t, err)
+		n, err := b.rdb.Exists(ctx, "asynq:{"+tasks.QueueExport+"}:t:"+taskID).Result()
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n, "the task went to the new Redis")
+		got, err := b.store.GetAny(ctx, j.ID)
+		require.NoError(t, err)
+		require.Equal(t, jobs.Queued, got.State)
+	}
 }
 
 func TestCanceledHeldJobNeverRuns(t *testing.T) {
