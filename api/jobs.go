@@ -89,6 +89,7 @@ func (s *Server) listJobs(c *gin.Context) {
 var scopeOfJob = map[string]auth.Scope{
 	jobs.TypeSyncFull: auth.ScopeSync, jobs.TypeSyncIncremental: auth.ScopeSync, jobs.TypeSyncRefresh: auth.ScopeSync,
 	jobs.TypeSegmentSearch: auth.ScopeSearch, jobs.TypeExport: auth.ScopeExport,
+	jobs.TypeSyncCatalog: auth.ScopeSync,
 }
 
 // cancelJob cancels a queued or running job: 200 with the canceled job,

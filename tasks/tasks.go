@@ -27,6 +27,7 @@ const (
 	TypeSyncFinalize    = "sync:finalize"
 	TypeSyncIncremental = "sync:incremental"
 	TypeSyncRefresh     = "sync:refresh"
+	TypeSyncCatalog     = "sync:catalog"
 	TypeJobsReap        = "jobs:reap"
 	TypeSegmentSearch   = "segment:search"
 	TypeCleanup         = "maintenance:cleanup"
@@ -43,6 +44,7 @@ var queues = map[string]string{
 	TypeSyncFinalize:    QueueCritical,
 	TypeSyncIncremental: QueueSync,
 	TypeSyncRefresh:     QueueCritical,
+	TypeSyncCatalog:     QueueSync,
 	TypeJobsReap:        QueueCritical,
 	TypeSegmentSearch:   QueueDefault,
 	TypeCleanup:         QueueDefault,
@@ -102,6 +104,23 @@ type SyncIncrementalPayload struct {
 type SyncRefreshPayload struct {
 	JobPayload
 	CustomerIDs []string `json:"customer_ids"`
+}
+
+// SyncCatalogPayload re-enriches the buyers of Products: with Shard < 0
+// it plans the job's shards, otherwise it indexes the buyers with lo <
+// customer_id <= hi (lo "" from the first, hi "" to the last).
+type SyncCatalogPayload struct {
+	JobPayload
+	Products []string `json:"products"`
+	Shard    int      `json:"shard"`
+	Lo       string   `json:"lo"`
+	Hi       string   `json:"hi"`
+}
+
+// NewSyncCatalogTask returns a task of a catalog re-enrichment job.
+func NewSyncCatalogTask(p SyncCatalogPayload) (*asynq.Task, string, error) {
+	return newTask(TypeSyncCatalog, p, fmt.Sprintf("%s:catalog:%d", p.JobID, p.Shard),
+		asynq.MaxRetry(shardRetries), asynq.Timeout(shardTimeout))
 }
 
 // SegmentSearchPayload materialises a large segment; the filter and sort

@@ -70,4 +70,11 @@ func (w *Worker) registerSync(mux *asynq.ServeMux) {
 		}
 		return svc.Refresh(ctx, p)
 	})
+	mux.HandleFunc(tasks.TypeSyncCatalog, func(ctx context.Context, t *asynq.Task) error {
+		var p tasks.SyncCatalogPayload
+		if err := tasks.Decode(t, &p); err != nil {
+			return err
+		}
+		return svc.Catalog(ctx, p)
+	})
 }

@@ -32,7 +32,7 @@ const (
 func (s State) Final() bool { return s == Succeeded || s == Failed || s == Canceled }
 
 // Types lists every job type.
-var Types = []string{TypeSyncFull, TypeSyncIncremental, TypeSyncRefresh, TypeSegmentSearch, TypeExport, TypeCampaignFreeze, TypeSyncReconcile}
+var Types = []string{TypeSyncFull, TypeSyncIncremental, TypeSyncRefresh, TypeSegmentSearch, TypeExport, TypeCampaignFreeze, TypeSyncReconcile, TypeSyncCatalog}
 
 // Job types.
 const (
@@ -43,6 +43,9 @@ const (
 	TypeExport          = "export"
 	TypeCampaignFreeze  = "campaign.freeze"
 	TypeSyncReconcile   = "sync.reconcile"
+	// TypeSyncCatalog re-enriches, in the background, the buyers of
+	// products whose name, ingredients or recipe changed.
+	TypeSyncCatalog = "sync.catalog"
 )
 
 // Job is the polling view of an asynchronous operation.

@@ -37,6 +37,10 @@ type Profile struct {
 	// 64-bit transaction id horizon of the snapshot it was read in):
 	// engines keep the higher. Not part of the API's JSON.
 	SourceVersion int64 `json:"-"`
+	// SourceLines counts the invoice lines the profile was computed from;
+	// change tracking compares it with the source to see removed lines.
+	// Not part of the API's JSON.
+	SourceLines int64 `json:"-"`
 }
 
 // FavoritesLimit is how many favourite products and ingredients a profile keeps.

@@ -17,14 +17,18 @@ import (
 // Enricher computes customer profiles from the source tables. It streams:
 // one query for the customers and one for their invoice lines, both in
 // customer order, merged in Go, so memory holds one customer at a time.
+// Each read sees one snapshot of the source: the catalog, the customers
+// and their lines are read in REPEATABLE READ READ ONLY transactions
+// sharing an exported snapshot, so a concurrent insert or delete cannot
+// shift the merge; every profile carries that snapshot's version.
 // Safe for concurrent use.
 type Enricher struct {
-	pool    *pgxpool.Pool
-	catalog *Catalog
+	pool *pgxpool.Pool
 }
 
 // Catalog is the menu: product names and each product's ingredient names.
-// It is small (tens of products) and read once per enricher.
+// It is small (tens of products) and read with every enrichment, in its
+// snapshot.
 type Catalog struct {
 	products map[string]product
 }
@@ -35,8 +39,8 @@ type product struct {
 }
 
 // LoadCatalog reads products and their ingredients.
-func LoadCatalog(ctx context.Context, pool *pgxpool.Pool) (*Catalog, error) {
-	rows, err := pool.Query(ctx, `
+func LoadCatalog(ctx context.Context, q Querier) (*Catalog, error) {
+	rows, err := q.Query(ctx, `
 		SELECT p.product_id, p.name, coalesce(array_agg(DISTINCT g.name) FILTER (WHERE g.name IS NOT NULL), '{}')
 		FROM products p
 		LEFT JOIN product_ingredients pi ON pi.product_id = p.product_id
@@ -58,23 +62,47 @@ func LoadCatalog(ctx context.Context, pool *pgxpool.Pool) (*Catalog, error) {
 	return c, nil
 }
 
-// NewEnricher returns an enricher over the source pool with catalog.
-func NewEnricher(pool *pgxpool.Pool, catalog *Catalog) *Enricher {
-	return &Enricher{pool: pool, catalog: catalog}
+// Querier is a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// NewEnricher returns an enricher over the source pool.
+func NewEnricher(pool *pgxpool.Pool) *Enricher {
+	return &Enricher{pool: pool}
 }
 
 // Range computes the profile of every customer with lo < customer_id <= hi
 // (lo "" from the first, hi "" to the last), in customer_id order.
 func (e *Enricher) Range(ctx context.Context, lo, hi string, fn func(profile.Profile) error) error {
 	where := "c.customer_id > $1 AND ($2 = '' OR c.customer_id <= $2)"
-	return e.enrich(ctx, where, []any{lo, hi}, fn)
+	_, err := e.enrich(ctx, where, []any{lo, hi}, fn)
+	return err
 }
 
 // IDs computes the profiles of the listed customers; ids absent from the
 // source are skipped. companyID, when not empty, limits them to a company.
 func (e *Enricher) IDs(ctx context.Context, ids []string, companyID string, fn func(profile.Profile) error) error {
+	_, err := e.Lookup(ctx, ids, companyID, fn)
+	return err
+}
+
+// Lookup is IDs that also returns the version of the snapshot it read:
+// every listed id it did not call fn for was absent from the source (or
+// of another company) as of that version.
+func (e *Enricher) Lookup(ctx context.Context, ids []string, companyID string, fn func(profile.Profile) error) (int64, error) {
 	where := "c.customer_id = ANY($1) AND ($2 = '' OR c.company_id = $2)"
 	return e.enrich(ctx, where, []any{ids, companyID}, fn)
+}
+
+// Buyers computes the profiles of the customers with lo < customer_id <=
+// hi who bought any of products, in customer_id order.
+func (e *Enricher) Buyers(ctx context.Context, lo, hi string, products []string, fn func(profile.Profile) error) error {
+	where := `c.customer_id > $1 AND ($2 = '' OR c.customer_id <= $2) AND EXISTS (
+		SELECT 1 FROM invoices bi JOIN invoice_products bp ON bp.invoice_id = bi.invoice_id
+		WHERE bi.customer_id = c.customer_id AND bp.product_id = ANY($3))`
+	_, err := e.enrich(ctx, where, []any{lo, hi, products}, fn)
+	return err
 }
 
 type line struct {
@@ -85,15 +113,40 @@ type line struct {
 	productID  *string
 }
 
-func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func(profile.Profile) error) error {
-	g, ctx := errgroup.WithContext(ctx)
+// enrich reads the catalog, the customers matching where and their lines
+// in one snapshot, and returns its version.
+func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func(profile.Profile) error) (int64, error) {
+	readOnly := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
+	customers, err := e.pool.BeginTx(ctx, readOnly)
+	if err != nil {
+		return 0, fmt.Errorf("enrich: begin: %w", err)
+	}
+	defer customers.Rollback(context.WithoutCancel(ctx))
+	var snapshot string
+	var version int64
+	if err := customers.QueryRow(ctx, "SELECT pg_export_snapshot(), "+versionSQL).Scan(&snapshot, &version); err != nil {
+		return 0, fmt.Errorf("enrich: export snapshot: %w", err)
+	}
+	catalog, err := LoadCatalog(ctx, customers)
+	if err != nil {
+		return 0, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
 	lines := make(chan []line, 4)
 	g.Go(func() error {
 		defer close(lines)
-		return e.streamLines(ctx, where, args, lines)
+		tx, err := e.pool.BeginTx(gctx, readOnly)
+		if err != nil {
+			return fmt.Errorf("enrich: begin: %w", err)
+		}
+		defer tx.Rollback(context.WithoutCancel(gctx))
+		if _, err := tx.Exec(gctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'"); err != nil {
+			return fmt.Errorf("enrich: import snapshot: %w", err)
+		}
+		return streamLines(gctx, tx, where, args, lines)
 	})
 	g.Go(func() error {
-		err := e.mergeCustomers(ctx, where, args, lines, fn)
+		err := mergeCustomers(gctx, customers, catalog, version, where, args, lines, fn)
 		// Drain so the producer never blocks on a consumer that stopped.
 		go func() {
 			for range lines {
@@ -101,13 +154,17 @@ func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func
 		}()
 		return err
 	})
-	return g.Wait()
+	return version, g.Wait()
 }
+
+// versionSQL is the version of the current snapshot: its xmax, the first
+// 64-bit transaction id it does not see, which only grows on one server.
+const versionSQL = "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
 
 // streamLines sends invoice lines in (customer_id, invoice_id) order, in
 // batches. An invoice without lines arrives once with a nil product.
-func (e *Enricher) streamLines(ctx context.Context, where string, args []any, out chan<- []line) error {
-	rows, err := e.pool.Query(ctx, `
+func streamLines(ctx context.Context, q Querier, where string, args []any, out chan<- []line) error {
+	rows, err := q.Query(ctx, `
 		SELECT i.customer_id, i.invoice_id, i.invoice_date, (i.total_amount * 100)::bigint, ip.product_id
 		FROM customers c
 		JOIN invoices i ON i.customer_id = c.customer_id
@@ -149,8 +206,8 @@ func (e *Enricher) streamLines(ctx context.Context, where string, args []any, ou
 
 // mergeCustomers reads customers in the same order as the lines and hands
 // each one, with its lines, to the aggregation.
-func (e *Enricher) mergeCustomers(ctx context.Context, where string, args []any, lines <-chan []line, fn func(profile.Profile) error) error {
-	rows, err := e.pool.Query(ctx, `
+func mergeCustomers(ctx context.Context, q Querier, catalog *Catalog, version int64, where string, args []any, lines <-chan []line, fn func(profile.Profile) error) error {
+	rows, err := q.Query(ctx, `
 		SELECT c.customer_id, c.company_id, coalesce(c.name, ''), coalesce(c.email, ''), coalesce(c.phone, ''),
 		       coalesce(c.gender, ''), coalesce(c.city, ''), c.created_at, c.updated_at
 		FROM customers c WHERE `+where+`
@@ -170,7 +227,7 @@ func (e *Enricher) mergeCustomers(ctx context.Context, where string, args []any,
 		}
 		return pending[0], true
 	}
-	agg := newAggregate(e.catalog)
+	agg := newAggregate(catalog)
 	for rows.Next() {
 		var p profile.Profile
 		var created, updated time.Time
@@ -188,6 +245,7 @@ func (e *Enricher) mergeCustomers(ctx context.Context, where string, args []any,
 			pending = pending[1:]
 		}
 		agg.fill(&p)
+		p.SourceVersion = version
 		if err := fn(p); err != nil {
 			return err
 		}
@@ -204,6 +262,7 @@ func (e *Enricher) mergeCustomers(ctx context.Context, where string, args []any,
 type aggregate struct {
 	catalog     *Catalog
 	invoices    int64
+	lines       int64
 	cents       int64
 	first, last time.Time
 	invoice     string
@@ -219,7 +278,7 @@ func newAggregate(c *Catalog) *aggregate {
 }
 
 func (a *aggregate) reset() {
-	a.invoices, a.cents, a.invoice = 0, 0, ""
+	a.invoices, a.lines, a.cents, a.invoice = 0, 0, 0, ""
 	a.first, a.last = time.Time{}, time.Time{}
 	clear(a.products)
 	clear(a.ingredients)
@@ -244,6 +303,7 @@ func (a *aggregate) add(l line) {
 	if l.productID == nil {
 		return
 	}
+	a.lines++
 	p, ok := a.catalog.products[*l.productID]
 	if !ok {
 		return
@@ -265,6 +325,7 @@ func (a *aggregate) fill(p *profile.Profile) {
 	p.HasEmail = strings.TrimSpace(p.Email) != ""
 	p.HasPhone = strings.TrimSpace(p.Phone) != ""
 	p.TotalPurchases = a.invoices
+	p.SourceLines = a.lines
 	p.TotalSpent = profile.Cents(a.cents)
 	p.AverageTicket = profile.AverageCents(p.TotalSpent, a.invoices)
 	if a.invoices > 0 {

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -86,10 +85,6 @@ type Service struct {
 	log        *zap.Logger
 	cfg        Config
 	notifier   Notifier
-
-	catalogMu sync.Mutex
-	catalog   *source.Catalog
-	catalogAt time.Time
 }
 
 // New returns a Service with defaults filled in.
@@ -219,6 +214,9 @@ func (s *Service) Plan(ctx context.Context, jobID string) error {
 	} else if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET generation = $2, watermark = $3 WHERE job_id = $1", jobID, g, wm); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
+	if err := s.recordPlan(ctx, jobID); err != nil {
+		return err
+	}
 	if err := s.engine.CreateGeneration(ctx, g); err != nil && !errs.Is(err, errs.Conflict) {
 		return fmt.Errorf("plan: create generation %s: %w", g, err)
 	}
@@ -303,30 +301,17 @@ func (s *Service) Shard(ctx context.Context, p tasks.SyncShardPayload) error {
 	if err != nil {
 		return err
 	}
-	var n int64
-	batch := make([]profile.Profile, 0, s.cfg.BatchSize)
-	flush := func() error {
-		if len(batch) == 0 {
+	n, err := s.inBatches(func(fn func(profile.Profile) error) error { return enr.Range(ctx, p.Lo, p.Hi, fn) },
+		func(batch []profile.Profile) error {
+			if err := s.engine.Index(ctx, p.Generation, batch); err != nil {
+				return fmt.Errorf("index shard %d: %w", p.Shard, err)
+			}
+			if err := s.track(ctx, p.Generation, batch); err != nil {
+				return fmt.Errorf("index shard %d: %w", p.Shard, err)
+			}
+			metrics.DocumentsIndexed.WithLabelValues(ModeFull).Add(float64(len(batch)))
 			return nil
-		}
-		if err := s.engine.Index(ctx, p.Generation, batch); err != nil {
-			return fmt.Errorf("index shard %d: %w", p.Shard, err)
-		}
-		metrics.DocumentsIndexed.WithLabelValues(ModeFull).Add(float64(len(batch)))
-		n += int64(len(batch))
-		batch = batch[:0]
-		return nil
-	}
-	err = enr.Range(ctx, p.Lo, p.Hi, func(pr profile.Profile) error {
-		batch = append(batch, pr)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
+		})
 	if err != nil {
 		return err
 	}
@@ -419,13 +404,16 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 		return fmt.Errorf("finalize: record watermark: %w", err)
 	}
 	s.notify(func(n Notifier) error { return n.Promoted(ctx, p.Generation) })
+	if err := s.adoptRun(ctx, p.JobID, p.Generation); err != nil {
+		return fmt.Errorf("finalize: %w", err)
+	}
 	caught, err := s.catchUp(ctx, p.JobID)
 	if err != nil {
 		return fmt.Errorf("finalize: catch up: %w", err)
 	}
 	metrics.LastSyncTimestamp.WithLabelValues(ModeFull).SetToCurrentTime()
 	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{
-		"generation": p.Generation, "documents": indexed, "caughtUp": caught,
+		"generation": p.Generation, "documents": indexed, "caughtUp": caught.Documents, "caughtUpDeleted": caught.Deleted,
 		"durationSeconds": time.Since(started).Seconds(),
 	})
 	return err
@@ -476,42 +464,30 @@ func (s *Service) abandon(ctx context.Context, p tasks.SyncFinalizePayload, reas
 // Incremental upserts the customers changed since the watermark into the
 // serving generation and advances the watermark.
 func (s *Service) Incremental(ctx context.Context, jobID string) error {
-	n, err := s.catchUp(ctx, jobID)
+	res, err := s.catchUp(ctx, jobID)
 	if err != nil {
 		return err
 	}
 	metrics.LastSyncTimestamp.WithLabelValues(ModeIncremental).SetToCurrentTime()
-	_, err = s.jobs.Succeed(ctx, jobID, map[string]any{"documents": n})
+	_, err = s.jobs.Succeed(ctx, jobID, res)
 	return err
 }
 
-// catchUp re-indexes customers changed since the alias's watermark (less
-// the overlap) and moves the watermark to the source clock read before the
-// changes were listed.
-func (s *Service) catchUp(ctx context.Context, jobID string) (int64, error) {
-	var wm *time.Time
-	err := s.db.QueryRow(ctx, "SELECT watermark FROM sync_state WHERE alias = $1", s.cfg.Alias).Scan(&wm)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && wm == nil) {
-		return 0, errs.E(errs.Conflict, "no full sync has completed yet: run a full sync first")
-	}
-	if err != nil {
-		return 0, err
-	}
+// catchUp tracks the changes since the serving generation's snapshot
+// (see trackChanges) and records the source clock as the watermark shown
+// to operators (change detection does not use it).
+func (s *Service) catchUp(ctx context.Context, jobID string) (Changed, error) {
 	now, err := source.Now(ctx, s.source)
 	if err != nil {
-		return 0, err
+		return Changed{}, err
 	}
-	ids, err := source.ChangedSince(ctx, s.source, wm.Add(-s.cfg.Overlap))
+	res, err := s.trackChanges(ctx, jobID)
 	if err != nil {
-		return 0, err
-	}
-	n, err := s.upsert(ctx, jobID, ids, "", ModeIncremental)
-	if err != nil {
-		return n, err
+		return res, err
 	}
 	_, err = s.db.Exec(ctx, `UPDATE sync_state SET watermark = greatest(watermark, $2), last_incremental_at = now() WHERE alias = $1`,
 		s.cfg.Alias, now)
-	return n, err
+	return res, err
 }
 
 // Refresh re-indexes the listed customers of the job's company.
@@ -520,46 +496,68 @@ func (s *Service) Refresh(ctx context.Context, p tasks.SyncRefreshPayload) error
 	if err != nil {
 		return err
 	}
-	n, err := s.upsert(ctx, p.JobID, p.CustomerIDs, job.CompanyID, ModeRefresh)
+	n, gone, err := s.upsert(ctx, p.JobID, p.CustomerIDs, job.CompanyID, ModeRefresh)
 	if err != nil {
 		return err
+	}
+	if gone == nil {
+		gone = []string{}
 	}
 	var params struct {
 		Ignored int `json:"ignored"`
 	}
 	_ = json.Unmarshal(job.Params, &params)
-	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{"requested": len(p.CustomerIDs), "documents": n, "ignored": params.Ignored})
+	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{"requested": len(p.CustomerIDs), "documents": n, "ignored": params.Ignored,
+		"deleted": len(gone), "deletedIds": gone})
 	return err
 }
 
-// upsert enriches ids in batches and writes them to the serving generation.
-func (s *Service) upsert(ctx context.Context, jobID string, ids []string, companyID, mode string) (int64, error) {
+// upsert enriches ids in batches and writes them to the serving
+// generation; the ids the source no longer has (companyID: under that
+// company) are deleted from it, versioned by the snapshot that found them
+// absent, and returned.
+func (s *Service) upsert(ctx context.Context, jobID string, ids []string, companyID, mode string) (int64, []string, error) {
 	if len(ids) == 0 {
-		return 0, nil
+		return 0, nil, nil
 	}
-	if gen, err := s.engine.Current(ctx); err != nil {
-		return 0, err
+	gen, err := s.engine.Current(ctx)
+	if err != nil {
+		return 0, nil, err
 	} else if gen == "" {
-		return 0, errs.E(errs.Conflict, "no index is serving yet: run a full sync first")
+		return 0, nil, errs.E(errs.Conflict, "no index is serving yet: run a full sync first")
 	}
 	enr, err := s.enricher(ctx)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var n int64
+	var gone []string
 	total := int64(len(ids))
 	for start := 0; start < len(ids); start += s.cfg.BatchSize {
 		chunk := ids[start:min(start+s.cfg.BatchSize, len(ids))]
 		batch := make([]profile.Profile, 0, len(chunk))
-		if err := enr.IDs(ctx, chunk, companyID, func(p profile.Profile) error {
+		found := make(map[string]bool, len(chunk))
+		version, err := enr.Lookup(ctx, chunk, companyID, func(p profile.Profile) error {
 			batch = append(batch, p)
+			found[p.CustomerID] = true
 			return nil
-		}); err != nil {
-			return n, err
+		})
+		if err != nil {
+			return n, gone, err
 		}
-		if err := s.engine.Upsert(ctx, batch); err != nil {
-			return n, fmt.Errorf("upsert: %w", err)
+		if err := s.write(ctx, gen, batch); err != nil {
+			return n, gone, err
 		}
+		var absent []string
+		for _, id := range chunk {
+			if !found[id] {
+				absent = append(absent, id)
+			}
+		}
+		if err := s.remove(ctx, gen, absent, companyID, version); err != nil {
+			return n, gone, err
+		}
+		gone = append(gone, absent...)
 		metrics.DocumentsIndexed.WithLabelValues(mode).Add(float64(len(batch)))
 		n += int64(len(batch))
 		_ = s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: int64(start + len(chunk)), Total: total})
@@ -567,7 +565,7 @@ func (s *Service) upsert(ctx context.Context, jobID string, ids []string, compan
 	s.notify(func(n Notifier) error { return n.Changed(ctx) })
 	// Added, not set: a full run's catch-up adds to what its shards wrote.
 	_, err = s.db.Exec(ctx, "UPDATE sync_runs SET docs_indexed = docs_indexed + $2 WHERE job_id = $1", jobID, n)
-	return n, err
+	return n, gone, err
 }
 
 // notify tells the notifier, if any; a failure only costs stale cache
@@ -581,18 +579,10 @@ func (s *Service) notify(f func(Notifier) error) {
 	}
 }
 
-// enricher returns an enricher with a catalog at most a minute old.
-func (s *Service) enricher(ctx context.Context) (*source.Enricher, error) {
-	s.catalogMu.Lock()
-	defer s.catalogMu.Unlock()
-	if s.catalog == nil || time.Since(s.catalogAt) > time.Minute {
-		c, err := source.LoadCatalog(ctx, s.source)
-		if err != nil {
-			return nil, err
-		}
-		s.catalog, s.catalogAt = c, time.Now()
-	}
-	return source.NewEnricher(s.source, s.catalog), nil
+// enricher returns an enricher over the source; each of its reads loads
+// the catalog in its own snapshot.
+func (s *Service) enricher(context.Context) (*source.Enricher, error) {
+	return source.NewEnricher(s.source), nil
 }
 
 // NewGeneration names a generation after the source time it started from,

@@ -1,0 +1,492 @@
+package syncrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/source"
+	"github.com/reactivation/reactivation/tasks"
+)
+
+// Change tracking (docs/change-tracking.md). The service database keeps,
+// per generation, what each customer's document was computed from
+// (tracked_customers) and, per alias, the source snapshot the serving
+// generation is current with and the catalog it reflects. A pass reads
+// in one source snapshot the customers written since, every customer's
+// invoice and line counts (lower than tracked: something was deleted or
+// moved away; absent: the customer was deleted) and the catalog.
+
+// ModeCatalog is the background re-enrichment of the buyers of changed
+// products.
+const ModeCatalog = "catalog"
+
+// Changed is what one change-tracking pass did.
+type Changed struct {
+	// Documents counts the documents written.
+	Documents int64 `json:"documents"`
+	// Deleted counts the customers gone from the source, removed from the index.
+	Deleted int64 `json:"deleted"`
+	// CatalogJobID is the background job re-enriching the buyers of
+	// changed products, when any changed.
+	CatalogJobID string `json:"catalogJobId,omitempty"`
+}
+
+// trackedState is the alias's serving generation and its snapshot.
+func (s *Service) trackedState(ctx context.Context) (gen string, since source.Snapshot, err error) {
+	var g, snap *string
+	err = s.db.QueryRow(ctx, "SELECT generation, snapshot FROM sync_state WHERE alias = $1", s.cfg.Alias).Scan(&g, &snap)
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (g == nil || snap == nil)) {
+		return "", source.Snapshot{}, errs.E(errs.Conflict, "no full sync has completed yet (or none since change tracking began): run a full sync first")
+	}
+	if err != nil {
+		return "", source.Snapshot{}, err
+	}
+	since, err = source.ParseSnapshot(*snap)
+	return *g, since, err
+}
+
+// track records what docs were computed from, for generation gen; an
+// older record never replaces a newer one.
+func (s *Service) track(ctx context.Context, gen string, docs []profile.Profile) error {
+	if len(docs) == 0 {
+		return nil
+	}
+	ids, companies := make([]string, len(docs)), make([]string, len(docs))
+	invoices, lines, versions := make([]int64, len(docs)), make([]int64, len(docs)), make([]int64, len(docs))
+	for i, p := range docs {
+		ids[i], companies[i], invoices[i], lines[i], versions[i] = p.CustomerID, p.CompanyID, p.TotalPurchases, p.SourceLines, p.SourceVersion
+	}
+	_, err := s.db.Exec(ctx, `
+		INSERT INTO tracked_customers AS t (alias, generation, customer_id, company_id, invoices, lines, version)
+		SELECT DISTINCT ON (id) $1, $2, id, company, n, l, v
+		FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) AS u(id, company, n, l, v)
+		ORDER BY id, v DESC
+		ON CONFLICT (alias, generation, customer_id) DO UPDATE
+		SET company_id = excluded.company_id, invoices = excluded.invoices, lines = excluded.lines, version = excluded.version
+		WHERE excluded.version >= t.version`,
+		s.cfg.Alias, gen, ids, companies, invoices, lines, versions)
+	if err != nil {
+		return fmt.Errorf("track documents: %w", err)
+	}
+	return nil
+}
+
+// tombstones returns versioned deletes of ids, routed by the company
+// tracked for each (companyID when none is).
+func (s *Service) tombstones(ctx context.Context, gen string, ids []string, companyID string, version int64) ([]search.Tombstone, error) {
+	rows, err := s.db.Query(ctx, "SELECT customer_id, company_id FROM tracked_customers WHERE alias = $1 AND generation = $2 AND customer_id = ANY($3)",
+		s.cfg.Alias, gen, ids)
+	if err != nil {
+		return nil, fmt.Errorf("tracked companies: %w", err)
+	}
+	company := map[string]string{}
+	var id, c string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &c}, func() error { company[id] = c; return nil }); err != nil {
+		return nil, fmt.Errorf("tracked companies: %w", err)
+	}
+	out := make([]search.Tombstone, len(ids))
+	for i, id := range ids {
+		c, ok := company[id]
+		if !ok {
+			c = companyID
+		}
+		out[i] = search.Tombstone{CustomerID: id, CompanyID: c, Version: version}
+	}
+	return out, nil
+}
+
+// untrack forgets deleted customers, unless tracked at a newer version.
+func (s *Service) untrack(ctx context.Context, gen string, tombs []search.Tombstone) error {
+	if len(tombs) == 0 {
+		return nil
+	}
+	ids := make([]string, len(tombs))
+	for i, t := range tombs {
+		ids[i] = t.CustomerID
+	}
+	_, err := s.db.Exec(ctx, "DELETE FROM tracked_customers WHERE alias = $1 AND generation = $2 AND customer_id = ANY($3) AND version <= $4",
+		s.cfg.Alias, gen, ids, tombs[0].Version)
+	if err != nil {
+		return fmt.Errorf("untrack deleted customers: %w", err)
+	}
+	return nil
+}
+
+// changes reads the source since the snapshot and compares its counts
+// with generation gen's tracked documents: it returns the customers to
+// re-enrich (written since, counts that differ, untracked, or gone: the
+// enrichment finds the gone ones absent and deletes them) and what the
+// source pass read.
+func (s *Service) changes(ctx context.Context, gen string, since source.Snapshot) ([]string, source.Changes, error) {
+	rows, err := s.db.Query(ctx, `SELECT customer_id, invoices, lines FROM tracked_customers
+		WHERE alias = $1 AND generation = $2 ORDER BY customer_id`, s.cfg.Alias, gen)
+	if err != nil {
+		return nil, source.Changes{}, fmt.Errorf("read tracked customers: %w", err)
+	}
+	defer rows.Close()
+	var t source.CustomerCounts
+	var more bool
+	next := func() error {
+		more = rows.Next()
+		if more {
+			return rows.Scan(&t.CustomerID, &t.Invoices, &t.Lines)
+		}
+		return rows.Err()
+	}
+	if err := next(); err != nil {
+		return nil, source.Changes{}, err
+	}
+	var differ []string
+	ch, err := source.ReadChanges(ctx, s.source, since, func(c source.CustomerCounts) error {
+		for more && t.CustomerID < c.CustomerID { // tracked, gone from the source
+			differ = append(differ, t.CustomerID)
+			if err := next(); err != nil {
+				return err
+			}
+		}
+		if more && t.CustomerID == c.CustomerID {
+			if t != c {
+				differ = append(differ, c.CustomerID)
+			}
+			return next()
+		}
+		differ = append(differ, c.CustomerID) // not tracked: never indexed
+		return nil
+	})
+	if err != nil {
+		return nil, source.Changes{}, err
+	}
+	for ; more; err = next() {
+		if err != nil {
+			return nil, source.Changes{}, err
+		}
+		differ = append(differ, t.CustomerID)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, source.Changes{}, err
+	}
+	ids := append(ch.Written, differ...)
+	slices.Sort(ids)
+	return slices.Compact(ids), ch, nil
+}
+
+// changedProducts compares the catalog with the one the alias reflects
+// and returns the products added, removed or changed, sorted.
+func (s *Service) changedProducts(ctx context.Context, now map[string]string) ([]string, error) {
+	rows, err := s.db.Query(ctx, "SELECT product_id, fingerprint FROM tracked_products WHERE alias = $1", s.cfg.Alias)
+	if err != nil {
+		return nil, fmt.Errorf("read tracked catalog: %w", err)
+	}
+	before := map[string]string{}
+	var id, fp string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &fp}, func() error { before[id] = fp; return nil }); err != nil {
+		return nil, fmt.Errorf("read tracked catalog: %w", err)
+	}
+	var changed []string
+	for id, fp := range now {
+		if before[id] != fp {
+			changed = append(changed, id)
+		}
+	}
+	for id := range before {
+		if _, ok := now[id]; !ok {
+			changed = append(changed, id)
+		}
+	}
+	sort.Strings(changed)
+	return changed, nil
+}
+
+// saveCatalog records the catalog the alias reflects.
+func (s *Service) saveCatalog(ctx context.Context, products map[string]string) error {
+	ids, fps := make([]string, 0, len(products)), make([]string, 0, len(products))
+	for id, fp := range products {
+		ids, fps = append(ids, id), append(fps, fp)
+	}
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "DELETE FROM tracked_products WHERE alias = $1", s.cfg.Alias); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "INSERT INTO tracked_products (alias, product_id, fingerprint) SELECT $1, * FROM unnest($2::text[], $3::text[])",
+			s.cfg.Alias, ids, fps)
+		return err
+	})
+}
+
+// adoptRun makes a promoted full run's generation the tracked one: its
+// plan snapshot and catalog become the alias's, and other generations'
+// records are dropped. Idempotent: a retried finalize adopts again, and
+// the catch-up re-reads from the plan snapshot.
+func (s *Service) adoptRun(ctx context.Context, jobID, gen string) error {
+	var snap *string
+	var catalog map[string]string
+	if err := s.db.QueryRow(ctx, "SELECT snapshot, catalog FROM sync_runs WHERE job_id = $1", jobID).Scan(&snap, &catalog); err != nil {
+		return fmt.Errorf("adopt run: %w", err)
+	}
+	if snap == nil {
+		return fmt.Errorf("adopt run %s: no plan snapshot recorded", jobID)
+	}
+	if _, err := s.db.Exec(ctx, `INSERT INTO sync_state (alias, generation, snapshot) VALUES ($1, $2, $3)
+		ON CONFLICT (alias) DO UPDATE SET generation = $2, snapshot = $3`, s.cfg.Alias, gen, *snap); err != nil {
+		return fmt.Errorf("adopt run: %w", err)
+	}
+	if err := s.saveCatalog(ctx, catalog); err != nil {
+		return fmt.Errorf("adopt run: catalog: %w", err)
+	}
+	if _, err := s.db.Exec(ctx, "DELETE FROM tracked_customers WHERE alias = $1 AND generation <> $2", s.cfg.Alias, gen); err != nil {
+		return fmt.Errorf("adopt run: %w", err)
+	}
+	return nil
+}
+
+// recordPlan keeps a full run's starting point: the source snapshot, then
+// the catalog (read after it, before any shard reads).
+func (s *Service) recordPlan(ctx context.Context, jobID string) error {
+	snap, err := source.CurrentSnapshot(ctx, s.source)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	catalog, err := source.LoadCatalog(ctx, s.source)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	_, err = s.db.Exec(ctx, "UPDATE sync_runs SET snapshot = $2, catalog = $3 WHERE job_id = $1", jobID, snap.Text, catalog.Fingerprints())
+	if err != nil {
+		return fmt.Errorf("plan: record snapshot: %w", err)
+	}
+	return nil
+}
+
+// track catches the serving generation up with every change since its
+// snapshot: re-enriches what changed, deletes what is gone, starts the
+// background re-enrichment of changed products' buyers, and moves the
+// snapshot forward (only if the generation is still the one it read).
+func (s *Service) trackChanges(ctx context.Context, jobID string) (Changed, error) {
+	gen, since, err := s.trackedState(ctx)
+	if err != nil {
+		return Changed{}, err
+	}
+	ids, ch, err := s.changes(ctx, gen, since)
+	if err != nil {
+		return Changed{}, err
+	}
+	var res Changed
+	products, err := s.changedProducts(ctx, ch.Products)
+	if err != nil {
+		return Changed{}, err
+	}
+	if len(products) > 0 {
+		if res.CatalogJobID, err = s.startCatalog(ctx, products); err != nil {
+			return Changed{}, err
+		}
+		if err := s.saveCatalog(ctx, ch.Products); err != nil {
+			return Changed{}, err
+		}
+	}
+	var gone []string
+	res.Documents, gone, err = s.upsert(ctx, jobID, ids, "", ModeIncremental)
+	if err != nil {
+		return res, err
+	}
+	res.Deleted = int64(len(gone))
+	_, err = s.db.Exec(ctx, "UPDATE sync_state SET snapshot = $3 WHERE alias = $1 AND generation = $2", s.cfg.Alias, gen, ch.Snapshot.Text)
+	if err != nil {
+		return res, fmt.Errorf("advance snapshot: %w", err)
+	}
+	s.log.Info("changes tracked", zap.String("job_id", jobID), zap.Int("customers", len(ids)),
+		zap.Int64("deleted", res.Deleted), zap.Int("products", len(products)))
+	return res, nil
+}
+
+// startCatalog starts the background job re-enriching the buyers of
+// products. It is not a "sync" of the one-running rule: it never blocks
+// another sync.
+func (s *Service) startCatalog(ctx context.Context, products []string) (string, error) {
+	job, err := s.dispatcher.Start(ctx, jobs.New{Type: jobs.TypeSyncCatalog,
+		Params: map[string]any{"mode": ModeCatalog, "products": products}, CreatedBy: "change-tracking"},
+		func(id string) (*asynq.Task, string, error) {
+			return tasks.NewSyncCatalogTask(tasks.SyncCatalogPayload{JobPayload: tasks.JobPayload{JobID: id}, Products: products, Shard: -1})
+		}, func(tx pgx.Tx, j jobs.Job) error {
+			_, err := tx.Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, ModeCatalog)
+			return err
+		})
+	if err != nil {
+		return "", fmt.Errorf("start catalog re-enrichment: %w", err)
+	}
+	return job.ID, nil
+}
+
+// Catalog runs one task of a catalog re-enrichment job: the plan (shard
+// -1) splits customers into key ranges and enqueues one task each; a
+// shard re-enriches the products' buyers in its range; the last shard
+// done completes the job.
+func (s *Service) Catalog(ctx context.Context, p tasks.SyncCatalogPayload) error {
+	if p.Shard < 0 {
+		return s.planCatalog(ctx, p)
+	}
+	var done bool
+	if err := s.db.QueryRow(ctx, "SELECT done FROM sync_shards WHERE job_id = $1 AND shard = $2", p.JobID, p.Shard).Scan(&done); err != nil {
+		return fmt.Errorf("catalog shard %d: %w", p.Shard, err)
+	}
+	if done {
+		return nil
+	}
+	gen, err := s.engine.Current(ctx)
+	if err != nil {
+		return err
+	}
+	enr := source.NewEnricher(s.source)
+	n, err := s.inBatches(func(fn func(profile.Profile) error) error { return enr.Buyers(ctx, p.Lo, p.Hi, p.Products, fn) },
+		func(batch []profile.Profile) error {
+			if err := s.write(ctx, gen, batch); err != nil {
+				return fmt.Errorf("catalog shard %d: %w", p.Shard, err)
+			}
+			metrics.DocumentsIndexed.WithLabelValues(ModeCatalog).Add(float64(len(batch)))
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	s.notify(func(n Notifier) error { return n.Changed(ctx) })
+	var shardsDone, total int
+	var docs int64
+	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "UPDATE sync_shards SET done = true, docs = $3, finished_at = now() WHERE job_id = $1 AND shard = $2 AND NOT done",
+			p.JobID, p.Shard, n)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return tx.QueryRow(ctx, `UPDATE sync_runs SET shards_done = shards_done + 1, docs_indexed = docs_indexed + $2
+			WHERE job_id = $1 RETURNING shards_done, shards_total, docs_indexed`, p.JobID, n).Scan(&shardsDone, &total, &docs)
+	})
+	if err != nil {
+		return fmt.Errorf("catalog shard %d done: %w", p.Shard, err)
+	}
+	if total == 0 {
+		return nil // counted by an earlier attempt
+	}
+	_ = s.jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: int64(shardsDone), Total: int64(total)})
+	if shardsDone == total {
+		_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{"products": len(p.Products), "shards": total, "documents": docs})
+	}
+	return err
+}
+
+func (s *Service) planCatalog(ctx context.Context, p tasks.SyncCatalogPayload) error {
+	bounds, err := source.ShardBounds(ctx, s.source, s.cfg.ShardSize)
+	if err != nil {
+		return err
+	}
+	err = s.saveShards(ctx, p.JobID, bounds)
+	if err != nil {
+		return fmt.Errorf("plan catalog: %w", err)
+	}
+	rows, err := s.db.Query(ctx, "SELECT shard, lo, hi FROM sync_shards WHERE job_id = $1 AND NOT done ORDER BY shard", p.JobID)
+	if err != nil {
+		return err
+	}
+	var todo []tasks.SyncCatalogPayload
+	sh := tasks.SyncCatalogPayload{JobPayload: p.JobPayload, Products: p.Products}
+	if _, err := pgx.ForEachRow(rows, []any{&sh.Shard, &sh.Lo, &sh.Hi}, func() error { todo = append(todo, sh); return nil }); err != nil {
+		return err
+	}
+	for _, sh := range todo {
+		task, id, err := tasks.NewSyncCatalogTask(sh)
+		if err != nil {
+			return err
+		}
+		if err := s.dispatcher.Follow(ctx, p.JobID, task, id); err != nil {
+			return err
+		}
+	}
+	return s.jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: 0, Total: int64(len(bounds) + 1)})
+}
+
+// write upserts docs into the serving generation gen and records them.
+// The engine first: a record of a write that failed would hide the
+// change from the next pass; a write whose record failed is only read
+// again.
+func (s *Service) write(ctx context.Context, gen string, docs []profile.Profile) error {
+	if err := s.engine.Upsert(ctx, docs); err != nil {
+		return fmt.Errorf("upsert: %w", err)
+	}
+	return s.track(ctx, gen, docs)
+}
+
+// remove deletes ids, absent from the source as of version, from the
+// serving generation gen and forgets them.
+func (s *Service) remove(ctx context.Context, gen string, ids []string, companyID string, version int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	tombs, err := s.tombstones(ctx, gen, ids, companyID, version)
+	if err != nil {
+		return err
+	}
+	if err := s.engine.Delete(ctx, tombs); err != nil {
+		return fmt.Errorf("delete: %w", err)
+	}
+	return s.untrack(ctx, gen, tombs)
+}
+
+// saveShards records a run's key-range shards, the ranges between bounds,
+// and their number; saving them again changes nothing.
+func (s *Service) saveShards(ctx context.Context, jobID string, bounds []string) error {
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		lo := ""
+		for i := 0; i <= len(bounds); i++ {
+			hi := ""
+			if i < len(bounds) {
+				hi = bounds[i]
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO sync_shards (job_id, shard, lo, hi) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+				jobID, i, lo, hi); err != nil {
+				return err
+			}
+			lo = hi
+		}
+		_, err := tx.Exec(ctx, "UPDATE sync_runs SET shards_total = $2, planned_at = coalesce(planned_at, now()) WHERE job_id = $1", jobID, len(bounds)+1)
+		return err
+	})
+}
+
+// inBatches hands the profiles read produces to write in batches of
+// BatchSize and returns how many it wrote.
+func (s *Service) inBatches(read func(func(profile.Profile) error) error, write func([]profile.Profile) error) (int64, error) {
+	var n int64
+	batch := make([]profile.Profile, 0, s.cfg.BatchSize)
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := write(batch); err != nil {
+			return err
+		}
+		n += int64(len(batch))
+		batch = batch[:0]
+		return nil
+	}
+	err := read(func(p profile.Profile) error {
+		batch = append(batch, p)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	return n, err
+}
