@@ -1,7 +1,17 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -153,10 +163,12 @@ func TestSyncSurvivesASearchEngineOutage(t *testing.T) {
 	b.checkIndexMatchesSource(t)
 }
 
-// TestFailedRunNeverSwaps: a document the engine rejects (an email too
-// long for a keyword term) fails its shard at once, with the customer id
-// and the engine's reason in the job error, and the serving generation
-// stays in place.
+// TestFailedRunNeverSwaps: a document the engine rejects fails its shard
+// at once, with the customer id and the engine's reason in the job error,
+// and the serving generation stays in place. Oversized values no longer
+// make the engine refuse a document (keywords ignore_above), so the
+// rejection is injected between the worker and the real engine: the bulk
+// item of one customer is answered 400 mapper_parsing_exception.
 func TestFailedRunNeverSwaps(t *testing.T) {
 	b := setup(t, 3000, nil)
 	w := start(t, b.cfg, "worker")
@@ -165,16 +177,72 @@ func TestFailedRunNeverSwaps(t *testing.T) {
 	require.Equal(t, jobs.Succeeded, waitJob(t, b.deps.Jobs, first, 2*time.Minute).State)
 	before := b.aliasIndexes(t)
 	require.Len(t, before, 1)
+	require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
+	<-w.done
 
 	ctx := context.Background()
 	var victim string
-	require.NoError(t, b.deps.Source.QueryRow(ctx,
-		"UPDATE customers SET email = repeat('x', 40000) WHERE customer_id = (SELECT min(customer_id) FROM customers) RETURNING customer_id").Scan(&victim))
+	require.NoError(t, b.deps.Source.QueryRow(ctx, "SELECT min(customer_id) FROM customers").Scan(&victim))
+	rejecting := b.cfg
+	rejecting.ElasticsearchURL = rejectingEngine(t, b.cfg.ElasticsearchURL, victim)
+	w = start(t, rejecting, "worker")
+	w.waitLog(t, "worker started", 20*time.Second)
 	second := b.startSync(t, "full")
 	j := waitJob(t, b.deps.Jobs, second, 2*time.Minute)
 	require.Equal(t, jobs.Failed, j.State)
-	require.Contains(t, j.Error, "customer "+victim+" rejected by the search engine")
+	require.Contains(t, j.Error, "customer "+victim+" rejected by the search engine: mapper_parsing_exception")
 	require.Equal(t, before, b.aliasIndexes(t), "a failed run never swaps")
+}
+
+// rejectingEngine proxies the engine at target and answers the bulk item
+// of document id with a 400, as the engine does for a document its
+// mapping refuses.
+func rejectingEngine(t *testing.T, target, id string) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	require.NoError(t, err)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		r.Header.Del("Accept-Encoding") // answers the test can read
+	}
+	rp.ModifyResponse = func(res *http.Response) error {
+		if !strings.HasSuffix(res.Request.URL.Path, "/_bulk") || res.StatusCode != http.StatusOK {
+			return nil
+		}
+		raw, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		if err != nil {
+			return err
+		}
+		var body map[string]any
+		if err := json.Unmarshal(raw, &body); err != nil {
+			return err
+		}
+		items, _ := body["items"].([]any)
+		for _, it := range items {
+			for _, v := range it.(map[string]any) {
+				item := v.(map[string]any)
+				if item["_id"] == id {
+					item["status"] = 400
+					item["error"] = map[string]any{"type": "mapper_parsing_exception", "reason": "injected by the test"}
+					body["errors"] = true
+				}
+			}
+		}
+		raw, err = json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		res.Body = io.NopCloser(bytes.NewReader(raw))
+		res.ContentLength = int64(len(raw))
+		res.Header.Set("Content-Length", strconv.Itoa(len(raw)))
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // TestFullSyncIntoThePostgresEngine: without ELASTICSEARCH_URL the same
