@@ -124,6 +124,7 @@ func TestReadinessFailsOnlyWithoutPostgres(t *testing.T) {
 	require.Equal(t, 200, res.StatusCode, body)
 	require.Contains(t, body["checks"].(map[string]any)["redis"].(map[string]any)["error"], "127.0.0.1:1", "an admin key sees the details")
 	res, body = b.do(t, "GET", "/readyz", b.key(t, "COMP001"), nil)
+	require.Equal(t, 200, res.StatusCode, body)
 	require.Nil(t, body["checks"].(map[string]any)["redis"].(map[string]any)["error"], "a company key does not")
 
 	// PostgreSQL down: unready.

@@ -217,6 +217,7 @@ func TestDegradation(t *testing.T) {
 	require.Nil(t, body["checks"].(map[string]any)["search"].(map[string]any)["error"], "no driver error without a key")
 	require.NotContains(t, fmt.Sprint(body), "127.0.0.1")
 	res, body = b.do(t, "GET", "/readyz", admin, nil)
+	require.Equal(t, 200, res.StatusCode, body)
 	require.NotEmpty(t, body["checks"].(map[string]any)["search"].(map[string]any)["error"], "an admin key sees the driver error")
 	engine.Restore()
 	require.Eventually(t, func() bool {

@@ -201,12 +201,10 @@ func rejectingEngine(t *testing.T, target, id string) string {
 	t.Helper()
 	u, err := url.Parse(target)
 	require.NoError(t, err)
-	rp := httputil.NewSingleHostReverseProxy(u)
-	direct := rp.Director
-	rp.Director = func(r *http.Request) {
-		direct(r)
-		r.Header.Del("Accept-Encoding") // answers the test can read
-	}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		r.Out.Header.Del("Accept-Encoding") // answers the test can read
+	}}
 	rp.ModifyResponse = func(res *http.Response) error {
 		if !strings.HasSuffix(res.Request.URL.Path, "/_bulk") || res.StatusCode != http.StatusOK {
 			return nil
