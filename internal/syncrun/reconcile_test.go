@@ -87,10 +87,19 @@ func TestReconcileRepairsDrift(t *testing.T) {
 				}))
 				return out
 			}
+			// Writes are versioned: drift written straight into the index
+			// carries the version of the document it replaces, as a write
+			// of the same source state would.
+			versionOf := func(id string) int64 {
+				f, err := b.deps.Engine.FingerprintsOf(ctx, []string{id})
+				require.NoError(t, err)
+				require.Len(t, f, 1)
+				return f[0].Version
+			}
 			// Missing: three documents deleted from the index (ids spread over shards).
 			var tombs []search.Tombstone
 			for _, id := range []string{ids[3], ids[250], ids[499]} {
-				tombs = append(tombs, search.Tombstone{CustomerID: id})
+				tombs = append(tombs, search.Tombstone{CustomerID: id, Version: versionOf(id)})
 			}
 			require.NoError(t, b.deps.Engine.Delete(ctx, tombs))
 			// Extra: two stray documents, one before the first id and one after the last.
@@ -104,6 +113,7 @@ func TestReconcileRepairsDrift(t *testing.T) {
 			require.Len(t, edited, 2)
 			for i := range edited {
 				edited[i].TotalPurchases += 7
+				edited[i].SourceVersion = versionOf(edited[i].CustomerID)
 			}
 			require.NoError(t, b.deps.Engine.Upsert(ctx, edited))
 			_, err = b.deps.DB.Exec(ctx, "UPDATE customers SET city = 'Cartago Nueva' WHERE customer_id = $1", ids[111])
