@@ -44,6 +44,7 @@ func (w *Worker) Mux() *asynq.ServeMux {
 	w.registerExport(mux)
 	w.registerSegments(mux)
 	w.registerCampaigns(mux)
+	w.registerScores(mux)
 	return mux
 }
 

@@ -78,7 +78,8 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, error
 	d.Cache = cache.New(d.Redis, cfg.IndexAlias, cfg.SearchCacheTTL)
 	d.Sync = syncrun.New(syncrun.Params{
 		DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: log, Notifier: d.Cache,
-		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize},
+		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize,
+			Scores: cfg.ScoresEnabled, Location: cfg.Location},
 	})
 	return d, nil
 }

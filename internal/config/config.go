@@ -63,6 +63,9 @@ type Config struct {
 	RateLimitPerMinute int           `env:"RATE_LIMIT_PER_MINUTE" envDefault:"600"`
 	RateLimitBurst     int           `env:"RATE_LIMIT_BURST" envDefault:"100"`
 	CORSOrigin         string        `env:"CORS_ORIGIN"`
+	// ScoresEnabled computes customer scores (RFM, BG/NBD) at each full
+	// sync and on every write; false indexes documents without them.
+	ScoresEnabled bool `env:"SCORES_ENABLED" envDefault:"true"`
 
 	// PrometheusURL, when set, is the Prometheus server Asynqmon queries
 	// for its queue charts (http://prometheus:9090); empty shows none.

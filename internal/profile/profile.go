@@ -41,6 +41,17 @@ type Profile struct {
 	// change tracking compares it with the source to see removed lines.
 	// Not part of the API's JSON.
 	SourceLines int64 `json:"-"`
+	// Scores (internal/scores), computed with the thresholds and model of
+	// the generation the document belongs to. The R, F, M scores (1-5)
+	// are absent for customers with no purchase (RFMGroup "prospects");
+	// PAlive and ExpectedPurchases90d are absent too when the company's
+	// model did not fit. All are absent when scores are disabled.
+	RecencyScore         *int     `json:"recencyScore"`
+	FrequencyScore       *int     `json:"frequencyScore"`
+	MonetaryScore        *int     `json:"monetaryScore"`
+	RFMGroup             string   `json:"rfmGroup"`
+	PAlive               *float64 `json:"pAlive"`
+	ExpectedPurchases90d *float64 `json:"expectedPurchases90d"`
 }
 
 // FavoritesLimit is how many favourite products and ingredients a profile keeps.

@@ -86,6 +86,13 @@ var filterFields = map[string]fieldDecoder{
 	"neverPurchased":           field(func(f *Filter) **bool { return &f.NeverPurchased }, decodeBool),
 	"q":                        field(func(f *Filter) **string { return &f.Q }, decodeString),
 	"companyId":                field(func(f *Filter) **string { return &f.CompanyID }, decodeString),
+	"rfmGroup":                 listField(func(f *Filter) *StringList { return &f.RFMGroup }),
+	"minRecencyScore":          field(func(f *Filter) **int64 { return &f.MinRecencyScore }, decodeInt),
+	"maxRecencyScore":          field(func(f *Filter) **int64 { return &f.MaxRecencyScore }, decodeInt),
+	"minFrequencyScore":        field(func(f *Filter) **int64 { return &f.MinFrequencyScore }, decodeInt),
+	"minMonetaryScore":         field(func(f *Filter) **int64 { return &f.MinMonetaryScore }, decodeInt),
+	"minPAlive":                field(func(f *Filter) **float64 { return &f.MinPAlive }, decodeFloat),
+	"maxPAlive":                field(func(f *Filter) **float64 { return &f.MaxPAlive }, decodeFloat),
 }
 
 // field decodes a scalar with dec and stores a pointer to it.
@@ -150,6 +157,17 @@ func decodeInt(raw json.RawMessage) (int64, string) {
 		return 0, "must be an integer"
 	}
 	return v, ""
+}
+
+func decodeFloat(raw json.RawMessage) (float64, string) {
+	if !isNumber(raw) {
+		return 0, "must be a number"
+	}
+	v, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return 0, "must be a number"
+	}
+	return v + 0, "" // + 0 turns -0 into 0
 }
 
 func decodeMoney(raw json.RawMessage) (profile.Cents, string) {

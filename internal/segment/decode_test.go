@@ -149,7 +149,7 @@ func TestDecodeSearchRequest(t *testing.T) {
 		{"size zero", `{"size":0}`, []segment.FieldError{{"size", "must be between 1 and 100"}}},
 		{"size large", `{"size":101}`, []segment.FieldError{{"size", "must be between 1 and 100"}}},
 		{"size huge", `{"size":1e30}`, []segment.FieldError{{"size", "must be an integer"}}},
-		{"sort field", `{"sort":"email"}`, []segment.FieldError{{"sort", `unknown sort field "email" (use lastPurchaseAt, totalSpent, totalPurchases, averageTicket or name)`}}},
+		{"sort field", `{"sort":"email"}`, []segment.FieldError{{"sort", `unknown sort field "email" (use lastPurchaseAt, totalSpent, totalPurchases, averageTicket, name, pAlive or expectedPurchases90d)`}}},
 		{"sort direction", `{"sort":"name:up"}`, []segment.FieldError{{"sort", `direction must be asc or desc, as in "lastPurchaseAt:desc"`}}},
 		{"cursor garbage", `{"cursor":"%%%"}`, []segment.FieldError{{"cursor", "is not a cursor this search returned"}}},
 		{"cursor other sort", `{"cursor":"` + segment.EncodeCursor(segment.DefaultSort, []any{1, "a"}) + `","sort":"name"}`,

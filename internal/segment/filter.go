@@ -42,6 +42,17 @@ type Filter struct {
 	// CompanyID restricts the filter to one company. Company keys are
 	// pinned with PinCompany; admin keys must name one (RequireCompany).
 	CompanyID *string `json:"companyId,omitempty"`
+	// RFMGroup matches customers in any of the listed groups of the RF
+	// grid (scores.Groups, prospects included).
+	RFMGroup StringList `json:"rfmGroup,omitempty"`
+	// Score bounds (1-5, inclusive); customers without scores never match.
+	MinRecencyScore   *int64 `json:"minRecencyScore,omitempty"`
+	MaxRecencyScore   *int64 `json:"maxRecencyScore,omitempty"`
+	MinFrequencyScore *int64 `json:"minFrequencyScore,omitempty"`
+	MinMonetaryScore  *int64 `json:"minMonetaryScore,omitempty"`
+	// P(alive) bounds (0-1, inclusive); customers without one never match.
+	MinPAlive *float64 `json:"minPAlive,omitempty"`
+	MaxPAlive *float64 `json:"maxPAlive,omitempty"`
 }
 
 // StringList is a JSON value given either as one string or a list of

@@ -59,6 +59,7 @@ func (f Filter) Normalize() (Filter, error) {
 	if f.CompanyID != nil && checkText(&p, "companyId", *f.CompanyID) && *f.CompanyID == "" {
 		p.add("companyId", "must not be empty")
 	}
+	out.RFMGroup = normalizeScores(&p, f, &out)
 	if len(p) > 0 {
 		return Filter{}, p.err()
 	}

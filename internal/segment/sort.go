@@ -9,6 +9,9 @@ const (
 	SortTotalPurchases = "totalPurchases"
 	SortAverageTicket  = "averageTicket"
 	SortName           = "name"
+	// Score sorts: customers without the score come last.
+	SortPAlive               = "pAlive"
+	SortExpectedPurchases90d = "expectedPurchases90d"
 )
 
 // Sort is a result order. Every order ends with customer id ascending, so
@@ -31,9 +34,10 @@ func ParseSort(s string) (Sort, error) {
 	}
 	name, dir, hasDir := strings.Cut(s, ":")
 	switch name {
-	case SortLastPurchaseAt, SortTotalSpent, SortTotalPurchases, SortAverageTicket, SortName:
+	case SortLastPurchaseAt, SortTotalSpent, SortTotalPurchases, SortAverageTicket, SortName,
+		SortPAlive, SortExpectedPurchases90d:
 	default:
-		return Sort{}, fieldError("sort", "unknown sort field %q (use lastPurchaseAt, totalSpent, totalPurchases, averageTicket or name)", name)
+		return Sort{}, fieldError("sort", "unknown sort field %q (use lastPurchaseAt, totalSpent, totalPurchases, averageTicket, name, pAlive or expectedPurchases90d)", name)
 	}
 	switch {
 	case !hasDir:

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -24,6 +25,7 @@ import (
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/metrics"
 	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/scores"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/source"
 	"github.com/reactivation/reactivation/tasks"
@@ -54,6 +56,14 @@ type Config struct {
 	// Overlap is subtracted from the watermark so transactions that commit
 	// late are not missed (default 2 minutes).
 	Overlap time.Duration
+	// Scores enables customer scores (internal/scores): a full sync fits
+	// them between plan and shards; every write scores its customers with
+	// the generation's. False writes documents without scores.
+	Scores bool
+	// Location is the business time zone scores count days in (default UTC).
+	Location *time.Location
+	// Fit tunes the BG/NBD fit.
+	Fit scores.FitConfig
 }
 
 // Notifier hears of index changes; the search cache uses them to stop
@@ -85,6 +95,10 @@ type Service struct {
 	log        *zap.Logger
 	cfg        Config
 	notifier   Notifier
+
+	scores    *scores.Store
+	scoresMu  sync.Mutex
+	scoreSets map[string]*scores.Set
 }
 
 // New returns a Service with defaults filled in.
@@ -99,8 +113,12 @@ func New(p Params) *Service {
 	if cfg.Overlap <= 0 {
 		cfg.Overlap = 2 * time.Minute
 	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
 	return &Service{db: p.DB, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher,
-		jobs: p.Dispatcher.Store(), log: p.Log, cfg: cfg, notifier: p.Notifier}
+		jobs: p.Dispatcher.Store(), log: p.Log, cfg: cfg, notifier: p.Notifier,
+		scores: scores.NewStore(p.DB), scoreSets: map[string]*scores.Set{}}
 }
 
 // Start creates a full, incremental or reconcile sync job and enqueues its
@@ -202,7 +220,7 @@ func (s *Service) Plan(ctx context.Context, jobID string) error {
 		return fmt.Errorf("plan %s: %w", jobID, err)
 	}
 	if gen != nil && total > 0 {
-		return s.enqueueShards(ctx, jobID, *gen)
+		return s.afterPlan(ctx, jobID, *gen)
 	}
 	wm, err := source.Now(ctx, s.source)
 	if err != nil {
@@ -231,7 +249,7 @@ func (s *Service) Plan(ctx context.Context, jobID string) error {
 		return err
 	}
 	s.log.Info("full sync planned", zap.String("job_id", jobID), zap.String("generation", g), zap.Int("shards", len(bounds)+1))
-	return s.enqueueShards(ctx, jobID, g)
+	return s.afterPlan(ctx, jobID, g)
 }
 
 // insertShards records a run's key ranges, split at bounds, and their
@@ -301,7 +319,13 @@ func (s *Service) Shard(ctx context.Context, p tasks.SyncShardPayload) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.inBatches(func(fn func(profile.Profile) error) error { return enr.Range(ctx, p.Lo, p.Hi, fn) },
+	score, err := s.shardScorer(ctx, p.Generation)
+	if err != nil {
+		return err
+	}
+	n, err := s.inBatches(func(fn func(profile.Profile) error) error {
+		return enr.Range(ctx, p.Lo, p.Hi, func(pr profile.Profile) error { score(&pr); return fn(pr) })
+	},
 		func(batch []profile.Profile) error {
 			if err := s.engine.Index(ctx, p.Generation, batch); err != nil {
 				return fmt.Errorf("index shard %d: %w", p.Shard, err)
@@ -403,6 +427,9 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 		s.cfg.Alias, p.Generation, wm); err != nil {
 		return fmt.Errorf("finalize: record watermark: %w", err)
 	}
+	if err := s.scores.Prune(ctx, p.Generation); err != nil {
+		s.log.Warn("prune scores of older generations", zap.Error(err))
+	}
 	s.notify(func(n Notifier) error { return n.Promoted(ctx, p.Generation) })
 	if err := s.adoptRun(ctx, p.JobID, p.Generation); err != nil {
 		return fmt.Errorf("finalize: %w", err)
@@ -415,6 +442,7 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{
 		"generation": p.Generation, "documents": indexed, "caughtUp": caught.Documents, "caughtUpDeleted": caught.Deleted,
 		"durationSeconds": time.Since(started).Seconds(),
+		"scores":          s.scoresResult(ctx, p.Generation),
 	})
 	return err
 }
@@ -530,6 +558,10 @@ func (s *Service) upsert(ctx context.Context, jobID string, ids []string, compan
 	if err != nil {
 		return 0, nil, err
 	}
+	score, err := s.upsertScorer(ctx, gen)
+	if err != nil {
+		return 0, nil, err
+	}
 	var n int64
 	var gone []string
 	total := int64(len(ids))
@@ -538,6 +570,7 @@ func (s *Service) upsert(ctx context.Context, jobID string, ids []string, compan
 		batch := make([]profile.Profile, 0, len(chunk))
 		found := make(map[string]bool, len(chunk))
 		version, err := enr.Lookup(ctx, chunk, companyID, func(p profile.Profile) error {
+			score(&p)
 			batch = append(batch, p)
 			found[p.CustomerID] = true
 			return nil

@@ -1,0 +1,116 @@
+package scores
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Compute reads the source once, at the grain of customers (one aggregate
+// over invoices: distinct invoices, cents spent, first and last purchase),
+// and returns every company's model at asOf: RFM cuts over its customers
+// with a purchase and the BG/NBD fit. A company whose model does not fit
+// gets a model without Params and the reason in Fallback; other errors
+// are returned.
+func Compute(ctx context.Context, src *pgxpool.Pool, asOf time.Time, loc *time.Location, cfg FitConfig) (map[string]*Model, error) {
+	type population struct {
+		recency, frequency, monetary []int64
+		customers                    []Customer
+	}
+	pops := map[string]*population{}
+	models := map[string]*Model{}
+	bd := BusinessDate(asOf, loc)
+	rows, err := src.Query(ctx, `
+		SELECT c.company_id, a.n, a.cents, a.first, a.last FROM (
+			SELECT customer_id, count(*), sum((total_amount * 100)::bigint), min(invoice_date), max(invoice_date)
+			FROM invoices GROUP BY customer_id
+		) a (customer_id, n, cents, first, last)
+		JOIN customers c ON c.customer_id = a.customer_id`)
+	if err != nil {
+		return nil, fmt.Errorf("scores: read purchases: %w", err)
+	}
+	for rows.Next() {
+		var company string
+		var n, cents int64
+		var first, last time.Time
+		if err := rows.Scan(&company, &n, &cents, &first, &last); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scores: read purchases: %w", err)
+		}
+		p := pops[company]
+		if p == nil {
+			p = &population{}
+			pops[company] = p
+		}
+		p.recency = append(p.recency, -RecencyDays(last, bd, loc))
+		p.frequency = append(p.frequency, n)
+		p.monetary = append(p.monetary, cents)
+		p.customers = append(p.customers, NewCustomer(n, first, last, asOf))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scores: read purchases: %w", err)
+	}
+	rows, err = src.Query(ctx, "SELECT company_id, count(*) FROM customers GROUP BY company_id")
+	if err != nil {
+		return nil, fmt.Errorf("scores: count customers: %w", err)
+	}
+	for rows.Next() {
+		var company string
+		var n int64
+		if err := rows.Scan(&company, &n); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scores: count customers: %w", err)
+		}
+		models[company] = &Model{CompanyID: company, AsOf: asOf, BusinessDate: bd, Prospects: n,
+			Groups: map[string]int64{}}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scores: count customers: %w", err)
+	}
+	companies := make([]string, 0, len(models))
+	for c := range models {
+		companies = append(companies, c)
+	}
+	sort.Strings(companies)
+	for _, company := range companies {
+		m := models[company]
+		p := pops[company]
+		if p == nil {
+			m.Groups[GroupProspects] = m.Prospects
+			m.Fallback = "no customer has a purchase"
+			continue
+		}
+		m.Customers = int64(len(p.frequency))
+		m.Prospects -= m.Customers
+		m.Groups[GroupProspects] = m.Prospects
+		// Group sizes before NewCuts sorts the values in place.
+		rf := make([][2]int64, len(p.recency))
+		for i := range rf {
+			rf[i] = [2]int64{p.recency[i], p.frequency[i]}
+		}
+		m.Recency, _ = NewCuts(p.recency)
+		m.Frequency, _ = NewCuts(p.frequency)
+		m.Monetary, _ = NewCuts(p.monetary)
+		for _, v := range rf {
+			m.Groups[Group(m.Recency.Score(v[0]), m.Frequency.Score(v[1]))]++
+		}
+		start := time.Now()
+		params, err := Fit(p.customers, cfg)
+		m.FitSeconds = time.Since(start).Seconds()
+		switch {
+		case errors.Is(err, ErrNoFit):
+			m.Fallback = err.Error()
+		case err != nil:
+			return nil, fmt.Errorf("scores: fit %s: %w", company, err)
+		default:
+			m.Params = &params
+		}
+	}
+	return models, nil
+}
