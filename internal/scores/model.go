@@ -1,6 +1,7 @@
 package scores
 
 import (
+	"math"
 	"time"
 
 	"github.com/reactivation/reactivation/internal/profile"
@@ -71,8 +72,12 @@ func (s *Set) Apply(p *profile.Profile, asOf time.Time) {
 	}
 	c := NewCustomer(p.TotalPurchases, *p.FirstPurchaseAt, *p.LastPurchaseAt, asOf)
 	alive := PAlive(*m.Params, c)
+	if math.IsNaN(alive) {
+		return
+	}
 	p.PAlive = &alive
-	if e, err := ExpectedPurchases(*m.Params, c, HorizonDays); err == nil {
+	if e, err := ExpectedPurchases(*m.Params, c, HorizonDays); err == nil && !math.IsNaN(e) && !math.IsInf(e, 0) {
+		e = max(e, 0) // rounding can leave a hair below zero
 		p.ExpectedPurchases90d = &e
 	}
 }

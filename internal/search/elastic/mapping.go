@@ -26,11 +26,15 @@ type Doc struct {
 	// Fingerprint is profile.Fingerprint of the document's profile; the
 	// reconcile pass reads it back from doc values (not indexed).
 	Fingerprint string `json:"fingerprint"`
+	// The scores' floats as longs (segment.FloatKey), which filters and
+	// sorts use: exact, ordered like the floats, missing sorted last.
+	PAliveKey               *int64 `json:"pAliveKey,omitempty"`
+	ExpectedPurchases90dKey *int64 `json:"expectedPurchases90dKey,omitempty"`
 }
 
 // Document returns the indexed document of p.
 func Document(p profile.Profile) Doc {
-	return Doc{
+	d := Doc{
 		Profile:            p,
 		SearchTokens:       segment.SearchTokens(p),
 		TotalSpentCents:    int64(p.TotalSpent),
@@ -38,6 +42,8 @@ func Document(p profile.Profile) Doc {
 		SourceVersion:      p.SourceVersion,
 		Fingerprint:        profile.Fingerprint(p),
 	}
+	d.PAliveKey, d.ExpectedPurchases90dKey = segment.FloatKeyOf(p.PAlive), segment.FloatKeyOf(p.ExpectedPurchases90d)
+	return d
 }
 
 // Routing is the routing key a profile is indexed with: its company, so a
@@ -129,6 +135,15 @@ func IndexBody() []byte {
 				"searchTokens":        keyword,
 				"sourceVersion":       long,
 				"fingerprint":         map[string]any{"type": "keyword", "index": false, "doc_values": true},
+				// scores
+				"recencyScore":            long,
+				"frequencyScore":          long,
+				"monetaryScore":           long,
+				"rfmGroup":                keyword,
+				"pAlive":                  map[string]any{"type": "double"},
+				"expectedPurchases90d":    map[string]any{"type": "double"},
+				"pAliveKey":               long,
+				"expectedPurchases90dKey": long,
 			},
 		},
 	}

@@ -61,6 +61,11 @@ func Query(f segment.Filter, b segment.Bounds) map[string]any {
 	default:
 		rng("totalPurchases", map[string]any{"gt": 0})
 	}
+	terms("rfmGroup", f.RFMGroup)
+	rng("recencyScore", intRange(f.MinRecencyScore, f.MaxRecencyScore))
+	rng("frequencyScore", intRange(f.MinFrequencyScore, nil))
+	rng("monetaryScore", intRange(f.MinMonetaryScore, nil))
+	rng("pAliveKey", intRange(segment.FloatKeyOf(f.MinPAlive), segment.FloatKeyOf(f.MaxPAlive)))
 	for _, token := range f.QueryTokens() {
 		add(map[string]any{"prefix": map[string]any{"searchTokens": token}})
 	}

@@ -29,6 +29,9 @@ var sortFields = map[string]string{
 	segment.SortTotalPurchases: "totalPurchases",
 	segment.SortAverageTicket:  "averageTicketCents",
 	segment.SortName:           "name.sort",
+	// The floats' order-preserving longs (segment.FloatKey).
+	segment.SortPAlive:               "pAliveKey",
+	segment.SortExpectedPurchases90d: "expectedPurchases90dKey",
 }
 
 // Search returns one page with an exact total. The cursor holds the sort

@@ -27,14 +27,16 @@ func TestEnginesAgree(t *testing.T) {
 	profiles := make([]profile.Profile, 2000)
 	for i := range profiles {
 		profiles[i] = randomProfile(r, i)
+		addScores(r, &profiles[i])
 	}
 	engines := loadBoth(t, profiles)
 	ctx := context.Background()
 	sorts := []string{"lastPurchaseAt:desc", "lastPurchaseAt:asc", "totalSpent:desc", "totalSpent:asc",
 		"totalPurchases:desc", "totalPurchases:asc", "averageTicket:desc", "averageTicket:asc", "name:asc", "name:desc"}
+	sorts = append(sorts, scoreSorts...)
 	nonEmpty := 0
 	for n := range 250 {
-		body := randomFilter(r, profiles)
+		body := addScoreFilter(r, randomFilter(r, profiles))
 		f, err := segment.Decode(body)
 		if err != nil {
 			t.Fatalf("filter %s: %v", body, err)

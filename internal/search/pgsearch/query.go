@@ -77,6 +77,26 @@ func (q *query) filter(f segment.Filter, b segment.Bounds) {
 	default:
 		q.and("total_purchases > 0")
 	}
+	q.anyOf("rfm_group = ANY(%s)", f.RFMGroup)
+	for _, b := range []struct {
+		cond string
+		v    any
+	}{
+		{"recency_score >= ", f.MinRecencyScore}, {"recency_score <= ", f.MaxRecencyScore},
+		{"frequency_score >= ", f.MinFrequencyScore}, {"monetary_score >= ", f.MinMonetaryScore},
+		{"p_alive >= ", f.MinPAlive}, {"p_alive <= ", f.MaxPAlive},
+	} {
+		switch v := b.v.(type) {
+		case *int64:
+			if v != nil {
+				q.and(b.cond + q.arg(*v))
+			}
+		case *float64:
+			if v != nil {
+				q.and(b.cond + q.arg(*v))
+			}
+		}
+	}
 	for _, token := range f.QueryTokens() {
 		q.and("EXISTS (SELECT 1 FROM unnest(search_tokens) AS t(token) WHERE starts_with(t.token, " + q.arg(token) + "))")
 	}

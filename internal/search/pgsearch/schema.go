@@ -22,6 +22,7 @@ var Columns = []string{
 	"search_tokens", "has_email", "has_phone", "doc",
 	"source_version",
 	"fingerprint",
+	"recency_score", "frequency_score", "monetary_score", "rfm_group", "p_alive", "expected_purchases_90d",
 }
 
 // CreateTableSQL returns the DDL of one generation table and its indexes.
@@ -61,7 +62,13 @@ func CreateTableSQL(table string) string {
 	has_phone boolean NOT NULL,
 	doc jsonb NOT NULL,
 	source_version bigint NOT NULL DEFAULT 0,
-	fingerprint text NOT NULL DEFAULT ''
+	fingerprint text NOT NULL DEFAULT '',
+	recency_score smallint,
+	frequency_score smallint,
+	monetary_score smallint,
+	rfm_group text NOT NULL,
+	p_alive double precision,
+	expected_purchases_90d double precision
 );
 `)
 	for _, cols := range []string{
@@ -76,6 +83,9 @@ func CreateTableSQL(table string) string {
 		"(company_id, name_key, customer_id)",
 		"(company_id, city_key)",
 		"(company_id, gender)",
+		"(company_id, rfm_group)",
+		"(company_id, p_alive, customer_id)",
+		"(company_id, expected_purchases_90d, customer_id)",
 	} {
 		b.WriteString("CREATE INDEX ON " + t + " " + cols + ";\n")
 	}
@@ -103,6 +113,7 @@ func Row(p profile.Profile) []any {
 		list(segment.SearchTokens(p)), p.HasEmail, p.HasPhone, p,
 		p.SourceVersion,
 		profile.Fingerprint(p),
+		p.RecencyScore, p.FrequencyScore, p.MonetaryScore, p.RFMGroup, p.PAlive, p.ExpectedPurchases90d,
 	}
 }
 

@@ -43,6 +43,19 @@ var sortColumns = map[string]sortColumn{
 		s, ok := v.(string)
 		return s, ok
 	}},
+	segment.SortPAlive:               {"p_alive", "p_alive", floatParam},
+	segment.SortExpectedPurchases90d: {"expected_purchases_90d", "expected_purchases_90d", floatParam},
+}
+
+// floatParam reads a float cursor value (json.Number, exact: it was
+// written with strconv's shortest round-tripping form).
+func floatParam(v any) (any, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return nil, false
+	}
+	f, err := strconv.ParseFloat(n.String(), 64)
+	return f, err == nil
 }
 
 func intParam(conv func(int64) any) func(any) (any, bool) {
@@ -210,8 +223,11 @@ func readPage(ctx context.Context, db querier, sql string, args []any) (segment.
 		if err := json.Unmarshal(doc, &p); err != nil {
 			return segment.Hits{}, fmt.Errorf("decode customer: %w", err)
 		}
-		if n, ok := value.(int64); ok {
+		switch n := value.(type) {
+		case int64:
 			value = json.Number(strconv.FormatInt(n, 10))
+		case float64:
+			value = json.Number(strconv.FormatFloat(n, 'g', -1, 64))
 		}
 		out.Customers = append(out.Customers, p)
 		out.SortValues = append(out.SortValues, []any{value, id})
