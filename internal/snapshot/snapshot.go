@@ -37,6 +37,9 @@ type Summary struct {
 	ByGender []Bucket      `json:"byGender"`
 	Recency  []Bucket      `json:"recency"`
 	Spend    SpendQuartile `json:"spend"`
+	// ByRFMGroup counts customers per RFM group, every group of
+	// scores.Groups in that order; empty when the index has no scores.
+	ByRFMGroup []Bucket `json:"byRfmGroup"`
 }
 
 // Bucket is one group of a breakdown.
@@ -300,10 +303,12 @@ type accumulator struct {
 	cities  map[string]map[string]int64 // folded -> spelling -> count
 	genders map[string]int64
 	recency map[string]int64
+	groups  map[string]int64
 }
 
 func newAccumulator() *accumulator {
-	return &accumulator{cities: map[string]map[string]int64{}, genders: map[string]int64{}, recency: map[string]int64{}}
+	return &accumulator{cities: map[string]map[string]int64{}, genders: map[string]int64{}, recency: map[string]int64{},
+		groups: map[string]int64{}}
 }
 
 func (a *accumulator) add(p profile.Profile, today time.Time, loc *time.Location) {
@@ -313,6 +318,9 @@ func (a *accumulator) add(p profile.Profile, today time.Time, loc *time.Location
 	}
 	a.cities[key][p.City]++
 	a.genders[p.Gender]++
+	if p.RFMGroup != "" {
+		a.groups[p.RFMGroup]++
+	}
 	if p.LastPurchaseAt == nil {
 		a.recency[Never]++
 		return
@@ -350,6 +358,7 @@ func (a *accumulator) summary() Summary {
 		s.Recency = append(s.Recency, Bucket{Key: b.Key, Count: a.recency[b.Key]})
 	}
 	s.Recency = append(s.Recency, Bucket{Key: Never, Count: a.recency[Never]})
+	s.ByRFMGroup = rfmBuckets(a.groups)
 	return s
 }
 
