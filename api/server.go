@@ -72,6 +72,7 @@ func (s *Server) routes() {
 	s.exportRoutes(v1.Group("", require(auth.ScopeExport)))
 	s.campaignRoutes(v1)
 	s.campaignPage(r)
+	s.scoresRoutes(v1.Group("", require(auth.ScopeSearch)))
 }
 
 // metricsHandler serves the process's metrics plus asynq's queue metrics,
