@@ -81,6 +81,12 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 		return err
 	}
 
+	// The baseline first, with a worker of its own that has scores off.
+	withoutScores, err := fullSyncWithoutScores(ctx, env, cfg)
+	if err != nil {
+		return err
+	}
+	cfg.ScoresEnabled = true
 	defer runWorker(ctx, env, cfg)()
 
 	svc := d.Sync
@@ -105,6 +111,9 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	}
 	r.Add("full_sync_seconds", full.Seconds(), "s")
 	r.Add("full_sync_documents_per_second", float64(docs)/full.Seconds(), "docs/s")
+	if err := reportScores(ctx, env, d, job.ID, full, withoutScores, r); err != nil {
+		return err
+	}
 
 	// (b) the floor of reading the data.
 	fmt.Fprintln(env.Out, "COPY floor ...")

@@ -130,6 +130,8 @@ func profileDiff(w, g profile.Profile) string {
 	}
 	w.FirstPurchaseAt, w.LastPurchaseAt, g.FirstPurchaseAt, g.LastPurchaseAt = nil, nil, nil, nil
 	w.CreatedAt, w.UpdatedAt, g.CreatedAt, g.UpdatedAt = nil, nil, nil, nil
+	clearScores(&w)
+	clearScores(&g)
 	wj, _ := json.Marshal(w)
 	gj, _ := json.Marshal(g)
 	if string(wj) != string(gj) {
