@@ -180,7 +180,7 @@ func checkScores(t *testing.T, b *testBundle) {
 		require.NotNil(t, p.ExpectedPurchases90d, id)
 		require.GreaterOrEqual(t, *p.ExpectedPurchases90d, 0.0, id)
 	}
-	require.Greater(t, freqOne, len(want)/5, "the demo has many one-purchase customers: more than a quintile")
+	require.Greater(t, freqOne, 1000, "the demo has many one-purchase customers, all sharing F = 1")
 	require.Greater(t, fitted, len(want)/2, "most companies' models fit")
 
 	// Thresholds equal the SQL positions, and a value reaches score k
