@@ -28,8 +28,8 @@ type Doc struct {
 	Fingerprint string `json:"fingerprint"`
 	// The scores' floats as longs (segment.FloatKey), which filters and
 	// sorts use: exact, ordered like the floats, missing sorted last.
-	PAliveKey               *int64 `json:"pAliveKey,omitempty"`
-	ExpectedPurchases90dKey *int64 `json:"expectedPurchases90dKey,omitempty"`
+	PAliveKey               *int64 `json:"pAliveKey"`
+	ExpectedPurchases90dKey *int64 `json:"expectedPurchases90dKey"`
 }
 
 // Document returns the indexed document of p.
