@@ -362,7 +362,9 @@ func checkIncrementalScores(t *testing.T, b *testBundle, set *scores.Set, docs m
 	require.Equal(t, m.Monetary.Score(want[victim].cents+1234), *got.MonetaryScore)
 	require.Equal(t, scores.Group(*got.RecencyScore, *got.FrequencyScore), got.RFMGroup)
 	require.NotNil(t, got.PAlive)
-	require.InDelta(t, 1, *got.PAlive, 1e-6, "a repeat purchase just now: almost surely alive")
+	// One repeat purchase just now: t_x = T up to the seconds between the
+	// insert and the sync, so P(alive) = 1 / (1 + a/b) with the stored a, b.
+	require.InDelta(t, 1/(1+m.Params.A/m.Params.B), *got.PAlive, 1e-3)
 	require.Equal(t, docs[bystander], b.customer(t, bystander))
 }
 
