@@ -129,7 +129,8 @@ func comparable(p profile.Profile) profile.Profile {
 // allFields are every exportable field, in the profile's order.
 var allFields = []string{"customerId", "companyId", "name", "email", "phone", "gender", "genderRaw", "city",
 	"createdAt", "updatedAt", "firstPurchaseAt", "lastPurchaseAt", "totalPurchases", "totalSpent", "averageTicket",
-	"products", "favoriteProducts", "ingredients", "favoriteIngredients", "hasEmail", "hasPhone"}
+	"products", "favoriteProducts", "ingredients", "favoriteIngredients", "hasEmail", "hasPhone",
+	"recencyScore", "frequencyScore", "monetaryScore", "rfmGroup", "pAlive", "expectedPurchases90d"}
 
 // TestExportsMatchTheEngine: on 20k demo customers synced by a worker
 // process, a CSV export of a segment of a few thousand and an NDJSON export
