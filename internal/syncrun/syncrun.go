@@ -253,7 +253,9 @@ func (s *Service) Plan(ctx context.Context, jobID string) error {
 }
 
 // insertShards records a run's key ranges, split at bounds, and their
-// number; re-running it after a crash keeps the ranges already recorded.
+// number; re-running it after a crash keeps the ranges and the planning
+// time already recorded. Full syncs, reconcile passes and catalog jobs
+// plan with it.
 func (s *Service) insertShards(ctx context.Context, jobID string, bounds []string) error {
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		lo := ""
@@ -268,7 +270,7 @@ func (s *Service) insertShards(ctx context.Context, jobID string, bounds []strin
 			}
 			lo = hi
 		}
-		_, err := tx.Exec(ctx, "UPDATE sync_runs SET shards_total = $2, planned_at = now() WHERE job_id = $1", jobID, len(bounds)+1)
+		_, err := tx.Exec(ctx, "UPDATE sync_runs SET shards_total = $2, planned_at = coalesce(planned_at, now()) WHERE job_id = $1", jobID, len(bounds)+1)
 		return err
 	})
 }

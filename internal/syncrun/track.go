@@ -389,7 +389,7 @@ func (s *Service) planCatalog(ctx context.Context, p tasks.SyncCatalogPayload) e
 	if err != nil {
 		return err
 	}
-	err = s.saveShards(ctx, p.JobID, bounds)
+	err = s.insertShards(ctx, p.JobID, bounds)
 	if err != nil {
 		return fmt.Errorf("plan catalog: %w", err)
 	}
@@ -439,27 +439,6 @@ func (s *Service) remove(ctx context.Context, gen string, ids []string, companyI
 		return fmt.Errorf("delete: %w", err)
 	}
 	return s.untrack(ctx, gen, tombs)
-}
-
-// saveShards records a run's key-range shards, the ranges between bounds,
-// and their number; saving them again changes nothing.
-func (s *Service) saveShards(ctx context.Context, jobID string, bounds []string) error {
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		lo := ""
-		for i := 0; i <= len(bounds); i++ {
-			hi := ""
-			if i < len(bounds) {
-				hi = bounds[i]
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO sync_shards (job_id, shard, lo, hi) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-				jobID, i, lo, hi); err != nil {
-				return err
-			}
-			lo = hi
-		}
-		_, err := tx.Exec(ctx, "UPDATE sync_runs SET shards_total = $2, planned_at = coalesce(planned_at, now()) WHERE job_id = $1", jobID, len(bounds)+1)
-		return err
-	})
 }
 
 // inBatches hands the profiles read produces to write in batches of
