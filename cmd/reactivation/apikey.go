@@ -100,7 +100,7 @@ func withKeys(ctx context.Context, f func(context.Context, *auth.Store) error) e
 		return err
 	}
 	defer pool.Close()
-	return f(ctx, auth.NewStore(pool))
+	return f(ctx, auth.NewStore(postgres.NewKeys(pool)))
 }
 
 func owner(k auth.Key) string {

@@ -118,7 +118,7 @@ func prepareDemo(ctx context.Context, cfg config.Config, n int) error {
 		return err
 	}
 	defer db.Close()
-	keys := auth.NewStore(db)
+	keys := auth.NewStore(postgres.NewKeys(db))
 	list, err := keys.List(ctx)
 	if err != nil {
 		return err

@@ -74,7 +74,7 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, error
 	d.Jobs = jobs.NewStore(d.DB)
 	d.Dispatcher = jobs.NewDispatcher(d.Jobs, d.Asynq, d.Inspector,
 		jobs.FairConfig{MaxInFlight: cfg.TenantMaxInFlight, FallbackCapacity: cfg.WorkerConcurrency})
-	d.Keys = auth.NewStore(d.DB)
+	d.Keys = auth.NewStore(postgres.NewKeys(d.DB))
 	d.Cache = cache.New(d.Redis, cfg.IndexAlias, cfg.SearchCacheTTL)
 	d.Sync = syncrun.New(syncrun.Params{
 		DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: log, Notifier: d.Cache,

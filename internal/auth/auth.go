@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reactivation/reactivation/internal/errs"
 )
@@ -83,11 +81,36 @@ type NewKey struct {
 	Scopes    []Scope
 }
 
-// Store keeps keys in PostgreSQL. Safe for concurrent use.
-type Store struct{ pool *pgxpool.Pool }
+// StoredKey is a key as the repository keeps it: the key and the SHA-256
+// of its secret.
+type StoredKey struct {
+	Key
+	SecretHash []byte
+}
 
-// NewStore returns a key store on the service database.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// Repository keeps keys. The postgres adapter implements it.
+type Repository interface {
+	// CreateKey stores k and returns its creation time.
+	CreateKey(ctx context.Context, k StoredKey) (time.Time, error)
+	// KeyByPrefix returns the key whose prefix is prefix; errs.NotFound
+	// when there is none.
+	KeyByPrefix(ctx context.Context, prefix string) (StoredKey, error)
+	// TouchKey records that the key id was just used.
+	TouchKey(ctx context.Context, id string) error
+	// ListKeys returns every key, newest first.
+	ListKeys(ctx context.Context) ([]Key, error)
+	// RevokeKey revokes the key whose id or prefix is ref (a revoked key
+	// stays revoked at its first time) and returns it; errs.NotFound when
+	// there is none.
+	RevokeKey(ctx context.Context, ref string) (Key, error)
+}
+
+// Store issues and checks keys kept by a Repository. Safe for concurrent
+// use.
+type Store struct{ repo Repository }
+
+// NewStore returns a key store over repo.
+func NewStore(repo Repository) *Store { return &Store{repo: repo} }
 
 // Create stores a new key and returns it with its secret, which is shown
 // once and never stored.
@@ -105,13 +128,11 @@ func (s *Store) Create(ctx context.Context, nk NewKey) (Key, string, error) {
 	secret := keyPrefix + prefix + "_" + randomString(24)
 	sum := sha256.Sum256([]byte(secret))
 	k := Key{ID: uuid.NewString(), Name: nk.Name, Prefix: prefix, CompanyID: nk.CompanyID, Admin: nk.Admin, Scopes: nk.Scopes}
-	err := s.pool.QueryRow(ctx, `
-		INSERT INTO api_keys (id, name, prefix, secret_hash, company_id, admin, scopes)
-		VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7) RETURNING created_at`,
-		k.ID, k.Name, k.Prefix, sum[:], k.CompanyID, k.Admin, scopeStrings(k.Scopes)).Scan(&k.CreatedAt)
+	created, err := s.repo.CreateKey(ctx, StoredKey{Key: k, SecretHash: sum[:]})
 	if err != nil {
 		return Key{}, "", fmt.Errorf("create key: %w", err)
 	}
+	k.CreatedAt = created
 	return k, secret, nil
 }
 
@@ -123,8 +144,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (Key, error) {
 	if !ok || !ok2 || prefix == "" {
 		return Key{}, errs.E(errs.Unauthorized, "invalid API key")
 	}
-	var hash []byte
-	k, err := s.scanOne(ctx, "WHERE prefix = $1", prefix, &hash)
+	sk, err := s.repo.KeyByPrefix(ctx, prefix)
 	if errs.Is(err, errs.NotFound) {
 		return Key{}, errs.E(errs.Unauthorized, "invalid API key")
 	}
@@ -132,77 +152,44 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (Key, error) {
 		return Key{}, err
 	}
 	sum := sha256.Sum256([]byte(secret))
-	if subtle.ConstantTimeCompare(sum[:], hash) != 1 {
+	if subtle.ConstantTimeCompare(sum[:], sk.SecretHash) != 1 {
 		return Key{}, errs.E(errs.Unauthorized, "invalid API key")
 	}
+	k := sk.Key
 	if k.RevokedAt != nil {
 		return Key{}, errs.E(errs.Unauthorized, "API key revoked")
 	}
 	// last_used_at is informational; at most one write a minute per key,
 	// decided from the row just read, so most requests cost one query.
 	if k.LastUsedAt == nil || time.Since(*k.LastUsedAt) > time.Minute {
-		_, _ = s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = now() WHERE id = $1`, k.ID)
+		_ = s.repo.TouchKey(ctx, k.ID)
 	}
 	return k, nil
 }
 
 // List returns every key, newest first.
 func (s *Store) List(ctx context.Context) ([]Key, error) {
-	rows, err := s.pool.Query(ctx, selectKeys+" ORDER BY created_at DESC, id")
+	keys, err := s.repo.ListKeys(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
 	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		var hash []byte
-		k, err := scanKey(rows, &hash)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return keys, nil
 }
 
 // Revoke revokes the key with id or prefix ref.
 func (s *Store) Revoke(ctx context.Context, ref string) (Key, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-		WHERE id = $1 OR prefix = $1`, ref)
-	if err != nil {
-		return Key{}, fmt.Errorf("revoke key: %w", err)
-	}
-	if tag.RowsAffected() == 0 {
+	k, err := s.repo.RevokeKey(ctx, ref)
+	if errs.Is(err, errs.NotFound) {
 		return Key{}, errs.E(errs.NotFound, "no key %q", ref)
 	}
-	var hash []byte
-	return s.scanOne(ctx, "WHERE id = $1 OR prefix = $1", ref, &hash)
-}
-
-const selectKeys = `SELECT id, name, prefix, coalesce(company_id, ''), admin, scopes, created_at, revoked_at, last_used_at, secret_hash FROM api_keys`
-
-func (s *Store) scanOne(ctx context.Context, where string, arg any, hash *[]byte) (Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, selectKeys+" "+where, arg), hash)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Key{}, errs.E(errs.NotFound, "no such key")
-	}
-	return k, err
-}
-
-func scanKey(row pgx.Row, hash *[]byte) (Key, error) {
-	var k Key
-	var scopes []string
-	err := row.Scan(&k.ID, &k.Name, &k.Prefix, &k.CompanyID, &k.Admin, &scopes, &k.CreatedAt, &k.RevokedAt, &k.LastUsedAt, hash)
 	if err != nil {
-		return Key{}, err
-	}
-	for _, s := range scopes {
-		k.Scopes = append(k.Scopes, Scope(s))
+		return Key{}, fmt.Errorf("revoke key: %w", err)
 	}
 	return k, nil
 }
 
-func scopeStrings(scopes []Scope) []string {
+// ScopeStrings returns scopes as strings, for storage.
+func ScopeStrings(scopes []Scope) []string {
 	out := make([]string, len(scopes))
 	for i, s := range scopes {
 		out[i] = string(s)

@@ -26,7 +26,7 @@ func setup(t *testing.T) *testBundle {
 	pool := testenv.Postgres(t)
 	_, err := postgres.Migrate(context.Background(), pool)
 	require.NoError(t, err)
-	return &testBundle{pool: pool, store: auth.NewStore(pool)}
+	return &testBundle{pool: pool, store: auth.NewStore(postgres.NewKeys(pool))}
 }
 
 func TestParseScopes(t *testing.T) {

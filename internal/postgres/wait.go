@@ -56,7 +56,7 @@ func Pending(ctx context.Context, pool *pgxpool.Pool) ([]int, error) {
 		versions, err = pgx.CollectRows(rows, pgx.RowTo[int])
 	}
 	var pgErr *pgconn.PgError
-	if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == "42P01") { // undefined_table
+	if err != nil && !(errors.As(err, &pgErr) && pgErr.Code == undefinedTable) {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	applied := map[int]bool{}
