@@ -219,6 +219,7 @@ func checkScores(t *testing.T, b *testBundle) {
 			require.Equal(t, groups[company][g], m.Groups[g], "company %s group %s", company, g)
 		}
 	}
+	checkScoresAPI(t, b, gen, set, groups)
 
 	// Each filter returns exactly the customers computed here.
 	alive := func(id string) (float64, bool) {
