@@ -13,6 +13,7 @@ import (
 
 	"github.com/reactivation/reactivation/api"
 	"github.com/reactivation/reactivation/internal/idempotency"
+	"github.com/reactivation/reactivation/internal/postgres"
 )
 
 // post sends body to path with an Idempotency-Key and returns the raw answer.
@@ -167,7 +168,7 @@ func TestExpiredIdempotencyKeysAreForgotten(t *testing.T) {
 
 	_, err = b.deps.DB.Exec(ctx, "UPDATE idempotency_keys SET expires_at = now() - interval '1 second'")
 	require.NoError(t, err)
-	n, err := idempotency.NewStore(b.deps.DB, idempotency.Config{}).DeleteExpired(ctx)
+	n, err := idempotency.NewStore(postgres.NewIdempotency(b.deps.DB), idempotency.Config{}).DeleteExpired(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/reactivation/reactivation/internal/idempotency"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/snapshot"
@@ -62,7 +63,7 @@ func (w *Worker) registerSegments(mux *asynq.ServeMux) {
 			loggerFrom(ctx, w.log).Info("expired segment snapshots", zap.Int64("snapshots", n))
 		}
 		// Idempotency records past their 24 hours ride on the same tick.
-		keys, kerr := idempotency.NewStore(w.deps.DB, idempotency.Config{}).DeleteExpired(ctx)
+		keys, kerr := idempotency.NewStore(postgres.NewIdempotency(w.deps.DB), idempotency.Config{}).DeleteExpired(ctx)
 		if keys > 0 {
 			loggerFrom(ctx, w.log).Info("expired idempotency keys", zap.Int64("keys", keys))
 		}

@@ -10,8 +10,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/reactivation/reactivation/internal/errs"
 )
 
 // Config tunes a Store.
@@ -26,14 +25,38 @@ type Config struct {
 	Poll time.Duration
 }
 
-// Store keeps idempotency records. Safe for concurrent use.
-type Store struct {
-	db  *pgxpool.Pool
-	cfg Config
+// Record is a stored claim: the hash of the request that made it and its
+// answer, nil while that request runs.
+type Record struct {
+	RequestHash []byte
+	Response    *Response
 }
 
-// NewStore returns a store over the service database, defaults filled in.
-func NewStore(db *pgxpool.Pool, cfg Config) *Store {
+// Repository keeps the records. The postgres adapter implements it.
+type Repository interface {
+	// Claim records key of apiKeyID for a request whose hash is hash and
+	// reports whether it did: a key is free when it was never used, its
+	// record is older than ttl, or its request holds it unanswered for
+	// longer than abandoned.
+	Claim(ctx context.Context, apiKeyID, key string, hash []byte, ttl, abandoned time.Duration) (bool, error)
+	// Lookup returns the record of key; errs.NotFound when there is none.
+	Lookup(ctx context.Context, apiKeyID, key string) (Record, error)
+	// Answer stores the response of the claimed key.
+	Answer(ctx context.Context, apiKeyID, key string, r Response) error
+	// Unclaim deletes the record of key unless it holds an answer.
+	Unclaim(ctx context.Context, apiKeyID, key string) error
+	// DeleteExpired deletes the records past their TTL and counts them.
+	DeleteExpired(ctx context.Context) (int64, error)
+}
+
+// Store keeps idempotency records. Safe for concurrent use.
+type Store struct {
+	repo Repository
+	cfg  Config
+}
+
+// NewStore returns a store over repo, defaults filled in.
+func NewStore(repo Repository, cfg Config) *Store {
 	if cfg.TTL <= 0 {
 		cfg.TTL = 24 * time.Hour
 	}
@@ -43,7 +66,7 @@ func NewStore(db *pgxpool.Pool, cfg Config) *Store {
 	if cfg.Poll <= 0 {
 		cfg.Poll = 50 * time.Millisecond
 	}
-	return &Store{db: db, cfg: cfg}
+	return &Store{repo: repo, cfg: cfg}
 }
 
 // Response is a stored answer.
@@ -73,43 +96,25 @@ var (
 func (s *Store) Begin(ctx context.Context, apiKeyID, key string, hash []byte, wait time.Duration) (resp *Response, claimed bool, err error) {
 	deadline := time.Now().Add(wait)
 	for {
-		tag, err := s.db.Exec(ctx, `INSERT INTO idempotency_keys (api_key_id, key, request_hash, expires_at)
-			VALUES ($1, $2, $3, now() + make_interval(secs => $4))
-			ON CONFLICT (api_key_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash, status = NULL,
-				location = NULL, content_type = NULL, body = NULL, created_at = now(), expires_at = EXCLUDED.expires_at
-			WHERE idempotency_keys.expires_at <= now()
-			   OR (idempotency_keys.status IS NULL AND idempotency_keys.created_at < now() - make_interval(secs => $5))`,
-			apiKeyID, key, hash, s.cfg.TTL.Seconds(), s.cfg.Abandoned.Seconds())
+		claimed, err := s.repo.Claim(ctx, apiKeyID, key, hash, s.cfg.TTL, s.cfg.Abandoned)
 		if err != nil {
 			return nil, false, fmt.Errorf("idempotency: claim key: %w", err)
 		}
-		if tag.RowsAffected() == 1 {
+		if claimed {
 			return nil, true, nil
 		}
-		var stored []byte
-		var status *int
-		var location, contentType *string
-		var body []byte
-		err = s.db.QueryRow(ctx, `SELECT request_hash, status, location, content_type, body FROM idempotency_keys
-			WHERE api_key_id = $1 AND key = $2`, apiKeyID, key).Scan(&stored, &status, &location, &contentType, &body)
-		if errors.Is(err, pgx.ErrNoRows) {
+		rec, err := s.repo.Lookup(ctx, apiKeyID, key)
+		if errs.Is(err, errs.NotFound) {
 			continue // released between the two statements: claim again
 		}
 		if err != nil {
 			return nil, false, fmt.Errorf("idempotency: read key: %w", err)
 		}
-		if !bytes.Equal(stored, hash) {
+		if !bytes.Equal(rec.RequestHash, hash) {
 			return nil, false, ErrMismatch
 		}
-		if status != nil {
-			r := &Response{Status: *status, Body: body}
-			if location != nil {
-				r.Location = *location
-			}
-			if contentType != nil {
-				r.ContentType = *contentType
-			}
-			return r, false, nil
+		if rec.Response != nil {
+			return rec.Response, false, nil
 		}
 		if time.Now().After(deadline) {
 			return nil, false, ErrInFlight
@@ -124,10 +129,7 @@ func (s *Store) Begin(ctx context.Context, apiKeyID, key string, hash []byte, wa
 
 // Complete stores the answer to the request that claimed key.
 func (s *Store) Complete(ctx context.Context, apiKeyID, key string, r Response) error {
-	_, err := s.db.Exec(ctx, `UPDATE idempotency_keys SET status = $3, location = NULLIF($4, ''),
-		content_type = NULLIF($5, ''), body = $6 WHERE api_key_id = $1 AND key = $2`,
-		apiKeyID, key, r.Status, r.Location, r.ContentType, r.Body)
-	if err != nil {
+	if err := s.repo.Answer(ctx, apiKeyID, key, r); err != nil {
 		return fmt.Errorf("idempotency: store answer: %w", err)
 	}
 	return nil
@@ -136,8 +138,7 @@ func (s *Store) Complete(ctx context.Context, apiKeyID, key string, r Response) 
 // Release forgets a claimed key whose request got no answer worth
 // replaying (a transient failure): the client's retry runs afresh.
 func (s *Store) Release(ctx context.Context, apiKeyID, key string) error {
-	_, err := s.db.Exec(ctx, "DELETE FROM idempotency_keys WHERE api_key_id = $1 AND key = $2 AND status IS NULL", apiKeyID, key)
-	if err != nil {
+	if err := s.repo.Unclaim(ctx, apiKeyID, key); err != nil {
 		return fmt.Errorf("idempotency: release key: %w", err)
 	}
 	return nil
@@ -145,9 +146,9 @@ func (s *Store) Release(ctx context.Context, apiKeyID, key string) error {
 
 // DeleteExpired removes the records past their TTL and reports how many.
 func (s *Store) DeleteExpired(ctx context.Context) (int64, error) {
-	tag, err := s.db.Exec(ctx, "DELETE FROM idempotency_keys WHERE expires_at <= now()")
+	n, err := s.repo.DeleteExpired(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("idempotency: delete expired: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }

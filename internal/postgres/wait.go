@@ -84,9 +84,13 @@ func WaitMigrated(ctx context.Context, pool *pgxpool.Pool, interval time.Duratio
 		if err == nil && len(pending) == 0 {
 			return nil
 		}
-		last = err
-		if err == nil {
+		switch {
+		case err == nil:
 			last = fmt.Errorf("migrations %v not applied yet", pending)
+		case ctx.Err() == nil || last == nil:
+			last = err
+			// else the deadline cut this poll short: the previous poll's
+			// answer says more.
 		}
 		select {
 		case <-ctx.Done():
