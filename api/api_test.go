@@ -22,6 +22,7 @@ import (
 	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/source"
 	"github.com/reactivation/reactivation/internal/testenv"
+	"github.com/reactivation/reactivation/tasks"
 )
 
 type testBundle struct {
@@ -244,17 +245,19 @@ func TestBadInputIsAProblemNamingTheField(t *testing.T) {
 	}
 }
 
-func TestReaperFailsAJobWhoseTaskVanished(t *testing.T) {
+// TestReaperRequeuesAJobWhoseTaskVanished: Redis restarts empty under an
+// admin's full sync and a company's refresh. The reaper enqueues both
+// tasks again under their ids (they are rebuilt from the job rows), so both
+// jobs wait on; only a task lost more often than MaxRequeues fails its
+// job, with the reason.
+func TestReaperRequeuesAJobWhoseTaskVanished(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
-	// An admin's full sync: its task goes straight to asynq. (A company's
-	// refresh is held in the fair queue and handed back to it instead: see
-	// internal/jobs.)
 	res, body := b.do(t, "POST", "/api/v1/syncs", b.key(t, ""), map[string]any{"mode": "full"})
 	require.Equal(t, 202, res.StatusCode, body)
 	id := body["jobId"].(string)
 	refresh := refreshJob(t, b, b.key(t, "COMP001"))
-	reaper := jobs.NewReaper(b.deps.Jobs, b.deps.Inspector, b.deps.Log)
+	reaper := jobs.NewReaper(b.deps.Dispatcher, b.deps.Log)
 	reaper.Grace = 0
 
 	// The task is in Redis: the job stays queued.
@@ -262,20 +265,32 @@ func TestReaperFailsAJobWhoseTaskVanished(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, failed)
 
-	// Redis restarts empty.
+	for range reaper.MaxRequeues {
+		// Redis restarts empty.
+		require.NoError(t, b.deps.Redis.FlushDB(ctx).Err())
+		time.Sleep(10 * time.Millisecond)
+		failed, err = reaper.Reap(ctx)
+		require.NoError(t, err)
+		require.Empty(t, failed)
+		n, err := b.deps.Redis.Exists(ctx, "asynq:{"+tasks.QueueSync+"}:t:"+id+":plan").Result()
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n, "the sync's plan task is back in Redis")
+		for _, job := range []string{id, refresh} {
+			j, err := b.deps.Jobs.GetAny(ctx, job)
+			require.NoError(t, err)
+			require.Equal(t, jobs.Queued, j.State)
+		}
+	}
 	require.NoError(t, b.deps.Redis.FlushDB(ctx).Err())
 	time.Sleep(10 * time.Millisecond)
 	failed, err = reaper.Reap(ctx)
 	require.NoError(t, err)
-	require.Equal(t, []string{id}, failed)
+	require.ElementsMatch(t, []string{id, refresh}, failed)
 	j, err := b.deps.Jobs.GetAny(ctx, id)
 	require.NoError(t, err)
 	require.Equal(t, jobs.Failed, j.State)
-	require.Equal(t, jobs.VanishedReason, j.Error)
+	require.True(t, strings.HasPrefix(j.Error, jobs.RequeuedTooOftenReason), j.Error)
 	require.NotNil(t, j.FinishedAt)
-	j, err = b.deps.Jobs.GetAny(ctx, refresh)
-	require.NoError(t, err)
-	require.Equal(t, jobs.Queued, j.State, "the company's refresh that never started waits in the fair queue again")
 
 	// A final job is never reaped twice.
 	failed, err = reaper.Reap(ctx)

@@ -31,7 +31,7 @@ type Worker struct {
 
 // New returns a worker over deps.
 func New(deps *app.Deps) *Worker {
-	return &Worker{deps: deps, log: deps.Log, reaper: jobs.NewReaper(deps.Jobs, deps.Inspector, deps.Log),
+	return &Worker{deps: deps, log: deps.Log, reaper: jobs.NewReaper(deps.Dispatcher, deps.Log),
 		admit: make(chan struct{}, 1)}
 }
 

@@ -138,9 +138,11 @@ func holdTask(ctx context.Context, tx pgx.Tx, jobID string, task *asynq.Task, ta
 	return nil
 }
 
+// recordTask records a task going straight to asynq, with its payload, so
+// the reaper can enqueue it again if Redis loses it.
 func recordTask(ctx context.Context, tx pgx.Tx, jobID string, task *asynq.Task, taskID string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO job_tasks (task_id, job_id, queue, type) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (task_id) DO NOTHING`, taskID, jobID, queueOf(task), task.Type())
+	_, err := tx.Exec(ctx, `INSERT INTO job_tasks (task_id, job_id, queue, type, payload) VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (task_id) DO NOTHING`, taskID, jobID, queueOf(task), task.Type(), task.Payload())
 	if err != nil {
 		return fmt.Errorf("record task %s: %w", taskID, err)
 	}

@@ -4,99 +4,118 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
+	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/tasks"
 )
 
-// VanishedReason is the error of a job whose tasks Redis no longer has.
+// VanishedReason is the error of a job whose tasks Redis no longer has and
+// that cannot be enqueued again (a task recorded without its payload).
 const VanishedReason = "its task vanished from the queue (Redis restarted without its data?); start the job again"
+
+// RequeuedTooOftenReason prefixes the error of a job one of whose tasks
+// vanished from Redis more often than the reaper re-enqueues a task.
+const RequeuedTooOftenReason = "its task kept vanishing from the queue"
 
 // ArchivedReason prefixes the error of a job whose last task attempt asynq
 // archived (retries used up, a panic, a worker killed mid-task); the
 // archived task's last error follows.
 const ArchivedReason = "its task was archived after its last attempt"
 
-// Reaper fails jobs whose outstanding tasks no longer exist in asynq or
-// were archived (asynq will not run them again), so a Redis that lost its
-// data or a task that kept crashing never leaves a job queued or running
-// forever, holding the one-running-sync lock. Tasks held in the fair queue
-// (not yet admitted) live in PostgreSQL and are never reaped.
+// Reaper watches the tasks of unfinished jobs. A task Redis lost (a
+// restart without data, a Sentinel failover that lost the writes the old
+// primary had not replicated) is enqueued again, rebuilt from its job_tasks
+// row under the same id, so the job still runs, once: every handler is
+// idempotent, and asynq refuses a second task with the id. A job fails
+// only when none of its tasks will run again: archived by asynq (retries
+// used up), or vanished more than MaxRequeues times. Tasks held in the fair
+// queue (not yet admitted) live in PostgreSQL and are never reaped.
 type Reaper struct {
 	store     *Store
+	client    *asynq.Client
 	inspector *asynq.Inspector
 	log       *zap.Logger
 	// Grace is how old a task must be before its absence counts; it covers
-	// the moment between recording a task and enqueuing it.
+	// the moment between recording a task and enqueuing it (default 30 s).
 	Grace time.Duration
+	// MaxRequeues is how many times one task is enqueued again after
+	// vanishing; the next time it vanishes its job fails with
+	// RequeuedTooOftenReason (default 3).
+	MaxRequeues int
 }
 
-// NewReaper returns a reaper with a 30 s grace period.
-func NewReaper(store *Store, inspector *asynq.Inspector, log *zap.Logger) *Reaper {
-	return &Reaper{store: store, inspector: inspector, log: log, Grace: 30 * time.Second}
+// NewReaper returns a reaper of d's jobs that re-enqueues through d's
+// client, with the default grace and requeue bound.
+func NewReaper(d *Dispatcher, log *zap.Logger) *Reaper {
+	return &Reaper{store: d.store, client: d.client, inspector: d.inspector, log: log, Grace: 30 * time.Second, MaxRequeues: 3}
 }
 
-// Reap checks every queued or running job once and fails those none of
-// whose outstanding tasks will run again (vanished or archived). It returns
-// the ids of the jobs it failed.
+// outstanding is a task of an unfinished job not yet done.
+type outstanding struct {
+	job            string
+	state          State
+	task, queue    string
+	typ            string
+	payload        []byte
+	held, admitted bool
+	young          bool
+	requeues       int
+}
+
+// Reap checks the outstanding tasks of every queued or running job once.
+// It re-enqueues the tasks Redis lost, and fails the jobs none of whose
+// tasks will run again. It returns the ids of the jobs it failed.
 //
-// A job that never started and whose only outstanding tasks are fair-queue
-// tasks that vanished after admission (Redis restarted empty, or a failover
-// lost writes the old primary had not replicated) is not failed: its tasks
-// go back to the fair queue and are admitted again under the same ids, so
-// the job still runs, once.
+// A lost task is not lost while a live worker runs it: asynq's heartbeat
+// tells the new primary after a failover, so a handler still running is
+// never doubled. A lost fair-queue task keeps its admission: it is
+// enqueued again in its company's slot.
 func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
 	rows, err := r.store.pool.Query(ctx, `
-		SELECT j.id, j.state, t.task_id, t.queue, t.held
-		FROM jobs j JOIN job_tasks t ON t.job_id = j.id AND NOT t.done AND NOT (t.held AND t.admitted_at IS NULL)
-		WHERE j.state IN ('queued', 'running') AND coalesce(t.admitted_at, t.enqueued_at) < now() - $1::interval
-		  AND NOT EXISTS (SELECT 1 FROM job_tasks y WHERE y.job_id = j.id AND NOT y.done
-		                  AND (coalesce(y.admitted_at, y.enqueued_at) >= now() - $1::interval OR (y.held AND y.admitted_at IS NULL)))
-		ORDER BY j.id`, r.Grace.String())
+		SELECT j.id, j.state, t.task_id, t.queue, t.type, t.payload, t.held, t.admitted_at IS NOT NULL,
+		       coalesce(t.admitted_at, t.enqueued_at) >= now() - $1::interval, t.requeues
+		FROM jobs j JOIN job_tasks t ON t.job_id = j.id AND NOT t.done
+		WHERE j.state IN ('queued', 'running')
+		ORDER BY j.id, t.task_id`, r.Grace.String())
 	if err != nil {
 		return nil, fmt.Errorf("reap: %w", err)
 	}
-	type ref = struct {
-		task, queue string
-		held        bool
-	}
-	outstanding := map[string][]ref{}
-	states := map[string]State{}
-	var order []string
-	for rows.Next() {
-		var job string
-		var state State
-		var t ref
-		if err := rows.Scan(&job, &state, &t.task, &t.queue, &t.held); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		if _, ok := outstanding[job]; !ok {
-			order = append(order, job)
-		}
-		states[job] = state
-		outstanding[job] = append(outstanding[job], t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (outstanding, error) {
+		var o outstanding
+		err := row.Scan(&o.job, &o.state, &o.task, &o.queue, &o.typ, &o.payload, &o.held, &o.admitted, &o.young, &o.requeues)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reap: %w", err)
 	}
 	var failed []string
-	for _, job := range order {
-		reason, dead, archived, err := r.dead(outstanding[job])
+	var live map[string]bool
+	running := func(task string) (bool, error) {
+		if live == nil {
+			if live, err = r.liveTasks(); err != nil {
+				return false, err
+			}
+		}
+		return live[task], nil
+	}
+	for start := 0; start < len(all); {
+		end := start + 1
+		for end < len(all) && all[end].job == all[start].job {
+			end++
+		}
+		job := all[start].job
+		reason, fail, err := r.reapJob(ctx, all[start:end], running)
 		if err != nil {
 			return failed, err
 		}
-		if !dead {
-			continue
-		}
-		if states[job] == Queued && !archived && !slices.ContainsFunc(outstanding[job], func(t ref) bool { return !t.held }) {
-			if err := r.requeue(ctx, job); err != nil {
-				return failed, err
-			}
+		start = end
+		if !fail {
 			continue
 		}
 		ok, err := r.store.Fail(ctx, job, reason)
@@ -111,42 +130,92 @@ func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
 	return failed, nil
 }
 
-// dead reports whether none of a job's outstanding tasks will run again:
-// each is gone from Redis or archived. The reason names an archived
-// task's last error when there is one.
-func (r *Reaper) dead(refs []struct {
-	task, queue string
-	held        bool
-}) (reason string, dead, archived bool, err error) {
+// reapJob looks at one job's outstanding tasks: it re-enqueues those that
+// vanished, within their bound, and reports whether the job must fail, and
+// why. running reports whether a live worker runs a task.
+func (r *Reaper) reapJob(ctx context.Context, ts []outstanding, running func(task string) (bool, error)) (reason string, fail bool, err error) {
+	alive := false
 	reason = VanishedReason
-	for _, t := range refs {
+	for _, t := range ts {
+		if t.young || (t.held && !t.admitted) {
+			alive = true // just enqueued, or waiting in the fair queue
+			continue
+		}
 		info, err := r.inspector.GetTaskInfo(t.queue, t.task)
 		switch {
 		case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
-			continue
 		case err != nil:
-			return "", false, false, fmt.Errorf("reap: inspect task %s: %w", t.task, err)
-		case info.State != asynq.TaskStateArchived:
-			return "", false, false, nil
+			return "", false, fmt.Errorf("reap: inspect task %s: %w", t.task, err)
+		case info.State == asynq.TaskStateArchived:
+			reason = fmt.Sprintf("%s (%s): %s", ArchivedReason, info.Type, truncate(info.LastErr, 500))
+			continue
+		default:
+			alive = true
+			continue
 		}
-		archived = true
-		reason = fmt.Sprintf("%s (%s): %s", ArchivedReason, info.Type, truncate(info.LastErr, 500))
+		if live, err := running(t.task); err != nil {
+			return "", false, err
+		} else if live {
+			alive = true // its worker still runs it; Redis lost only the record
+			continue
+		}
+		task, id, err := tasks.Rebuild(t.typ, t.payload)
+		if t.payload == nil || err != nil || id != t.task {
+			continue // recorded without its payload, or not ours to rebuild
+		}
+		if t.requeues >= r.MaxRequeues {
+			return fmt.Sprintf("%s (%s vanished %d times; Redis lost it: a restart without data, or a failover); start the job again",
+				RequeuedTooOftenReason, t.typ, t.requeues+1), true, nil
+		}
+		if err := r.requeue(ctx, t, task); err != nil {
+			return "", false, err
+		}
+		alive = true
 	}
-	return reason, true, archived, nil
+	return reason, !alive, nil
 }
 
-// requeue hands a never-started job's vanished fair-queue tasks back to
-// the fair queue.
-func (r *Reaper) requeue(ctx context.Context, job string) error {
-	tag, err := r.store.pool.Exec(ctx, `UPDATE job_tasks t SET admitted_at = NULL
-		FROM jobs j WHERE j.id = t.job_id AND t.job_id = $1 AND t.held AND NOT t.done AND j.state = 'queued'`, job)
+// requeue enqueues a vanished task again under its id, then counts it.
+// A fair-queue task keeps its admission (and its company's slot). If asynq
+// refuses the id, the task is still there (the inspector could not see its
+// queue, say after a restart emptied asynq's list of queues): nothing is
+// counted. Two reapers racing on one task count it once.
+func (r *Reaper) requeue(ctx context.Context, t outstanding, task *asynq.Task) error {
+	_, err := r.client.EnqueueContext(ctx, task)
+	if isDuplicateTask(err) {
+		return nil
+	}
 	if err != nil {
-		return fmt.Errorf("reap: requeue job %s: %w", job, err)
+		return fmt.Errorf("reap: enqueue task %s again: %w", t.task, err)
+	}
+	tag, err := r.store.pool.Exec(ctx, `UPDATE job_tasks SET requeues = requeues + 1, enqueued_at = now(),
+			admitted_at = CASE WHEN held THEN now() END
+		WHERE task_id = $1 AND requeues = $2`, t.task, t.requeues)
+	if err != nil {
+		return fmt.Errorf("reap: requeue task %s: %w", t.task, err)
 	}
 	if tag.RowsAffected() > 0 {
-		r.log.Warn("job requeued: its admitted task vanished from Redis before it started", zap.String("job_id", job))
+		metrics.TasksRequeued.WithLabelValues(t.typ).Inc()
+		r.log.Warn("task enqueued again: it vanished from Redis", zap.String("job_id", t.job), zap.String("task_id", t.task),
+			zap.String("task_type", t.typ), zap.Int("requeues", t.requeues+1))
 	}
 	return nil
+}
+
+// liveTasks returns the ids of the tasks live workers are running, from
+// the heartbeats asynq's servers write every few seconds.
+func (r *Reaper) liveTasks() (map[string]bool, error) {
+	servers, err := r.inspector.Servers()
+	if err != nil {
+		return nil, fmt.Errorf("reap: worker heartbeats: %w", err)
+	}
+	live := map[string]bool{}
+	for _, s := range servers {
+		for _, w := range s.ActiveWorkers {
+			live[w.TaskID] = true
+		}
+	}
+	return live, nil
 }
 
 // truncate cuts s to at most n bytes, on a rune boundary.
