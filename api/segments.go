@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/snapshot"
 )
@@ -15,7 +16,7 @@ import (
 // segmentRoutes serves large-segment searches: an async job that freezes
 // the complete matching set with a summary, then pages of that snapshot.
 func (s *Server) segmentRoutes(g *gin.RouterGroup) {
-	store := snapshot.NewStore(s.deps.DB)
+	store := snapshot.NewStore(postgres.NewSnapshots(s.deps.DB))
 	g.POST("/segments/searches", s.idempotent(), func(c *gin.Context) {
 		var req struct {
 			Filter json.RawMessage `json:"filter"`

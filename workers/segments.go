@@ -19,7 +19,7 @@ import (
 )
 
 func (w *Worker) registerSegments(mux *asynq.ServeMux) {
-	store := snapshot.NewStore(w.deps.DB)
+	store := snapshot.NewStore(postgres.NewSnapshots(w.deps.DB))
 	mux.HandleFunc(tasks.TypeSegmentSearch, func(ctx context.Context, t *asynq.Task) error {
 		var p tasks.SegmentSearchPayload
 		if err := tasks.Decode(t, &p); err != nil {

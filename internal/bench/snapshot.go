@@ -7,6 +7,7 @@ import (
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/snapshot"
 )
@@ -38,7 +39,7 @@ func snapshotBeside(ctx context.Context, env Env, d *app.Deps, filter string, ex
 	r.Add("snapshot_largest_seconds", took.Seconds(), "s")
 	r.Add("snapshot_largest_rows_per_second", rate, "rows/s")
 	r.AtLeast("snapshot_vs_export", rate/exportRate, 0.8)
-	return snapshot.NewStore(d.DB).Drop(ctx, job.ID)
+	return snapshot.NewStore(postgres.NewSnapshots(d.DB)).Drop(ctx, job.ID)
 }
 
 // waitSucceeded waits up to an hour for job id to end, and fails unless it

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -40,4 +41,13 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	t.Cleanup(cut.Close)
 	return &testBundle{ctx: ctx, pool: pool, proxy: proxy, cut: cut}
+}
+
+// job inserts a queued job of company (admin's when "") and returns its id.
+func (b *testBundle) job(t *testing.T, company string) string {
+	t.Helper()
+	id := uuid.NewString()
+	_, err := b.pool.Exec(b.ctx, `INSERT INTO jobs (id, company_id, type, state, params) VALUES ($1, NULLIF($2, ''), 'export', 'queued', '{}')`, id, company)
+	require.NoError(t, err)
+	return id
 }

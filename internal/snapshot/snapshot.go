@@ -14,9 +14,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
@@ -68,11 +65,57 @@ var RecencyBuckets = []struct {
 // Never is the recency bucket of customers who never purchased.
 const Never = "never"
 
-// Store keeps snapshots in the service database. Safe for concurrent use.
-type Store struct{ db *pgxpool.Pool }
+// Row is one customer of a snapshot as stored: its sort key (see sortKey),
+// its spend (for the quartiles) and its profile as JSON.
+type Row struct {
+	SortKey    []byte
+	TotalSpent int64
+	Doc        []byte
+}
 
-// NewStore returns a snapshot store.
-func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
+// RowSource streams the rows of a snapshot being written: Next advances to
+// the next row (false at the end or on error), Row returns it, Err is the
+// error that ended the stream.
+type RowSource interface {
+	Next() bool
+	Row() Row
+	Err() error
+}
+
+// Header is the record of a stored snapshot.
+type Header struct {
+	Rows      int64
+	ExpiresAt time.Time
+	// Expired is true once the snapshot is past its retention (its rows
+	// may be gone already).
+	Expired bool
+}
+
+// Repository keeps snapshots. The postgres adapter implements it.
+type Repository interface {
+	// Replace stores the rows of jobID's snapshot, replacing what a previous
+	// attempt left, in one transaction (complete or absent), with retention
+	// from now. It returns how many rows it stored and their spend
+	// quartiles (zero when none).
+	Replace(ctx context.Context, jobID string, rows RowSource, retention time.Duration) (int64, SpendQuartile, error)
+	// Header returns the record of jobID's snapshot; errs.NotFound when
+	// it has not been written.
+	Header(ctx context.Context, jobID string) (Header, error)
+	// Rows returns up to limit rows of jobID's snapshot whose sort key is
+	// after after, in sort key order.
+	Rows(ctx context.Context, jobID string, after []byte, limit int) ([]Row, error)
+	// Expire marks the snapshots past their retention expired, deletes
+	// their rows and counts them.
+	Expire(ctx context.Context) (int64, error)
+	// Drop deletes jobID's snapshot, rows and record.
+	Drop(ctx context.Context, jobID string) error
+}
+
+// Store keeps snapshots in a Repository. Safe for concurrent use.
+type Store struct{ repo Repository }
+
+// NewStore returns a snapshot store over repo.
+func NewStore(repo Repository) *Store { return &Store{repo: repo} }
 
 // Materialize writes the snapshot of jobID: every match of q, as one
 // consistent view of the index reads them, with its summary. It replaces
@@ -95,17 +138,17 @@ func (s *Store) Materialize(ctx context.Context, engine search.Searcher, jobID s
 
 	scanCtx, stopScan := context.WithCancel(ctx)
 	defer stopScan()
-	src := &pageSource{pages: make(chan [][]any, 1), progress: progress}
+	src := &pageSource{pages: make(chan []Row, 1), progress: progress}
 	go func() {
 		defer close(src.pages)
 		src.scanErr = engine.Scan(scanCtx, q, func(page []profile.Profile) error {
-			rows := make([][]any, len(page))
+			rows := make([]Row, len(page))
 			for i, p := range page {
 				doc, err := json.Marshal(p)
 				if err != nil {
 					return fmt.Errorf("snapshot: encode customer: %w", err)
 				}
-				rows[i] = []any{jobID, sortKey(q.Sort, p), int64(p.TotalSpent), doc}
+				rows[i] = Row{SortKey: sortKey(q.Sort, p), TotalSpent: int64(p.TotalSpent), Doc: doc}
 				acc.add(p, today, q.Location)
 			}
 			select {
@@ -117,37 +160,7 @@ func (s *Store) Materialize(ctx context.Context, engine search.Searcher, jobID s
 		})
 	}()
 
-	var sum Summary
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
-			return fmt.Errorf("snapshot: reset: %w", err)
-		}
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"segment_snapshot_rows"},
-			[]string{"job_id", "sort_key", "total_spent_cents", "doc"}, src)
-		if err != nil {
-			return fmt.Errorf("snapshot: store rows: %w", err)
-		}
-		sum = acc.summary()
-		sum.Count = n
-		if n > 0 {
-			var q0, q1, q2, q3, q4 int64
-			err := tx.QueryRow(ctx, `SELECT min(total_spent_cents),
-				percentile_disc(0.25) WITHIN GROUP (ORDER BY total_spent_cents),
-				percentile_disc(0.5) WITHIN GROUP (ORDER BY total_spent_cents),
-				percentile_disc(0.75) WITHIN GROUP (ORDER BY total_spent_cents),
-				max(total_spent_cents) FROM segment_snapshot_rows WHERE job_id = $1`, jobID).Scan(&q0, &q1, &q2, &q3, &q4)
-			if err != nil {
-				return fmt.Errorf("snapshot: quartiles: %w", err)
-			}
-			sum.Spend = SpendQuartile{profile.Cents(q0), profile.Cents(q1), profile.Cents(q2), profile.Cents(q3), profile.Cents(q4)}
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO segment_snapshots (job_id, rows, expires_at) VALUES ($1, $2, now() + $3::interval)
-			ON CONFLICT (job_id) DO UPDATE SET rows = $2, expires_at = now() + $3::interval, expired = false`, jobID, n, retention.String())
-		if err != nil {
-			return fmt.Errorf("snapshot: record: %w", err)
-		}
-		return nil
-	})
+	n, spend, err := s.repo.Replace(ctx, jobID, src, retention)
 	// The scan ends before the summary is read (the COPY drained it) or is
 	// stopped here when the transaction failed first.
 	stopScan()
@@ -157,18 +170,21 @@ func (s *Store) Materialize(ctx context.Context, engine search.Searcher, jobID s
 		if src.scanErr != nil && !errors.Is(src.scanErr, context.Canceled) {
 			return Summary{}, src.scanErr
 		}
-		return Summary{}, err
+		return Summary{}, fmt.Errorf("snapshot: store: %w", err)
 	}
+	// The accumulator is complete: the repository drained the scan.
+	sum := acc.summary()
+	sum.Count, sum.Spend = n, spend
 	return sum, nil
 }
 
-// pageSource feeds the COPY from the scan's pages (pgx.CopyFromSource).
+// pageSource feeds the repository from the scan's pages (a RowSource).
 // The scan goroutine writes scanErr before it closes pages.
 type pageSource struct {
-	pages    chan [][]any
+	pages    chan []Row
 	scanErr  error
 	progress func(done int64)
-	page     [][]any
+	page     []Row
 	next     int
 	done     int64
 	closed   bool
@@ -193,7 +209,7 @@ func (p *pageSource) Next() bool {
 	return true
 }
 
-func (p *pageSource) Values() ([]any, error) { return p.page[p.next-1], nil }
+func (p *pageSource) Row() Row { return p.page[p.next-1] }
 
 // Err is the scan's error once the scan has ended.
 func (p *pageSource) Err() error {
@@ -218,42 +234,28 @@ func (s *Store) Read(ctx context.Context, jobID, cursor string, size int) (Page,
 	if err != nil {
 		return Page{}, err
 	}
-	var p Page
-	var expired bool
-	err = s.db.QueryRow(ctx, "SELECT rows, expires_at, expired OR expires_at < now() FROM segment_snapshots WHERE job_id = $1", jobID).
-		Scan(&p.Total, &p.ExpiresAt, &expired)
-	if errors.Is(err, pgx.ErrNoRows) {
+	h, err := s.repo.Header(ctx, jobID)
+	if errs.Is(err, errs.NotFound) {
 		return Page{}, errs.E(errs.Conflict, "the segment search has not finished")
 	}
 	if err != nil {
-		return Page{}, err
+		return Page{}, fmt.Errorf("snapshot: read: %w", err)
 	}
-	if expired {
+	if h.Expired {
 		return Page{}, ErrExpired
 	}
 	// One row more than asked tells whether there is a next page.
-	rows, err := s.db.Query(ctx, "SELECT sort_key, doc FROM segment_snapshot_rows WHERE job_id = $1 AND sort_key > $2 ORDER BY sort_key LIMIT $3",
-		jobID, after, size+1)
+	rows, err := s.repo.Rows(ctx, jobID, after, size+1)
 	if err != nil {
-		return Page{}, err
+		return Page{}, fmt.Errorf("snapshot: read rows: %w", err)
 	}
-	defer rows.Close()
-	p.Customers = []json.RawMessage{}
-	var last []byte
-	for rows.Next() {
-		var key, doc []byte
-		if err := rows.Scan(&key, &doc); err != nil {
-			return Page{}, err
-		}
-		if len(p.Customers) == size {
-			p.NextCursor = base64.RawURLEncoding.EncodeToString(last)
+	p := Page{Total: h.Rows, ExpiresAt: h.ExpiresAt, Customers: []json.RawMessage{}}
+	for i, r := range rows {
+		if i == size {
+			p.NextCursor = base64.RawURLEncoding.EncodeToString(rows[i-1].SortKey)
 			break
 		}
-		p.Customers = append(p.Customers, doc)
-		last = key
-	}
-	if err := rows.Err(); err != nil {
-		return Page{}, err
+		p.Customers = append(p.Customers, r.Doc)
 	}
 	return p, nil
 }
@@ -286,16 +288,20 @@ var ErrExpired = &errs.Error{Code: errs.NotFound, Message: "the segment snapshot
 // Cleanup deletes the rows of expired snapshots and returns how many
 // snapshots it expired.
 func (s *Store) Cleanup(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.db.QueryRow(ctx, `WITH gone AS (
-			UPDATE segment_snapshots SET expired = true WHERE NOT expired AND expires_at < now() RETURNING job_id
-		), rows AS (
-			DELETE FROM segment_snapshot_rows WHERE job_id IN (SELECT job_id FROM gone)
-		) SELECT count(*) FROM gone`).Scan(&n)
+	n, err := s.repo.Expire(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("snapshot cleanup: %w", err)
 	}
 	return n, nil
+}
+
+// Drop deletes the snapshot of jobID, its rows and its record, at once
+// rather than at expiry.
+func (s *Store) Drop(ctx context.Context, jobID string) error {
+	if err := s.repo.Drop(ctx, jobID); err != nil {
+		return fmt.Errorf("snapshot: drop: %w", err)
+	}
+	return nil
 }
 
 // accumulator builds the breakdowns while the scan streams.

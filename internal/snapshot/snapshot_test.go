@@ -56,7 +56,7 @@ func setup(t *testing.T) *testBundle {
 	_, err := postgres.Migrate(ctx, db)
 	require.NoError(t, err)
 	client, alias := testenv.Elasticsearch(t)
-	b := &testBundle{db: db, store: snapshot.NewStore(db), engines: map[string]search.Engine{
+	b := &testBundle{db: db, store: snapshot.NewStore(postgres.NewSnapshots(db)), engines: map[string]search.Engine{
 		"elasticsearch": elastic.New(client, alias),
 		"postgres":      pgsearch.New(db, ""),
 	}}

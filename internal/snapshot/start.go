@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
@@ -24,18 +23,4 @@ func Start(ctx context.Context, d *jobs.Dispatcher, f segment.Filter, s segment.
 	}, func(id string) (*asynq.Task, string, error) {
 		return tasks.NewSegmentSearchTask(tasks.SegmentSearchPayload{JobPayload: tasks.JobPayload{JobID: id}})
 	}, func(pgx.Tx, jobs.Job) error { return nil })
-}
-
-// Drop deletes the snapshot of jobID, its rows and its record, at once
-// rather than at expiry.
-func (s *Store) Drop(ctx context.Context, jobID string) error {
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
-			return fmt.Errorf("snapshot: drop rows: %w", err)
-		}
-		if _, err := tx.Exec(ctx, "DELETE FROM segment_snapshots WHERE job_id = $1", jobID); err != nil {
-			return fmt.Errorf("snapshot: drop: %w", err)
-		}
-		return nil
-	})
 }

@@ -1,0 +1,117 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/snapshot"
+)
+
+// Snapshots keeps segment_snapshots and segment_snapshot_rows
+// (snapshot.Repository). Safe for concurrent use.
+type Snapshots struct{ db *pgxpool.Pool }
+
+var _ snapshot.Repository = (*Snapshots)(nil)
+
+// NewSnapshots returns the snapshot repository of the service database.
+func NewSnapshots(db *pgxpool.Pool) *Snapshots { return &Snapshots{db: db} }
+
+// copySource adapts a snapshot.RowSource to COPY.
+type copySource struct {
+	jobID string
+	rows  snapshot.RowSource
+}
+
+func (c copySource) Next() bool { return c.rows.Next() }
+func (c copySource) Err() error { return c.rows.Err() }
+func (c copySource) Values() ([]any, error) {
+	r := c.rows.Row()
+	return []any{c.jobID, r.SortKey, r.TotalSpent, r.Doc}, nil
+}
+
+// Replace implements snapshot.Repository: the rows stream in one COPY
+// while the source produces them.
+func (r *Snapshots) Replace(ctx context.Context, jobID string, rows snapshot.RowSource, retention time.Duration) (int64, snapshot.SpendQuartile, error) {
+	var n int64
+	var spend snapshot.SpendQuartile
+	err := inTx(ctx, r.db, func(ctx context.Context) error {
+		q := conn(ctx, r.db)
+		if _, err := q.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
+			return translate(err, "reset snapshot")
+		}
+		var err error
+		n, err = q.CopyFrom(ctx, pgx.Identifier{"segment_snapshot_rows"},
+			[]string{"job_id", "sort_key", "total_spent_cents", "doc"}, copySource{jobID: jobID, rows: rows})
+		if err != nil {
+			return translate(err, "store snapshot rows")
+		}
+		if n > 0 {
+			var q0, q1, q2, q3, q4 int64
+			err := q.QueryRow(ctx, `SELECT min(total_spent_cents),
+				percentile_disc(0.25) WITHIN GROUP (ORDER BY total_spent_cents),
+				percentile_disc(0.5) WITHIN GROUP (ORDER BY total_spent_cents),
+				percentile_disc(0.75) WITHIN GROUP (ORDER BY total_spent_cents),
+				max(total_spent_cents) FROM segment_snapshot_rows WHERE job_id = $1`, jobID).Scan(&q0, &q1, &q2, &q3, &q4)
+			if err != nil {
+				return translate(err, "snapshot quartiles")
+			}
+			spend = snapshot.SpendQuartile{Min: profile.Cents(q0), Q1: profile.Cents(q1), Median: profile.Cents(q2),
+				Q3: profile.Cents(q3), Max: profile.Cents(q4)}
+		}
+		_, err = q.Exec(ctx, `INSERT INTO segment_snapshots (job_id, rows, expires_at) VALUES ($1, $2, now() + $3::interval)
+			ON CONFLICT (job_id) DO UPDATE SET rows = $2, expires_at = now() + $3::interval, expired = false`, jobID, n, retention.String())
+		return translate(err, "record snapshot")
+	})
+	return n, spend, err
+}
+
+// Header implements snapshot.Repository.
+func (r *Snapshots) Header(ctx context.Context, jobID string) (snapshot.Header, error) {
+	var h snapshot.Header
+	err := conn(ctx, r.db).QueryRow(ctx, "SELECT rows, expires_at, expired OR expires_at < now() FROM segment_snapshots WHERE job_id = $1", jobID).
+		Scan(&h.Rows, &h.ExpiresAt, &h.Expired)
+	return h, notFound(err, "read snapshot", errs.E(errs.NotFound, "no snapshot of job %s", jobID))
+}
+
+// Rows implements snapshot.Repository.
+func (r *Snapshots) Rows(ctx context.Context, jobID string, after []byte, limit int) ([]snapshot.Row, error) {
+	rows, err := conn(ctx, r.db).Query(ctx, "SELECT sort_key, total_spent_cents, doc FROM segment_snapshot_rows WHERE job_id = $1 AND sort_key > $2 ORDER BY sort_key LIMIT $3",
+		jobID, after, limit)
+	if err != nil {
+		return nil, translate(err, "read snapshot rows")
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (snapshot.Row, error) {
+		var s snapshot.Row
+		err := row.Scan(&s.SortKey, &s.TotalSpent, &s.Doc)
+		return s, err
+	})
+	return out, translate(err, "read snapshot rows")
+}
+
+// Expire implements snapshot.Repository in one statement.
+func (r *Snapshots) Expire(ctx context.Context) (int64, error) {
+	var n int64
+	err := conn(ctx, r.db).QueryRow(ctx, `WITH gone AS (
+			UPDATE segment_snapshots SET expired = true WHERE NOT expired AND expires_at < now() RETURNING job_id
+		), rows AS (
+			DELETE FROM segment_snapshot_rows WHERE job_id IN (SELECT job_id FROM gone)
+		) SELECT count(*) FROM gone`).Scan(&n)
+	return n, translate(err, "expire snapshots")
+}
+
+// Drop implements snapshot.Repository.
+func (r *Snapshots) Drop(ctx context.Context, jobID string) error {
+	return inTx(ctx, r.db, func(ctx context.Context) error {
+		q := conn(ctx, r.db)
+		if _, err := q.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
+			return translate(err, "drop snapshot rows")
+		}
+		_, err := q.Exec(ctx, "DELETE FROM segment_snapshots WHERE job_id = $1", jobID)
+		return translate(err, "drop snapshot")
+	})
+}
