@@ -14,11 +14,14 @@ import (
 	"github.com/reactivation/reactivation/internal/postgres"
 )
 
-// benchRedisDB is the Redis database a scenario queues in, flushed first,
-// so a worker of `make run` on database 0 never takes its tasks and two
-// scenarios running at once never flush each other's queues.
-func benchRedisDB(scenario string) int {
-	h := 0
+// benchRedisDB is the Redis database a run queues in, flushed first, so a
+// worker of `make run` on database 0 never takes its tasks. It depends on
+// the scenario and the size, so a small run of a scenario beside a large
+// one of the same scenario lands elsewhere; two runs that still meet in
+// one database are refused by claimRedisDB rather than flushing each
+// other's queues.
+func benchRedisDB(scenario string, customers int) int {
+	h := customers
 	for _, r := range scenario {
 		h = h*31 + int(r)
 	}
@@ -89,13 +92,27 @@ func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	ropt.DB = benchRedisDB(env.Scenario)
-	rc := redis.NewClient(ropt)
-	defer rc.Close()
-	if err := rc.FlushDB(ctx).Err(); err != nil {
+	ropt.DB = benchRedisDB(env.Scenario, env.Customers)
+	if err := claimRedisDB(ctx, ropt); err != nil {
 		return cfg, err
 	}
 	cfg.RedisURL = fmt.Sprintf("redis://%s/%d", ropt.Addr, ropt.DB)
 	cfg.IndexAlias = fmt.Sprintf("bench_%s_%d_s%d", env.Scenario, env.Customers, env.Seed)
 	return cfg, cfg.Validate()
+}
+
+// claimRedisDB flushes the run's Redis database unless a live asynq server
+// (another bench run's worker, whose server key expires seconds after its
+// process stops) still uses it.
+func claimRedisDB(ctx context.Context, opt *redis.Options) error {
+	rc := redis.NewClient(opt)
+	defer rc.Close()
+	live, err := rc.Keys(ctx, "asynq:servers:*").Result()
+	if err != nil {
+		return fmt.Errorf("bench Redis database %d: %w", opt.DB, err)
+	}
+	if len(live) > 0 {
+		return fmt.Errorf("bench Redis database %d is in use by another bench run (%d live workers): let it finish first", opt.DB, len(live))
+	}
+	return rc.FlushDB(ctx).Err()
 }
