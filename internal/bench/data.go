@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,15 +19,18 @@ import (
 // worker of `make run` on database 0 never takes its tasks. It depends on
 // the scenario and the size, so a small run of a scenario beside a large
 // one of the same scenario lands elsewhere; two runs that still meet in
-// one database are refused by claimRedisDB rather than flushing each
+// one database are kept apart by claimRedisDB, never flushing each
 // other's queues.
 func benchRedisDB(scenario string, customers int) int {
 	h := customers
 	for _, r := range scenario {
 		h = h*31 + int(r)
 	}
-	return 48 + (h&0x7fffffff)%16
+	return 48 + (h&0x7fffffff)%benchRedisDBs
 }
+
+// benchRedisDBs is how many Redis databases, from 48 on, bench runs use.
+const benchRedisDBs = 16
 
 // dataConfig returns a configuration whose source database is a schema
 // holding the demo data of env (N customers, seed), seeded once and reused
@@ -92,8 +96,7 @@ func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	ropt.DB = benchRedisDB(env.Scenario, env.Customers)
-	if err := claimRedisDB(ctx, ropt); err != nil {
+	if ropt.DB, err = claimRedisDB(ctx, ropt, benchRedisDB(env.Scenario, env.Customers)); err != nil {
 		return cfg, err
 	}
 	cfg.RedisURL = fmt.Sprintf("redis://%s/%d", ropt.Addr, ropt.DB)
@@ -101,18 +104,52 @@ func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// claimRedisDB flushes the run's Redis database unless a live asynq server
-// (another bench run's worker, whose server key expires seconds after its
-// process stops) still uses it.
-func claimRedisDB(ctx context.Context, opt *redis.Options) error {
-	rc := redis.NewClient(opt)
+// claimRedisDB flushes and returns the first of the bench databases, from
+// first on, that no other run holds: a run holds its database with an
+// owner key it renews until ctx ends, so two runs never flush each other's
+// queues (a crashed run's key expires within benchClaimTTL).
+func claimRedisDB(ctx context.Context, opt *redis.Options, first int) (int, error) {
+	owner := fmt.Sprintf("%d@%d", os.Getpid(), time.Now().UnixNano())
+	for i := range benchRedisDBs {
+		o := *opt
+		o.DB = 48 + (first-48+i)%benchRedisDBs
+		rc := redis.NewClient(&o)
+		ok, err := rc.SetNX(ctx, benchClaimKey, owner, benchClaimTTL).Result()
+		if err != nil {
+			rc.Close()
+			return 0, fmt.Errorf("bench Redis database %d: %w", o.DB, err)
+		}
+		if !ok {
+			rc.Close()
+			continue
+		}
+		if err := rc.FlushDB(ctx).Err(); err != nil {
+			rc.Close()
+			return 0, err
+		}
+		go holdClaim(ctx, rc, owner)
+		return o.DB, nil
+	}
+	return 0, fmt.Errorf("all %d bench Redis databases are in use by other bench runs: let one finish first", benchRedisDBs)
+}
+
+const (
+	benchClaimKey = "reactivation:bench:owner"
+	benchClaimTTL = 15 * time.Second
+)
+
+// holdClaim renews the owner key until ctx ends, then releases it.
+func holdClaim(ctx context.Context, rc *redis.Client, owner string) {
 	defer rc.Close()
-	live, err := rc.Keys(ctx, "asynq:servers:*").Result()
-	if err != nil {
-		return fmt.Errorf("bench Redis database %d: %w", opt.DB, err)
+	tick := time.NewTicker(benchClaimTTL / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			_ = rc.Del(context.WithoutCancel(ctx), benchClaimKey).Err()
+			return
+		case <-tick.C:
+			_ = rc.Set(ctx, benchClaimKey, owner, benchClaimTTL).Err()
+		}
 	}
-	if len(live) > 0 {
-		return fmt.Errorf("bench Redis database %d is in use by another bench run (%d live workers): let it finish first", opt.DB, len(live))
-	}
-	return rc.FlushDB(ctx).Err()
 }
