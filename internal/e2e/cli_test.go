@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -25,7 +26,8 @@ func runCLI(t *testing.T, env []string, binary string, args ...string) cliResult
 	cmd := exec.Command(filepath.Join(binDir, binary), args...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	stdoutCopy, stderrCopy := captureOutput(t, binary)
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, stdoutCopy), io.MultiWriter(&stderr, stderrCopy)
 	err := cmd.Run()
 	code := 0
 	var exit *exec.ExitError

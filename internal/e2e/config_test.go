@@ -38,6 +38,7 @@ func TestEveryBinaryHidesPasswordsOfBadURLs(t *testing.T) {
 				cmd.Env = append(withoutURLs(os.Environ(), variables), name+"="+value)
 				out, err := cmd.CombinedOutput()
 				cancel()
+				keepOutput(t, argv[0], out)
 				what := strings.Join(argv, " ") + " with " + name
 				require.Error(t, err, "%s started: %s", what, out)
 				require.NotEqual(t, 0, cmd.ProcessState.ExitCode(), what)
@@ -65,6 +66,7 @@ func TestUnreachableServicesAreNamedWithoutTheirPassword(t *testing.T) {
 		cmd.Env = append(withoutURLs(os.Environ(), []string{"DATABASE_URL", "REDIS_URL"}), "DATABASE_URL="+dbURL, c.name+"="+c.value)
 		out, err := cmd.CombinedOutput()
 		cancel()
+		keepOutput(t, "api", out)
 		require.Error(t, err, "%s: %s", c.name, out)
 		require.Contains(t, string(out), c.says, c.name)
 		require.NotContains(t, string(out), password, c.name)

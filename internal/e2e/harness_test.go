@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,12 +127,14 @@ func start(t *testing.T, cfg config.Config, binary string, args ...string) *proc
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binDir, binary), args...)
 	cmd.Env = environ(cfg)
+	var stderrCopy io.Writer
+	cmd.Stdout, stderrCopy = captureOutput(t, binary)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
-		sc := bufio.NewScanner(stderr)
+		sc := bufio.NewScanner(io.TeeReader(stderr, stderrCopy))
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
 		for sc.Scan() {
 			p.mu.Lock()

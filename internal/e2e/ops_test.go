@@ -122,6 +122,7 @@ func TestMigrateWaitHoldsUntilTheSchemaIsApplied(t *testing.T) {
 		cmd := exec.Command(filepath.Join(binDir, "reactivation"), args...)
 		cmd.Env = environ(cfg)
 		out, err := cmd.CombinedOutput()
+		keepOutput(t, "reactivation", out)
 		return string(out), err
 	}
 	out, err := run("migrate", "--wait", "1s")
