@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/reactivation/reactivation/internal/auth"
+	"github.com/reactivation/reactivation/internal/config"
+)
+
+// TestFromOutside runs, against the real api and worker binaries, what
+// checks the system from outside the test suite:
+//   - the isolation probe (deploy/local/isolation): company COMP001's key,
+//     aimed at COMP002's export, campaign, segment search and refresh
+//     through every route of api/openapi.yaml, gets 404 (or 403 for a
+//     scope) and never COMP002's data; the probe exits 0;
+//   - the README's export walkthrough, as written (curl and jq in bash):
+//     it leaves the export's file under its own name, with the checksum
+//     the API stored and the rows of the export.
+func TestFromOutside(t *testing.T) {
+	port := freePort(t)
+	b := setup(t, 2000, func(c *config.Config) { c.APIAddr = fmt.Sprintf("127.0.0.1:%d", port) })
+	b.syncWithWorker(t)
+	api := start(t, b.cfg, "api")
+	api.waitLog(t, "api listening", 20*time.Second)
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ctx := context.Background()
+	key := func(company string) string {
+		_, secret, err := b.deps.Keys.Create(ctx, auth.NewKey{Name: "probe-" + company, CompanyID: company,
+			Scopes: []auth.Scope{auth.ScopeSearch, auth.ScopeExport, auth.ScopeSync}})
+		require.NoError(t, err)
+		return secret
+	}
+
+	t.Run("isolation probe", func(t *testing.T) {
+		cmd := exec.Command("go", "run", "../../deploy/local/isolation", "--spec", "../../api/openapi.yaml",
+			"--api", base, "--key-a", key("COMP001"), "--key-b", key("COMP002"))
+		out, err := cmd.CombinedOutput()
+		keepOutput(t, "isolation", out)
+		t.Logf("%s", out)
+		require.NoError(t, err, "the probe found a breach or could not run")
+		require.Contains(t, string(out), "none reached company COMP002's data")
+	})
+
+	t.Run("README export walkthrough", func(t *testing.T) {
+		readme, err := os.ReadFile("../../README.md")
+		require.NoError(t, err)
+		m := regexp.MustCompile("(?s)<!-- walkthrough:export[^>]*-->\n```sh\n(.*?)```\n<!-- /walkthrough:export -->").FindSubmatch(readme)
+		require.NotNil(t, m, "the README has the export walkthrough between its markers")
+		script := string(m[1])
+		require.Contains(t, script, "KEY=rk_...")
+		script = strings.Replace(script, "KEY=rk_...", "KEY="+key("COMP001"), 1)
+		script = regexp.MustCompile(`(?m)^API=http://localhost:8080`).ReplaceAllString(script, "API="+base)
+		dir := t.TempDir()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		keepOutput(t, "walkthrough", out)
+		require.NoError(t, err, "%s", out)
+		files, err := filepath.Glob(filepath.Join(dir, "*"))
+		require.NoError(t, err)
+		require.Len(t, files, 1, "curl -OJ wrote one file")
+		gz, err := os.ReadFile(files[0])
+		require.NoError(t, err)
+		var id, name, sum string
+		var rows int
+		require.NoError(t, b.deps.DB.QueryRow(ctx, `SELECT job_id, file_name, sha256, rows FROM exports
+			ORDER BY created_at DESC LIMIT 1`).Scan(&id, &name, &sum, &rows))
+		require.Equal(t, name, filepath.Base(files[0]), "saved under the server's name")
+		got := sha256.Sum256(gz)
+		require.Equal(t, sum, hex.EncodeToString(got[:]))
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		require.NoError(t, err)
+		raw, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		records, err := csv.NewReader(bytes.NewReader(raw)).ReadAll()
+		require.NoError(t, err)
+		require.Equal(t, "customerId", records[0][0])
+		require.Positive(t, rows, "the demo has quiet customers in San José")
+		require.Len(t, records, rows+1, "header and every row of export %s", id)
+	})
+}
