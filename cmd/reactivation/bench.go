@@ -23,7 +23,7 @@ func init() { register(benchCommand) }
 
 func benchCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "bench --scenario NAME [--customers N] [--seed S] [--out FILE]",
+		Use:   "bench --scenario NAME [--customers N] [--seed S] [--engine postgres|elastic] [--out FILE]",
 		Short: "measure a scenario against its baseline",
 		Long: `Bench runs a scenario on its own demo data in the configured services and
 prints its figures beside a baseline measured in the same run. Scenarios: ` + strings.Join(bench.Names(), ", ") + ".",
@@ -32,6 +32,7 @@ prints its figures beside a baseline measured in the same run. Scenarios: ` + st
 	customers := cmd.Flags().Int("customers", 100000, "number of demo customers")
 	seed := cmd.Flags().Int64("seed", 1, "demo data seed")
 	out := cmd.Flags().String("out", "", "write the report as JSON to this file")
+	engine := cmd.Flags().String("engine", "", "search engine of the sync and reconcile scenarios: postgres or elastic (default: elastic when ELASTICSEARCH_URL is set)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if *scenario == "" {
 			return cli.Usagef("--scenario is required (one of %s)", strings.Join(bench.Names(), ", "))
@@ -39,15 +40,18 @@ prints its figures beside a baseline measured in the same run. Scenarios: ` + st
 		if *customers <= 0 {
 			return cli.Usagef("--customers must be positive")
 		}
-		return runBench(cmd.Context(), *scenario, *customers, *seed, *out)
+		return runBench(cmd.Context(), *scenario, *customers, *seed, *engine, *out)
 	}
 	return cmd
 }
 
-func runBench(ctx context.Context, scenario string, customers int, seed int64, out string) error {
+func runBench(ctx context.Context, scenario string, customers int, seed int64, engine, out string) error {
 	cfg, err := config.Load()
 	if err != nil {
 		return err
+	}
+	if engine, err = bench.ResolveEngine(engine, cfg.ElasticsearchURL); err != nil {
+		return cli.Usagef("%v", err)
 	}
 	log, err := logging.New("warn", "bench")
 	if err != nil {
@@ -61,7 +65,7 @@ func runBench(ctx context.Context, scenario string, customers int, seed int64, o
 		defer d.Close()
 		return api.New(d).Run(ctx, cfg.APIAddr, cfg.ShutdownTimeout, func(a net.Addr) { ready(a.String()) })
 	})
-	r, err := bench.Run(ctx, scenario, bench.Env{Config: cfg, Log: log, Customers: customers, Seed: seed, Out: os.Stdout,
+	r, err := bench.Run(ctx, scenario, bench.Env{Config: cfg, Log: log, Customers: customers, Seed: seed, Engine: engine, Out: os.Stdout,
 		Worker: func(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			d, err := app.Open(ctx, cfg, log)
 			if err != nil {

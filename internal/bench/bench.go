@@ -26,7 +26,11 @@ type Env struct {
 	Scenario  string // set by Run
 	Customers int    // --customers
 	Seed      int64  // --seed
-	Out       io.Writer
+	// Engine is the search engine a scenario that offers both measures:
+	// EngineElastic or EnginePostgres (--engine; ResolveEngine picks the
+	// default).
+	Engine string
+	Out    io.Writer
 	// Worker runs a worker process's loop over cfg until ctx ends. cmd wires
 	// it, so bench does not depend on the workers package.
 	Worker func(ctx context.Context, cfg config.Config, log *zap.Logger) error
@@ -51,8 +55,10 @@ type Target struct {
 
 // Report is what a scenario measured.
 type Report struct {
-	Scenario  string    `json:"scenario"`
-	Customers int       `json:"customers"`
+	Scenario  string `json:"scenario"`
+	Customers int    `json:"customers"`
+	// Engine is the search engine measured, for scenarios that offer both.
+	Engine    string    `json:"engine,omitempty"`
 	StartedAt time.Time `json:"startedAt"`
 	Figures   []Figure  `json:"figures"`
 	Targets   []Target  `json:"targets"`
@@ -123,7 +129,11 @@ func Run(ctx context.Context, name string, env Env) (*Report, error) {
 
 // Print writes r as two aligned tables.
 func Print(w io.Writer, r *Report) {
-	fmt.Fprintf(w, "\nscenario %s, %d customers\n", r.Scenario, r.Customers)
+	if r.Engine != "" {
+		fmt.Fprintf(w, "\nscenario %s (engine %s), %d customers\n", r.Scenario, r.Engine, r.Customers)
+	} else {
+		fmt.Fprintf(w, "\nscenario %s, %d customers\n", r.Scenario, r.Customers)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tvalue\tunit")
 	for _, f := range r.Figures {

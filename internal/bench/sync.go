@@ -19,7 +19,6 @@ import (
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/search/elastic"
-	"github.com/reactivation/reactivation/internal/syncrun"
 )
 
 func init() {
@@ -64,6 +63,10 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	if env.Worker == nil {
 		return errors.New("no worker wired")
 	}
+	if env.Engine == EnginePostgres {
+		return runSyncPostgres(ctx, env, r)
+	}
+	r.Engine = EngineElastic
 	if env.Config.ElasticsearchURL == "" {
 		return errors.New("the sync scenario measures the search engine: set ELASTICSEARCH_URL")
 	}
@@ -72,14 +75,11 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 		return err
 	}
 	cfg.WorkerConcurrency = 4
-	d, err := app.Open(ctx, cfg, env.Log)
+	d, err := openScenario(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if _, err := d.DB.Exec(ctx, "UPDATE jobs SET state = 'canceled', finished_at = now() WHERE state IN ('queued', 'running')"); err != nil {
-		return err
-	}
 
 	// The baseline first, with a worker of its own that has scores off.
 	withoutScores, err := fullSyncWithoutScores(ctx, env, cfg)
@@ -89,29 +89,13 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	cfg.ScoresEnabled = true
 	defer runWorker(ctx, env, cfg)()
 
-	svc := d.Sync
-
 	// The full sync: plan to alias swap, as the job row times it.
 	fmt.Fprintln(env.Out, "full sync ...")
-	job, err := svc.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
+	jobID, full, err := timeFullSync(ctx, d, r)
 	if err != nil {
 		return err
 	}
-	done, err := waitFinal(ctx, d.Jobs, job.ID, 30*time.Minute)
-	if err != nil {
-		return err
-	}
-	if done.State != jobs.Succeeded {
-		return fmt.Errorf("full sync %s: %s", done.State, done.Error)
-	}
-	full := done.FinishedAt.Sub(*done.StartedAt)
-	var docs int64
-	if err := d.DB.QueryRow(ctx, "SELECT docs_indexed FROM sync_runs WHERE job_id = $1", job.ID).Scan(&docs); err != nil {
-		return err
-	}
-	r.Add("full_sync_seconds", full.Seconds(), "s")
-	r.Add("full_sync_documents_per_second", float64(docs)/full.Seconds(), "docs/s")
-	if err := reportScores(ctx, env, d, job.ID, full, withoutScores, r); err != nil {
+	if err := reportScores(ctx, env, d, jobID, full, withoutScores, r); err != nil {
 		return err
 	}
 
@@ -136,16 +120,10 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	r.Add("raw_bulk_seconds", rawBulk.Seconds(), "s")
 
 	// (a) the seed's materialized view.
-	fmt.Fprintln(env.Out, "seed materialized view ...")
-	start := time.Now()
-	if _, err := d.Source.Exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS customer_stats"); err != nil {
+	seed, err := timeSeedView(ctx, env, d)
+	if err != nil {
 		return err
 	}
-	if _, err := d.Source.Exec(ctx, seedView); err != nil {
-		return fmt.Errorf("seed view: %w", err)
-	}
-	seed := time.Since(start)
-	_, _ = d.Source.Exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS customer_stats")
 	r.Add("seed_view_seconds", seed.Seconds(), "s")
 
 	r.Add("full_sync_vs_seed_view", full.Seconds()/seed.Seconds(), "ratio")
@@ -154,32 +132,37 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	r.AtMost("full_sync_over_copy_plus_bulk", full.Seconds()/(floor+rawBulk).Seconds(), 1.25)
 
 	// Incremental: 1% of the customers change; enqueue to searchable.
+	return timeIncremental(ctx, env, d, r, func(city string, n int) error {
+		return waitSearchable(ctx, client, cfg.IndexAlias, city, n)
+	})
+}
+
+// timeSeedView times building the seed's materialized view over d's
+// source, then drops it.
+func timeSeedView(ctx context.Context, env Env, d *app.Deps) (time.Duration, error) {
+	fmt.Fprintln(env.Out, "seed materialized view ...")
+	start := time.Now()
+	if _, err := d.Source.Exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS customer_stats"); err != nil {
+		return 0, err
+	}
+	if _, err := d.Source.Exec(ctx, seedView); err != nil {
+		return 0, fmt.Errorf("seed view: %w", err)
+	}
+	seed := time.Since(start)
+	_, _ = d.Source.Exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS customer_stats")
+	return seed, nil
+}
+
+// changeCities moves 1% of the customers (at least one) to a new city of
+// this run, as an edit the incremental sync must pick up, and returns how
+// many changed and the city.
+func changeCities(ctx context.Context, env Env, d *app.Deps) (int, string, error) {
 	changed := max(env.Customers/100, 1)
 	fmt.Fprintf(env.Out, "incremental of %d customers ...\n", changed)
 	city := fmt.Sprintf("Bench %d", time.Now().UnixNano())
-	if _, err := d.Source.Exec(ctx, `UPDATE customers SET city = $1, updated_at = now()
-		WHERE customer_id IN (SELECT customer_id FROM customers ORDER BY md5(customer_id) LIMIT $2)`, city, changed); err != nil {
-		return err
-	}
-	start = time.Now()
-	inc, err := svc.Start(ctx, syncrun.ModeIncremental, jobs.Tenant{Admin: true}, "bench")
-	if err != nil {
-		return err
-	}
-	if done, err = waitFinal(ctx, d.Jobs, inc.ID, 5*time.Minute); err != nil {
-		return err
-	}
-	if done.State != jobs.Succeeded {
-		return fmt.Errorf("incremental sync %s: %s", done.State, done.Error)
-	}
-	if err := waitSearchable(ctx, client, cfg.IndexAlias, city, changed); err != nil {
-		return err
-	}
-	incremental := time.Since(start)
-	r.Add("incremental_changed_customers", float64(changed), "customers")
-	r.Add("incremental_enqueue_to_searchable_seconds", incremental.Seconds(), "s")
-	r.AtMost("incremental_enqueue_to_searchable_seconds", incremental.Seconds(), 10)
-	return nil
+	_, err := d.Source.Exec(ctx, `UPDATE customers SET city = $1, updated_at = now()
+		WHERE customer_id IN (SELECT customer_id FROM customers ORDER BY md5(customer_id) LIMIT $2)`, city, changed)
+	return changed, city, err
 }
 
 func waitFinal(ctx context.Context, store *jobs.Store, id string, timeout time.Duration) (jobs.Job, error) {

@@ -73,16 +73,22 @@ func (e *Engine) FingerprintsOf(ctx context.Context, ids []string) ([]search.Fin
 }
 
 // fingerprintSearch runs body against the alias with doc values in place
-// of _source; last is the last hit's sort values.
+// of _source; last is the last hit's sort values. No stored field is
+// loaded either (`stored_fields: _none_`): _id and _routing live in the
+// same compressed stored-field blocks as _source, so fetching them costs
+// about what reading _source does (7x the time of the doc values alone on
+// 5,000 hits); the id comes from the customerId doc values instead.
 func (e *Engine) fingerprintSearch(ctx context.Context, body map[string]any) ([]search.Fingerprint, []any, error) {
 	body["_source"] = false
+	body["stored_fields"] = "_none_"
 	body["docvalue_fields"] = []string{"customerId", "companyId", "fingerprint", "sourceVersion"}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encode fingerprint search: %w", err)
 	}
 	s := e.client.Search
-	res, err := s(s.WithContext(ctx), s.WithIndex(e.alias), s.WithBody(bytes.NewReader(b)))
+	res, err := s(s.WithContext(ctx), s.WithIndex(e.alias), s.WithBody(bytes.NewReader(b)),
+		s.WithFilterPath("hits.hits.fields", "hits.hits.sort"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("read fingerprints: %w", err)
 	}

@@ -1,0 +1,112 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/config"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/segment"
+	"github.com/reactivation/reactivation/internal/syncrun"
+)
+
+// openScenario opens cfg's dependencies and cancels the jobs an earlier
+// run of the scenario left queued or running, so its syncs may start.
+func openScenario(ctx context.Context, env Env, cfg config.Config) (*app.Deps, error) {
+	d, err := app.Open(ctx, cfg, env.Log)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := d.DB.Exec(ctx, "UPDATE jobs SET state = 'canceled', finished_at = now() WHERE state IN ('queued', 'running')"); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// timeFullSync runs a full sync on d's workers, records its time (plan
+// to alias swap, as the job row records it) and rate in r, and returns
+// the job's id and the time.
+func timeFullSync(ctx context.Context, d *app.Deps, r *Report) (string, time.Duration, error) {
+	job, err := d.Sync.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
+	if err != nil {
+		return "", 0, err
+	}
+	done, err := waitFinal(ctx, d.Jobs, job.ID, 30*time.Minute)
+	if err != nil {
+		return "", 0, err
+	}
+	if done.State != jobs.Succeeded {
+		return "", 0, fmt.Errorf("full sync %s: %s", done.State, done.Error)
+	}
+	var docs int64
+	if err := d.DB.QueryRow(ctx, "SELECT docs_indexed FROM sync_runs WHERE job_id = $1", job.ID).Scan(&docs); err != nil {
+		return "", 0, err
+	}
+	full := done.FinishedAt.Sub(*done.StartedAt)
+	r.Add("full_sync_seconds", full.Seconds(), "s")
+	r.Add("full_sync_documents_per_second", float64(docs)/full.Seconds(), "docs/s")
+	return job.ID, full, nil
+}
+
+// timeIncremental changes 1% of the customers (changeCities), runs an
+// incremental sync and waits until searchable says every changed customer
+// is found by the new city; it records the time from enqueue to
+// searchable in r, with its 10 s target.
+func timeIncremental(ctx context.Context, env Env, d *app.Deps, r *Report, searchable func(city string, n int) error) error {
+	changed, city, err := changeCities(ctx, env, d)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	inc, err := d.Sync.Start(ctx, syncrun.ModeIncremental, jobs.Tenant{Admin: true}, "bench")
+	if err != nil {
+		return err
+	}
+	done, err := waitFinal(ctx, d.Jobs, inc.ID, 5*time.Minute)
+	if err != nil {
+		return err
+	}
+	if done.State != jobs.Succeeded {
+		return fmt.Errorf("incremental sync %s: %s", done.State, done.Error)
+	}
+	if err := searchable(city, changed); err != nil {
+		return err
+	}
+	incremental := time.Since(start)
+	r.Add("incremental_changed_customers", float64(changed), "customers")
+	r.Add("incremental_enqueue_to_searchable_seconds", incremental.Seconds(), "s")
+	r.AtMost("incremental_enqueue_to_searchable_seconds", incremental.Seconds(), 10)
+	return nil
+}
+
+// waitSearchableIn polls engine until n documents show city, through the
+// engine's own search (either engine).
+func waitSearchableIn(ctx context.Context, engine search.Engine, city string, n int) error {
+	body, _ := json.Marshal(map[string]any{"city": city, "size": 1})
+	req, err := segment.DecodeSearchRequest(body)
+	if err != nil {
+		return err
+	}
+	q := search.Query{Filter: req.Filter, Sort: req.Sort, Size: 1, Now: time.Now(), Location: time.UTC}
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		page, err := engine.Search(ctx, q)
+		if err != nil {
+			return err
+		}
+		if page.Total >= int64(n) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("changed customers not searchable after 2 minutes")
+}
