@@ -51,9 +51,9 @@ lint: $(STATICCHECK)
 $(STATICCHECK):
 	GOBIN=$(CURDIR)/.local/bin go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## bench: make bench SCENARIO=sync CUSTOMERS=800000
+## bench: make bench SCENARIO=sync CUSTOMERS=800000 [ENGINE=postgres|elastic]
 bench: build services
-	$(WITH_ENV) ./bin/reactivation bench --scenario $(SCENARIO) --customers $(CUSTOMERS) --out bench-$(SCENARIO).json
+	$(WITH_ENV) ./bin/reactivation bench --scenario $(SCENARIO) --customers $(CUSTOMERS) $(if $(ENGINE),--engine $(ENGINE)) --out bench-$(SCENARIO)$(if $(ENGINE),-$(ENGINE)).json
 
 fuzz:
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/segment/
