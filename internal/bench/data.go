@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"os"
 	"time"
@@ -22,11 +23,9 @@ import (
 // one database are kept apart by claimRedisDB, never flushing each
 // other's queues.
 func benchRedisDB(scenario string, customers int) int {
-	h := customers
-	for _, r := range scenario {
-		h = h*31 + int(r)
-	}
-	return 48 + (h&0x7fffffff)%benchRedisDBs
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s/%d", scenario, customers)
+	return 48 + int(h.Sum32()%benchRedisDBs)
 }
 
 // benchRedisDBs is how many Redis databases, from 48 on, bench runs use.
