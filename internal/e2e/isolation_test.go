@@ -28,7 +28,8 @@ import (
 //   - the isolation probe (deploy/local/isolation): company COMP001's key,
 //     aimed at COMP002's export, campaign, segment search and refresh
 //     through every route of api/openapi.yaml, gets 404 (or 403 for a
-//     scope) and never COMP002's data; the probe exits 0;
+//     scope it lacks; with a key of every scope, 404 only) and never
+//     COMP002's data; the probe exits 0;
 //   - the README's export walkthrough, as written (curl and jq in bash):
 //     it leaves the export's file under its own name, with the checksum
 //     the API stored and the rows of the export.
@@ -40,16 +41,18 @@ func TestFromOutside(t *testing.T) {
 	api.waitLog(t, "api listening", 20*time.Second)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ctx := context.Background()
-	key := func(company string) string {
-		_, secret, err := b.deps.Keys.Create(ctx, auth.NewKey{Name: "probe-" + company, CompanyID: company,
-			Scopes: []auth.Scope{auth.ScopeSearch, auth.ScopeExport, auth.ScopeSync}})
+	keyOf := func(company string, scopes ...auth.Scope) string {
+		_, secret, err := b.deps.Keys.Create(ctx, auth.NewKey{Name: "probe-" + company, CompanyID: company, Scopes: scopes})
 		require.NoError(t, err)
 		return secret
+	}
+	key := func(company string) string {
+		return keyOf(company, auth.ScopeSearch, auth.ScopeExport, auth.ScopeSync)
 	}
 
 	t.Run("isolation probe", func(t *testing.T) {
 		cmd := exec.Command("go", "run", "../../deploy/local/isolation", "--spec", "../../api/openapi.yaml",
-			"--api", base, "--key-a", key("COMP001"), "--key-b", key("COMP002"))
+			"--api", base, "--key-a", key("COMP001"), "--key-a-all", keyOf("COMP001", auth.AllScopes...), "--key-b", key("COMP002"))
 		out, err := cmd.CombinedOutput()
 		keepOutput(t, "isolation", out)
 		t.Logf("%s", out)

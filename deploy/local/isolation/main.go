@@ -5,17 +5,20 @@
 //	make run   # in another terminal
 //	A=$(bin/reactivation apikey create --company COMP001 --scopes search,export,sync --name probe-a)
 //	B=$(bin/reactivation apikey create --company COMP002 --scopes search,export,sync --name probe-b)
-//	go run ./deploy/local/isolation --api http://localhost:8080 --key-a "$A" --key-b "$B"
+//	ALL=$(bin/reactivation apikey create --company COMP001 --scopes search,export,sync,admin --name probe-all)
+//	go run ./deploy/local/isolation --api http://localhost:8080 --key-a "$A" --key-a-all "$ALL" --key-b "$B"
 //
 // As company B it creates an export, a campaign, a segment search and a
 // refresh, and reads a few of B's customers. Then, for every operation of
 // api/openapi.yaml, it sends company A's key at B's resources: a route that
-// names a resource must answer 404 (or 403 when A's key lacks the scope),
-// and no answer may carry B's data (B's customers' ids, names, e-mails and
-// phones, B's job and campaign ids, the campaign's name). Deletions and
-// cancels are checked to have changed nothing for B. A route of the
-// document the probe has no case for fails the probe, so new routes are
-// probed too. It prints one line per request and exits 1 on any breach.
+// names a resource must answer 404 (or 403 when A's key lacks the scope;
+// with --key-a-all, a key of A with every scope, the routes are probed
+// again and only 404 passes), and no answer may carry B's data (B's
+// customers' ids, names, e-mails and phones, B's job and campaign ids, the
+// campaign's name). Deletions and cancels are checked to have changed
+// nothing for B. A route of the document the probe has no case for fails
+// the probe, so new routes are probed too. It prints one line per request
+// and exits 1 on any breach.
 package main
 
 import (
@@ -40,6 +43,7 @@ import (
 func main() {
 	api := flag.String("api", envOr("API_URL", "http://localhost:8080"), "the API's base URL")
 	keyA := flag.String("key-a", os.Getenv("ISOLATION_KEY_A"), "company A's key (scopes search, export, sync)")
+	keyAll := flag.String("key-a-all", os.Getenv("ISOLATION_KEY_A_ALL"), "optional: another key of company A with every scope (admin too); the routes are probed again with it, and must then answer 404, never 403")
 	keyB := flag.String("key-b", os.Getenv("ISOLATION_KEY_B"), "company B's key (scopes search, export, sync), another company")
 	spec := flag.String("spec", "api/openapi.yaml", "the OpenAPI document whose routes are probed")
 	timeout := flag.Duration("timeout", 3*time.Minute, "how long B's jobs may take to finish")
@@ -51,7 +55,7 @@ func main() {
 	p := &probe{base: strings.TrimRight(*api, "/"), a: *keyA, b: *keyB, http: &http.Client{Timeout: 30 * time.Second}}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout+5*time.Minute)
 	defer cancel()
-	if err := p.run(ctx, *spec, *timeout); err != nil {
+	if err := p.run(ctx, *spec, *timeout, *keyAll); err != nil {
 		fmt.Fprintln(os.Stderr, "isolation:", err)
 		os.Exit(2)
 	}
@@ -80,6 +84,9 @@ type probe struct {
 	http *http.Client
 
 	companyA, companyB string
+	// strict is set while A's key has every scope: a route on B's
+	// resources must then answer 404, never 403.
+	strict bool
 	// markers are strings only B's data contains.
 	markers []string
 	// ids of B's resources by kind: export, segment, refresh, campaign.
@@ -155,8 +162,10 @@ func (p *probe) asB(ctx context.Context, method, path string, body any, want int
 	return out, nil
 }
 
-// run prepares B's resources and probes every operation of the document.
-func (p *probe) run(ctx context.Context, specPath string, timeout time.Duration) error {
+// run prepares B's resources and probes every operation of the document
+// with A's key, then, when keyAll is set, again with that key of A with
+// every scope.
+func (p *probe) run(ctx context.Context, specPath string, timeout time.Duration, keyAll string) error {
 	doc, err := openapi3.NewLoader().LoadFromFile(specPath)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", specPath, err)
@@ -172,6 +181,24 @@ func (p *probe) run(ctx context.Context, specPath string, timeout time.Duration)
 		}
 	}
 	sort.Strings(ops)
+	if err := p.probeAll(ctx, ops); err != nil {
+		return err
+	}
+	if keyAll != "" {
+		p.a, p.strict = keyAll, true
+		if c, _, err := p.companyOf(ctx, keyAll); err != nil || c != p.companyA {
+			return fmt.Errorf("--key-a-all must be a key of company %s (%s): %v", p.companyA, c, err)
+		}
+		fmt.Fprintln(os.Stderr, "isolation: again with A's key of every scope")
+		if err := p.probeAll(ctx, ops); err != nil {
+			return err
+		}
+	}
+	return p.checkBUntouched(ctx)
+}
+
+// probeAll runs the case of every operation.
+func (p *probe) probeAll(ctx context.Context, ops []string) error {
 	for _, op := range ops {
 		f := strings.Fields(op)
 		method, path, public := f[0], f[1], len(f) == 3
@@ -187,32 +214,34 @@ func (p *probe) run(ctx context.Context, specPath string, timeout time.Duration)
 			return err
 		}
 	}
-	return p.checkBUntouched(ctx)
+	return nil
+}
+
+// companyOf is the company of key's first search hits, and the hits.
+func (p *probe) companyOf(ctx context.Context, key string) (string, []map[string]any, error) {
+	res, err := p.do(ctx, key, "POST", "/api/v1/customers/search", map[string]any{"size": 20}, "")
+	if err != nil {
+		return "", nil, err
+	}
+	var page struct {
+		Customers []map[string]any `json:"customers"`
+	}
+	if res.status != 200 || json.Unmarshal(res.body, &page) != nil || len(page.Customers) == 0 {
+		return "", nil, fmt.Errorf("search: answered %d %.300s (is the index synced, and the key a company key with the search scope?)", res.status, res.body)
+	}
+	c, _ := page.Customers[0]["companyId"].(string)
+	return c, page.Customers, nil
 }
 
 // prepare reads B's company and customers, and creates B's resources,
 // waiting for their jobs to finish.
 func (p *probe) prepare(ctx context.Context, timeout time.Duration) error {
-	companyOf := func(key string) (string, []map[string]any, error) {
-		res, err := p.do(ctx, key, "POST", "/api/v1/customers/search", map[string]any{"size": 20}, "")
-		if err != nil {
-			return "", nil, err
-		}
-		var page struct {
-			Customers []map[string]any `json:"customers"`
-		}
-		if res.status != 200 || json.Unmarshal(res.body, &page) != nil || len(page.Customers) == 0 {
-			return "", nil, fmt.Errorf("search: answered %d %.300s (is the index synced, and the key a company key with the search scope?)", res.status, res.body)
-		}
-		c, _ := page.Customers[0]["companyId"].(string)
-		return c, page.Customers, nil
-	}
 	var err error
 	var customers []map[string]any
-	if p.companyA, _, err = companyOf(p.a); err != nil {
+	if p.companyA, _, err = p.companyOf(ctx, p.a); err != nil {
 		return fmt.Errorf("key A: %w", err)
 	}
-	if p.companyB, customers, err = companyOf(p.b); err != nil {
+	if p.companyB, customers, err = p.companyOf(ctx, p.b); err != nil {
 		return fmt.Errorf("key B: %w", err)
 	}
 	if p.companyA == p.companyB {
@@ -314,13 +343,18 @@ func (p *probe) noMarkers(what string, body []byte) {
 // caseFunc probes one operation.
 type caseFunc func(ctx context.Context, p *probe, method, path string) error
 
-// notFound is 404, or 403 when A's key lacks the route's scope.
-var notFound = []int{http.StatusNotFound, http.StatusForbidden}
+// notFound is 404, or 403 when A's key may lack the route's scope.
+func (p *probe) notFound() []int {
+	if p.strict {
+		return []int{http.StatusNotFound}
+	}
+	return []int{http.StatusNotFound, http.StatusForbidden}
+}
 
 // onB names B's resource of kind in the path.
 func onB(kind string, body any, contentType string) caseFunc {
 	return func(ctx context.Context, p *probe, method, path string) error {
-		_, err := p.send(ctx, method, strings.ReplaceAll(path, "{id}", p.ids[kind]), body, contentType, notFound...)
+		_, err := p.send(ctx, method, strings.ReplaceAll(path, "{id}", p.ids[kind]), body, contentType, p.notFound()...)
 		return err
 	}
 }
@@ -328,7 +362,7 @@ func onB(kind string, body any, contentType string) caseFunc {
 // onEveryJob names each of B's jobs in the path.
 func onEveryJob(ctx context.Context, p *probe, method, path string) error {
 	for _, kind := range []string{"export", "segment", "refresh", "campaignJob"} {
-		if _, err := p.send(ctx, method, strings.ReplaceAll(path, "{id}", p.ids[kind]), nil, "", notFound...); err != nil {
+		if _, err := p.send(ctx, method, strings.ReplaceAll(path, "{id}", p.ids[kind]), nil, "", p.notFound()...); err != nil {
 			return err
 		}
 	}
@@ -446,7 +480,7 @@ var cases = map[string]caseFunc{
 		return nil
 	},
 	"GET /api/v1/scores": func(ctx context.Context, p *probe, method, path string) error {
-		_, err := p.send(ctx, method, path+"?companyId="+p.companyB, nil, "", notFound...)
+		_, err := p.send(ctx, method, path+"?companyId="+p.companyB, nil, "", p.notFound()...)
 		return err
 	},
 	"GET /api/v1/jobs": func(ctx context.Context, p *probe, method, path string) error {
@@ -468,7 +502,7 @@ var cases = map[string]caseFunc{
 	"GET /api/v1/campaigns/{id}/report":  onB("campaign", nil, ""),
 	"POST /api/v1/campaigns/{id}/events": nil, // set in init: needs B's customers
 	"PUT /api/v1/companies/{companyId}/control-group": func(ctx context.Context, p *probe, method, path string) error {
-		_, err := p.send(ctx, method, strings.ReplaceAll(path, "{companyId}", p.companyB), map[string]any{"percent": 5}, "", notFound...)
+		_, err := p.send(ctx, method, strings.ReplaceAll(path, "{companyId}", p.companyB), map[string]any{"percent": 5}, "", p.notFound()...)
 		return err
 	},
 	"GET /monitoring": func(ctx context.Context, p *probe, method, path string) error {
