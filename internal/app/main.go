@@ -15,6 +15,7 @@ import (
 	"github.com/reactivation/reactivation/internal/cli"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/logging"
+	"github.com/reactivation/reactivation/internal/redact"
 )
 
 // Main is the whole of a server binary's main (api, worker, scheduler):
@@ -50,7 +51,9 @@ func EnvironmentHelp() string {
 		if !ok {
 			def = "(empty)"
 		}
-		fmt.Fprintf(&b, "  %-24s %s\n", name, def)
+		// A default URL's password (the development one) is a password all
+		// the same: help shows it masked, like every other output.
+		fmt.Fprintf(&b, "  %-24s %s\n", name, redact.URL(def))
 	}
 	return b.String()
 }

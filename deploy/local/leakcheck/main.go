@@ -5,7 +5,8 @@
 //	go run ./deploy/local/leakcheck /tmp/e2e-logs
 //
 // It reads every file under each directory given and reports, as
-// file:line, every e-mail address, every phone number in the demo data's
+// file:line, every URL with a password that is not masked, every e-mail
+// address, every phone number in the demo data's
 // formats (+506 8123 4567, +50681234567, +506-8123-4567), every API key
 // (rk_<prefix>_<secret>) and every password of the configuration: the
 // passwords in DATABASE_URL, SOURCE_DATABASE_URL, REDIS_URL and
@@ -25,8 +26,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+
+	"github.com/reactivation/reactivation/internal/redact"
 )
 
 // patterns are the kinds of leak recognised by their shape.
@@ -39,6 +43,16 @@ var patterns = []struct {
 	{"API key", regexp.MustCompile(`rk_[A-Za-z0-9]{6}_[A-Za-z0-9]{8,}`)},
 }
 
+// userinfo is the user:password@ of a URL; a password that is not the
+// redaction mask is a leak whatever it is, and an address's user info is
+// no e-mail address.
+var userinfo = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://([^\s/:@"']*):([^\s/@"']*)@`)
+
+// commonWords are passwords of development setups that the programs' own
+// output uses as names; such a secret is only looked for as a URL's
+// password.
+var commonWords = []string{"reactivation", "postgres", "redis", "admin", "password", "secret"}
+
 // secretVariables hold passwords themselves; urlVariables hold URLs whose
 // user info may carry one.
 var (
@@ -48,6 +62,12 @@ var (
 
 // secret is a literal value that must never appear, and where it came from.
 type secret struct{ name, value string }
+
+// weak reports whether s is too common a word to look for as it is: it is
+// then looked for only as a URL's password.
+func (s secret) weak(names ...string) bool {
+	return len(s.value) < 6 || slices.Contains(commonWords, strings.ToLower(s.value)) || slices.Contains(names, s.value)
+}
 
 // finding is one leak.
 type finding struct {
@@ -95,7 +115,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		allowed = re
 	}
-	secrets := configSecrets(getenv)
+	secrets, weak := configSecrets(getenv)
+	if len(weak) > 0 {
+		fmt.Fprintf(stderr, "leakcheck: %s: too common a word to look for; only as a URL's password\n", strings.Join(weak, ", "))
+	}
 	for i, v := range extra {
 		secrets = append(secrets, secret{fmt.Sprintf("--secret #%d", i+1), v})
 	}
@@ -134,12 +157,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 }
 
 // configSecrets reads the passwords of the configuration from the
-// environment the processes ran with.
-func configSecrets(getenv func(string) string) []secret {
-	var out []secret
+// environment the processes ran with. Those too common to look for as
+// they are (a development setup's "reactivation") are named in weak: any
+// URL's unmasked password is reported anyway.
+func configSecrets(getenv func(string) string) (out []secret, weak []string) {
 	for _, name := range secretVariables {
 		if v := getenv(name); v != "" {
-			out = append(out, secret{name, v})
+			s := secret{name, v}
+			if s.weak() {
+				weak = append(weak, name)
+				continue
+			}
+			out = append(out, s)
 		}
 	}
 	for _, name := range urlVariables {
@@ -148,10 +177,15 @@ func configSecrets(getenv func(string) string) []secret {
 			continue
 		}
 		if p, ok := u.User.Password(); ok && p != "" {
-			out = append(out, secret{"the password of " + name, p})
+			s := secret{"the password of " + name, p}
+			if s.weak(u.User.Username(), strings.TrimPrefix(u.Path, "/")) {
+				weak = append(weak, s.name)
+				continue
+			}
+			out = append(out, s)
 		}
 	}
-	return out
+	return out, weak
 }
 
 func scanFile(path string, secrets []secret, allowed *regexp.Regexp) ([]finding, error) {
@@ -165,16 +199,22 @@ func scanFile(path string, secrets []secret, allowed *regexp.Regexp) ([]finding,
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
+		for _, m := range userinfo.FindAllStringSubmatch(line, -1) {
+			if m[2] != redact.Mask {
+				out = append(out, finding{path, n, "password in a URL", redact.URL(m[0])})
+			}
+		}
+		line = userinfo.ReplaceAllString(line, "//")
 		for _, p := range patterns {
 			for _, m := range p.re.FindAllString(line, -1) {
 				if allowed == nil || !allowed.MatchString(m) {
-					out = append(out, finding{path, n, p.kind, redact(m)})
+					out = append(out, finding{path, n, p.kind, hide(m)})
 				}
 			}
 		}
 		for _, s := range secrets {
 			if strings.Contains(line, s.value) {
-				out = append(out, finding{path, n, s.name, redact(s.value)})
+				out = append(out, finding{path, n, s.name, hide(s.value)})
 			}
 		}
 	}
@@ -184,9 +224,9 @@ func scanFile(path string, secrets []secret, allowed *regexp.Regexp) ([]finding,
 	return out, nil
 }
 
-// redact keeps enough of a match to find it again, never the match: its
+// hide keeps enough of a match to find it again, never the match: its
 // first two characters and its length.
-func redact(s string) string {
+func hide(s string) string {
 	r := []rune(s)
 	if len(r) <= 4 {
 		return fmt.Sprintf("*** (%d characters)", len(r))

@@ -30,7 +30,8 @@ func TestLeakcheckReportsEveryKindRedacted(t *testing.T) {
 	write("api.stderr", `{"level":"info","msg":"request","route":"/api/v1/exports","status":202}`+"\n"+
 		`{"level":"warn","msg":"bad row","email":"`+email+`"}`+"\n")
 	write("nested/worker.stdout", "ok\nphone "+phone+" and +50688880000\n")
-	write("cli.stderr", "using key "+key+"\nconnect postgres://app:"+dbPw+"@db/x failed\nauth "+rPw+"\n")
+	write("cli.stderr", "using key "+key+"\nconnect postgres://app:"+dbPw+"@db/x failed\nauth "+rPw+"\npassword "+dbPw+"\n"+
+		"config: DATABASE_URL: not a URL: \"http://admin:xxxxx@db.internal:port/\"\nreactivation migrate: done\n")
 	env := map[string]string{
 		"DATABASE_URL":   "postgres://app:" + dbPw + "@db.internal:5432/reactivation",
 		"REDIS_PASSWORD": rPw,
@@ -44,11 +45,14 @@ func TestLeakcheckReportsEveryKindRedacted(t *testing.T) {
 		filepath.Join(dir, "api.stderr") + ":2: e-mail address",
 		filepath.Join(dir, "nested/worker.stdout") + ":2: phone number",
 		filepath.Join(dir, "cli.stderr") + ":1: API key",
-		filepath.Join(dir, "cli.stderr") + ":2: the password of DATABASE_URL",
+		filepath.Join(dir, "cli.stderr") + ":2: password in a URL: postgres://app:xxxxx@",
 		filepath.Join(dir, "cli.stderr") + ":3: REDIS_PASSWORD",
+		filepath.Join(dir, "cli.stderr") + ":4: the password of DATABASE_URL",
 	} {
 		require.Contains(t, out, want)
 	}
+	require.NotContains(t, out, "cli.stderr:5", "a masked URL is neither a leak nor an e-mail address")
+	require.Equal(t, 7, strings.Count(out, "\n"), "nothing else: %s", out)
 	require.Equal(t, 2, strings.Count(out, "phone number"), "both formats")
 	for _, leaked := range []string{email, phone, "+50688880000", key, dbPw, rPw, "maria"} {
 		require.NotContains(t, out+stderr.String(), leaked, "the report never repeats a leak")
@@ -62,6 +66,17 @@ func TestLeakcheckReportsEveryKindRedacted(t *testing.T) {
 	code = run([]string{"--allow", `@reactivation\.test$`, clean}, func(k string) string { return env[k] }, &stdout, &stderr)
 	require.Equal(t, 0, code, stdout.String())
 	require.Empty(t, stdout.String())
+
+	// A development password that is a common word ("reactivation") is
+	// looked for only as a URL's password, and said so.
+	stdout.Reset()
+	stderr.Reset()
+	dev := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dev, "cli.stderr"), []byte("reactivation migrate: done\n"), 0o644))
+	weak := map[string]string{"DATABASE_URL": "postgres://reactivation:reactivation@127.0.0.1/reactivation"}
+	code = run([]string{dev}, func(k string) string { return weak[k] }, &stdout, &stderr)
+	require.Equal(t, 0, code, stdout.String())
+	require.Contains(t, stderr.String(), "the password of DATABASE_URL: too common a word")
 
 	require.Equal(t, 2, run(nil, func(string) string { return "" }, &stdout, &stderr), "no directory is a usage error")
 }
