@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -32,7 +33,10 @@ import (
 //     COMP002's data; the probe exits 0;
 //   - the README's export walkthrough, as written (curl and jq in bash):
 //     it leaves the export's file under its own name, with the checksum
-//     the API stored and the rows of the export.
+//     the API stored and the rows of the export;
+//   - the README's campaign walkthrough, as written: the campaign freezes,
+//     its treatment is exported, the events of a contacted customer are
+//     taken (one suppression) and the report has both groups.
 func TestFromOutside(t *testing.T) {
 	port := freePort(t)
 	b := setup(t, 2000, func(c *config.Config) { c.APIAddr = fmt.Sprintf("127.0.0.1:%d", port) })
@@ -60,21 +64,28 @@ func TestFromOutside(t *testing.T) {
 		require.Contains(t, string(out), "none reached company COMP002's data")
 	})
 
-	t.Run("README export walkthrough", func(t *testing.T) {
+	// walkthrough runs the README's sh block between the markers of name,
+	// with a key of COMP001 and this API, in dir; it returns the output.
+	walkthrough := func(t *testing.T, name, dir string) []byte {
 		readme, err := os.ReadFile("../../README.md")
 		require.NoError(t, err)
-		m := regexp.MustCompile("(?s)<!-- walkthrough:export[^>]*-->\n```sh\n(.*?)```\n<!-- /walkthrough:export -->").FindSubmatch(readme)
-		require.NotNil(t, m, "the README has the export walkthrough between its markers")
+		m := regexp.MustCompile("(?s)<!-- walkthrough:" + name + "[^>]*-->\n```sh\n(.*?)```\n<!-- /walkthrough:" + name + " -->").FindSubmatch(readme)
+		require.NotNil(t, m, "the README has the %s walkthrough between its markers", name)
 		script := string(m[1])
 		require.Contains(t, script, "KEY=rk_...")
-		script = strings.Replace(script, "KEY=rk_...", "KEY="+key("COMP001"), 1)
+		script = strings.Replace(script, "KEY=rk_...", "KEY="+keyOf("COMP001", auth.ScopeSearch, auth.ScopeExport), 1)
 		script = regexp.MustCompile(`(?m)^API=http://localhost:8080`).ReplaceAllString(script, "API="+base)
-		dir := t.TempDir()
 		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 		cmd.Dir = dir
 		out, err := cmd.CombinedOutput()
-		keepOutput(t, "walkthrough", out)
+		keepOutput(t, "walkthrough-"+name, out)
 		require.NoError(t, err, "%s", out)
+		return out
+	}
+
+	t.Run("README export walkthrough", func(t *testing.T) {
+		dir := t.TempDir()
+		walkthrough(t, "export", dir)
 		files, err := filepath.Glob(filepath.Join(dir, "*"))
 		require.NoError(t, err)
 		require.Len(t, files, 1, "curl -OJ wrote one file")
@@ -96,5 +107,22 @@ func TestFromOutside(t *testing.T) {
 		require.Equal(t, "customerId", records[0][0])
 		require.Positive(t, rows, "the demo has quiet customers in San José")
 		require.Len(t, records, rows+1, "header and every row of export %s", id)
+	})
+
+	t.Run("README campaign walkthrough", func(t *testing.T) {
+		out := json.NewDecoder(bytes.NewReader(walkthrough(t, "campaign", t.TempDir())))
+		var events struct{ Accepted, Suppressed, Rejected int }
+		require.NoError(t, out.Decode(&events), "step 4 answers the import")
+		require.Equal(t, 2, events.Accepted, "a delivered and an unsubscribed event of a contacted customer")
+		require.Equal(t, 1, events.Suppressed)
+		require.Zero(t, events.Rejected)
+		var report struct {
+			CampaignID string         `json:"campaignId"`
+			Groups     map[string]any `json:"groups"`
+		}
+		require.NoError(t, out.Decode(&report), "step 5 answers the report")
+		require.NotEmpty(t, report.CampaignID)
+		require.Contains(t, report.Groups, "treatment")
+		require.Contains(t, report.Groups, "holdout")
 	})
 }
