@@ -90,8 +90,8 @@ func indexed(t *testing.T, es *elasticsearch.Client, alias string) map[string]pr
 	out := map[string]profile.Profile{}
 	err := elastic.ScanIndex(context.Background(), es, elastic.Scroll{Index: alias, Size: 5000, KeepAlive: time.Minute}, func(hits []elastic.Hit) error {
 		for _, h := range hits {
-			var p profile.Profile
-			require.NoError(t, json.Unmarshal(h.Source, &p))
+			p, err := elastic.DecodeSource(h.Source)
+			require.NoError(t, err)
 			require.Equal(t, h.ID, p.CustomerID)
 			require.Equal(t, p.CompanyID, h.Routing, "documents are routed by company")
 			out[h.ID] = p

@@ -10,17 +10,23 @@ import (
 )
 
 // Doc is the indexed document: the profile's JSON, which searches return
-// as the customer, plus the tokens q is matched against and the amounts in
-// whole cents. Index it with id = CustomerID and routing = CompanyID (see
-// Routing).
+// as the customer, with money kept once, in whole cents, plus the tokens q
+// is matched against. Index it with id = CustomerID and routing =
+// CompanyID (see Routing); read it back with DecodeSource.
 type Doc struct {
 	profile.Profile
-	SearchTokens []string `json:"searchTokens"`
-	// The amounts as longs, which filters and sorts use: OpenSearch 2.x
-	// prunes a scaled_float sort with the wrong point encoding and drops
-	// hits, and a long is exact without float bounds.
-	TotalSpentCents    int64 `json:"totalSpentCents"`
-	AverageTicketCents int64 `json:"averageTicketCents"`
+	// The profile's decimal amounts are not written: these fields carry
+	// the same JSON names and are empty, so they shadow the embedded ones.
+	// A document written before money was kept once still has them; they
+	// are read here and ignored.
+	OmitTotalSpent    json.RawMessage `json:"totalSpent,omitempty"`
+	OmitAverageTicket json.RawMessage `json:"averageTicket,omitempty"`
+	// The amounts as longs, which filters, sorts and the returned profile
+	// use: exact without float bounds (OpenSearch 2.x also prunes a
+	// scaled_float sort with the wrong point encoding and drops hits).
+	TotalSpentCents    int64    `json:"totalSpentCents"`
+	AverageTicketCents int64    `json:"averageTicketCents"`
+	SearchTokens       []string `json:"searchTokens"`
 	// SourceVersion is also the document's external version (see bulk).
 	SourceVersion int64 `json:"sourceVersion"`
 	// Fingerprint is profile.Fingerprint of the document's profile; the
@@ -46,6 +52,38 @@ func Document(p profile.Profile) Doc {
 	return d
 }
 
+// DecodeSource reads a document's _source (whole, or the fields
+// SourceFields asked for) back into the profile it was written from: the
+// amounts come from their cents. It is how every read of the index turns a
+// hit into a customer.
+func DecodeSource(src []byte) (profile.Profile, error) {
+	var d Doc
+	if err := json.Unmarshal(src, &d); err != nil {
+		return profile.Profile{}, err
+	}
+	p := d.Profile
+	p.TotalSpent, p.AverageTicket = profile.Cents(d.TotalSpentCents), profile.Cents(d.AverageTicketCents)
+	return p, nil
+}
+
+// SourceFields returns the document fields that hold the listed profile
+// fields (JSON names), for a _source include: the amounts live in their
+// cents fields.
+func SourceFields(fields []string) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		switch f {
+		case "totalSpent":
+			out[i] = "totalSpentCents"
+		case "averageTicket":
+			out[i] = "averageTicketCents"
+		default:
+			out[i] = f
+		}
+	}
+	return out
+}
+
 // Routing is the routing key a profile is indexed with: its company, so a
 // company's searches read one shard when an index has several.
 func Routing(p profile.Profile) string { return p.CompanyID }
@@ -58,21 +96,36 @@ const KeywordLimit = 4096
 // IndexBody returns the settings and mappings that create a generation
 // index (PUT /<index>). Load settings (refresh, replicas) are the indexer's.
 //
+// Each field is indexed only for what the queries do with it
+// (docs/index-mapping.md has the table): filtered fields are indexed,
+// sorted ones keep doc values, fields only returned are neither (they
+// live in _source), and nothing is scored, so no field has norms or
+// positions. Money is kept once, in cents.
+//
 // Keyword fields that filters match case- and accent-insensitively use the
 // "fold" normalizer, which matches profile.Fold for Latin text: white space
 // collapsed and trimmed, lowercase, accents and marks removed.
 //
-// Every keyword ignores values over KeywordLimit characters: the engine
-// refuses a term over 32,766 bytes, and one oversized name or product must
-// not fail every sync. Such a value stays whole in _source; only filters
-// and sorts on it do not see it.
+// Every keyword that is indexed or sorted ignores values over KeywordLimit
+// characters: the engine refuses a term over 32,766 bytes, and one
+// oversized name or product must not fail every sync. Such a value stays
+// whole in _source; only filters and sorts on it do not see it.
 func IndexBody() []byte {
+	// filtered only: an inverted index, no doc values.
+	filterKeyword := map[string]any{"type": "keyword", "ignore_above": KeywordLimit, "doc_values": false}
+	filterFolded := map[string]any{"type": "keyword", "normalizer": "fold", "ignore_above": KeywordLimit, "doc_values": false}
+	filterLong := map[string]any{"type": "long", "doc_values": false}
+	filterBoolean := map[string]any{"type": "boolean", "doc_values": false}
+	// filtered and sorted (or read back from doc values): both.
 	keyword := map[string]any{"type": "keyword", "ignore_above": KeywordLimit}
-	folded := map[string]any{"type": "keyword", "normalizer": "fold", "ignore_above": KeywordLimit}
 	date := map[string]any{"type": "date"}
-	money := map[string]any{"type": "scaled_float", "scaling_factor": 100}
 	long := map[string]any{"type": "long"}
-	boolean := map[string]any{"type": "boolean"}
+	// sorted or read back from doc values only: no inverted index.
+	sortLong := map[string]any{"type": "long", "index": false}
+	// returned only: kept in _source, nothing indexed.
+	storedKeyword := map[string]any{"type": "keyword", "index": false, "doc_values": false}
+	storedDate := map[string]any{"type": "date", "index": false, "doc_values": false}
+	storedDouble := map[string]any{"type": "double", "index": false, "doc_values": false}
 	body := map[string]any{
 		"settings": map[string]any{
 			"number_of_shards": 1,
@@ -93,57 +146,49 @@ func IndexBody() []byte {
 						"filter":      []string{"lowercase", "asciifolding"},
 					},
 				},
-				"analyzer": map[string]any{
-					"fold": map[string]any{
-						"type":      "custom",
-						"tokenizer": "standard",
-						"filter":    []string{"lowercase", "asciifolding"},
-					},
-				},
 			},
 		},
 		"mappings": map[string]any{
 			"dynamic": "strict",
+			// No query asks whether a field exists; without this every
+			// field without doc values would also be indexed by name.
+			"_field_names": map[string]any{"enabled": false},
 			"properties": map[string]any{
-				"customerId": keyword,
-				"companyId":  keyword,
-				"name": map[string]any{
-					"type":     "text",
-					"analyzer": "fold",
-					"fields":   map[string]any{"sort": folded},
+				"customerId": keyword, // the sort's tie-breaker, fingerprint ranges and lookups
+				"companyId":  keyword, // every company's filter; read back by reconcile
+				"name": map[string]any{ // sorted (folded, byte order); q matches searchTokens
+					"type": "keyword", "normalizer": "fold", "ignore_above": KeywordLimit, "index": false,
 				},
-				"email":               keyword,
-				"phone":               keyword,
-				"gender":              folded,
-				"genderRaw":           keyword,
-				"city":                folded,
-				"createdAt":           date,
-				"updatedAt":           date,
-				"firstPurchaseAt":     date,
+				"email":               storedKeyword, // q matches searchTokens, hasEmail the boolean
+				"phone":               storedKeyword,
+				"gender":              filterFolded,
+				"genderRaw":           storedKeyword,
+				"city":                filterFolded,
+				"createdAt":           storedDate,
+				"updatedAt":           storedDate,
+				"firstPurchaseAt":     storedDate,
 				"lastPurchaseAt":      date,
 				"totalPurchases":      long,
-				"totalSpent":          money,
-				"averageTicket":       money,
 				"totalSpentCents":     long,
 				"averageTicketCents":  long,
-				"products":            folded,
-				"favoriteProducts":    folded,
-				"ingredients":         folded,
-				"favoriteIngredients": folded,
-				"hasEmail":            boolean,
-				"hasPhone":            boolean,
-				"searchTokens":        keyword,
-				"sourceVersion":       long,
-				"fingerprint":         map[string]any{"type": "keyword", "index": false, "doc_values": true},
+				"products":            filterFolded,
+				"favoriteProducts":    filterFolded,
+				"ingredients":         filterFolded,
+				"favoriteIngredients": filterFolded,
+				"hasEmail":            filterBoolean,
+				"hasPhone":            filterBoolean,
+				"searchTokens":        filterKeyword, // prefix queries of q
+				"sourceVersion":       sortLong,      // read back by reconcile
+				"fingerprint":         map[string]any{"type": "keyword", "index": false},
 				// scores
-				"recencyScore":            long,
-				"frequencyScore":          long,
-				"monetaryScore":           long,
-				"rfmGroup":                keyword,
-				"pAlive":                  map[string]any{"type": "double"},
-				"expectedPurchases90d":    map[string]any{"type": "double"},
+				"recencyScore":            filterLong,
+				"frequencyScore":          filterLong,
+				"monetaryScore":           filterLong,
+				"rfmGroup":                filterKeyword,
+				"pAlive":                  storedDouble,
+				"expectedPurchases90d":    storedDouble,
 				"pAliveKey":               long,
-				"expectedPurchases90dKey": long,
+				"expectedPurchases90dKey": sortLong,
 			},
 		},
 	}

@@ -21,14 +21,14 @@ import (
 const DefaultScanSize = 1000
 
 // sortFields maps sort fields to the document fields sorted on: longs
-// (amounts in cents) and name.sort, the folded name compared byte by byte
-// like PostgreSQL's name_key COLLATE "C".
+// (amounts in cents) and name, the folded name's doc values compared byte
+// by byte like PostgreSQL's name_key COLLATE "C".
 var sortFields = map[string]string{
 	segment.SortLastPurchaseAt: "lastPurchaseAt",
 	segment.SortTotalSpent:     "totalSpentCents",
 	segment.SortTotalPurchases: "totalPurchases",
 	segment.SortAverageTicket:  "averageTicketCents",
-	segment.SortName:           "name.sort",
+	segment.SortName:           "name",
 	// The floats' order-preserving longs (segment.FloatKey).
 	segment.SortPAlive:               "pAliveKey",
 	segment.SortExpectedPurchases90d: "expectedPurchases90dKey",
@@ -133,9 +133,11 @@ func decodeResult(r io.Reader) (segment.Hits, int64, error) {
 		SortValues: make([][]any, len(resp.Hits.Hits)),
 	}
 	for i, h := range resp.Hits.Hits {
-		if err := json.Unmarshal(h.Source, &out.Customers[i]); err != nil {
+		p, err := DecodeSource(h.Source)
+		if err != nil {
 			return segment.Hits{}, 0, fmt.Errorf("decode customer: %w", err)
 		}
+		out.Customers[i] = p
 		out.SortValues[i] = h.Sort
 	}
 	return out, resp.Hits.Total.Value, nil
@@ -185,7 +187,7 @@ func searchAfter(s segment.Sort, values []any) ([]any, error) {
 func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string, fn func([]profile.Profile) error) error {
 	source := map[string]any{"excludes": []string{"searchTokens"}}
 	if len(fields) > 0 {
-		source = map[string]any{"includes": fields}
+		source = map[string]any{"includes": SourceFields(fields)}
 	}
 	s := Scroll{Index: e.alias, Query: Query(plan.Filter, plan.Bounds), Source: source, Size: plan.Size}
 	if plan.Filter.CompanyID != nil {
@@ -194,9 +196,11 @@ func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string,
 	err := ScanIndex(ctx, e.client, s, func(hits []Hit) error {
 		customers := make([]profile.Profile, len(hits))
 		for i, h := range hits {
-			if err := json.Unmarshal(h.Source, &customers[i]); err != nil {
+			p, err := DecodeSource(h.Source)
+			if err != nil {
 				return fmt.Errorf("decode customer: %w", err)
 			}
+			customers[i] = p
 		}
 		return fn(customers)
 	})
