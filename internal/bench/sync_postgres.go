@@ -32,7 +32,7 @@ func runSyncPostgres(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	seed, err := timeSeedView(ctx, env, d)
+	seed, err := timeSeedView(ctx, env, d, nil)
 	if err != nil {
 		return err
 	}

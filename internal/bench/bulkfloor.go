@@ -1,0 +1,289 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search/elastic"
+)
+
+// The floors of ingestion the sync scenario measures beside the full sync:
+// raw _bulk of the sync's own documents into today's mapping and into the
+// mapping before issue 15, and the seed's nightly pipeline (its
+// materialized view, then raw _bulk of the view's rows into the seed's
+// simple mapping).
+
+// mappingV1 is the generation index body (load settings included) before
+// issue 15 made the mapping lean: money twice, doc values on every
+// keyword, name as text plus a keyword, e-mail, phone, genderRaw and
+// searchTokens indexed with doc values. It is frozen here so the
+// comparison stays reproducible whatever the mapping becomes.
+//
+//go:embed mapping_v1.json
+var mappingV1 []byte
+
+// seedMapping is the obvious explicit mapping of the seed's view rows
+// (column names as the view writes them), with the same load settings as
+// ours so the mappings alone differ.
+const seedMapping = `{
+  "settings": {"number_of_shards": 1, "number_of_replicas": 0, "refresh_interval": "-1",
+               "translog": {"durability": "async", "flush_threshold_size": "1gb"}},
+  "mappings": {"properties": {
+    "customer_id": {"type": "keyword"}, "company_id": {"type": "keyword"},
+    "phone": {"type": "keyword"}, "name": {"type": "text"}, "email": {"type": "keyword"},
+    "gender": {"type": "keyword"}, "city": {"type": "keyword"},
+    "last_purchase_date": {"type": "date"}, "total_purchases": {"type": "long"},
+    "total_spent": {"type": "scaled_float", "scaling_factor": 100},
+    "average_ticket": {"type": "scaled_float", "scaling_factor": 100},
+    "favorite_products": {"type": "keyword"}, "favorite_ingredients": {"type": "keyword"}
+  }}
+}`
+
+// bulkFloor is what measureBulkFloors found.
+type bulkFloor struct {
+	New, Old, SeedView, SeedBulk time.Duration
+}
+
+// measureBulkFloors dumps the serving documents (not timed) and times raw
+// _bulk of them into the lean mapping and into mappingV1; then it creates
+// the seed's materialized view (timed), dumps its rows (not timed) and
+// times raw _bulk of them into seedMapping. It records every figure.
+func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Client, d *app.Deps, alias string, r *Report) (bulkFloor, error) {
+	var out bulkFloor
+	dir, err := os.MkdirTemp("", "bench-bulk-")
+	if err != nil {
+		return out, err
+	}
+	defer os.RemoveAll(dir)
+	newFile, oldFile, seedFile := dir+"/new.ndjson", dir+"/old.ndjson", dir+"/seed.ndjson"
+	if err := dumpDocuments(ctx, client, alias, newFile, oldFile); err != nil {
+		return out, err
+	}
+
+	fmt.Fprintln(env.Out, "raw _bulk, mapping before issue 15 ...")
+	if out.Old, err = timeRawBulk(ctx, client, alias+"_rawbulk_v1", mappingV1, oldFile, r, "raw_bulk_old_mapping"); err != nil {
+		return out, err
+	}
+	fmt.Fprintln(env.Out, "raw _bulk ...")
+	if out.New, err = timeRawBulk(ctx, client, alias+"_rawbulk", elastic.LoadIndexBody(), newFile, r, "raw_bulk"); err != nil {
+		return out, err
+	}
+	r.Add("raw_bulk_seconds", out.New.Seconds(), "s")
+	r.Add("raw_bulk_old_mapping_seconds", out.Old.Seconds(), "s")
+	r.AtMost("raw_bulk_new_over_old", out.New.Seconds()/out.Old.Seconds(), 0.75)
+
+	if out.SeedView, err = timeSeedView(ctx, env, d, func() error { return dumpSeedRows(ctx, d.Source, seedFile) }); err != nil {
+		return out, err
+	}
+	fmt.Fprintln(env.Out, "raw _bulk of the seed's rows ...")
+	if out.SeedBulk, err = timeRawBulk(ctx, client, alias+"_rawbulk_seed", []byte(seedMapping), seedFile, r, "seed_bulk"); err != nil {
+		return out, err
+	}
+	r.Add("seed_view_seconds", out.SeedView.Seconds(), "s")
+	r.Add("seed_bulk_seconds", out.SeedBulk.Seconds(), "s")
+	r.Add("seed_pipeline_seconds", (out.SeedView + out.SeedBulk).Seconds(), "s")
+	return out, nil
+}
+
+// dumpDocuments writes every document behind alias twice as bulk index
+// actions with the same ids and routing: as stored (newPath), and as the
+// sync wrote it before issue 15, with the decimal amounts beside the cents
+// (oldPath).
+func dumpDocuments(ctx context.Context, client *elasticsearch.Client, alias, newPath, oldPath string) error {
+	nf, err := os.Create(newPath)
+	if err != nil {
+		return err
+	}
+	defer nf.Close()
+	of, err := os.Create(oldPath)
+	if err != nil {
+		return err
+	}
+	defer of.Close()
+	nw, ow := bufio.NewWriterSize(nf, 1<<20), bufio.NewWriterSize(of, 1<<20)
+	err = elastic.ScanIndex(ctx, client, elastic.Scroll{Index: alias, Size: 5000}, func(hits []elastic.Hit) error {
+		for _, h := range hits {
+			meta, _ := json.Marshal(map[string]any{"index": map[string]any{"_id": h.ID, "routing": h.Routing}})
+			var doc elastic.Doc
+			if err := json.Unmarshal(h.Source, &doc); err != nil {
+				return fmt.Errorf("decode %s: %w", h.ID, err)
+			}
+			doc.OmitTotalSpent = json.RawMessage(profile.Cents(doc.TotalSpentCents).String())
+			doc.OmitAverageTicket = json.RawMessage(profile.Cents(doc.AverageTicketCents).String())
+			old, err := json.Marshal(doc)
+			if err != nil {
+				return err
+			}
+			for _, line := range [][]byte{meta, h.Source} {
+				nw.Write(line)
+				nw.WriteByte('\n')
+			}
+			for _, line := range [][]byte{meta, old} {
+				ow.Write(line)
+				ow.WriteByte('\n')
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("dump: %w", err)
+	}
+	if err := nw.Flush(); err != nil {
+		return err
+	}
+	return ow.Flush()
+}
+
+// dumpSeedRows writes every row of the seed's view as a bulk index action
+// with the customer id as _id, the row's JSON as the document.
+func dumpSeedRows(ctx context.Context, src *pgxpool.Pool, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	rows, err := src.Query(ctx, "SELECT customer_id, row_to_json(v)::text FROM customer_stats v")
+	if err != nil {
+		return fmt.Errorf("read seed view: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, doc string
+		if err := rows.Scan(&id, &doc); err != nil {
+			return err
+		}
+		meta, _ := json.Marshal(map[string]any{"index": map[string]any{"_id": id}})
+		w.Write(meta)
+		w.WriteByte('\n')
+		w.WriteString(doc)
+		w.WriteByte('\n')
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read seed view: %w", err)
+	}
+	return w.Flush()
+}
+
+// timeRawBulk creates index target with body, then times sending the bulk
+// file at path to it (8 MB requests, two in flight) and the final refresh.
+// It records the index's size as <name>_store_bytes and drops it.
+func timeRawBulk(ctx context.Context, client *elasticsearch.Client, target string, body []byte, path string, r *Report, name string) (time.Duration, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	res, err := client.Indices.Delete([]string{target}, client.Indices.Delete.WithIgnoreUnavailable(true))
+	if err == nil {
+		res.Body.Close()
+	}
+	res, err = client.Indices.Create(target, client.Indices.Create.WithBody(bytes.NewReader(body)))
+	if err != nil {
+		return 0, err
+	}
+	if res.IsError() {
+		msg, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return 0, fmt.Errorf("create %s: %s: %s", target, res.Status(), msg)
+	}
+	res.Body.Close()
+	defer func() {
+		if res, err := client.Indices.Delete([]string{target}); err == nil {
+			res.Body.Close()
+		}
+	}()
+	chunks := make(chan []byte, 2)
+	start := time.Now()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(chunks)
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 1<<20), 1<<24)
+		var buf bytes.Buffer
+		lines := 0
+		for sc.Scan() {
+			buf.Write(sc.Bytes())
+			buf.WriteByte('\n')
+			lines++
+			if buf.Len() >= 8<<20 && lines%2 == 0 {
+				select {
+				case chunks <- bytes.Clone(buf.Bytes()):
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				buf.Reset()
+			}
+		}
+		if buf.Len() > 0 {
+			select {
+			case chunks <- bytes.Clone(buf.Bytes()):
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return sc.Err()
+	})
+	for range 2 {
+		g.Go(func() error {
+			for c := range chunks {
+				res, err := client.Bulk(bytes.NewReader(c), client.Bulk.WithContext(gctx), client.Bulk.WithIndex(target))
+				if err != nil {
+					return err
+				}
+				var out struct {
+					Errors bool `json:"errors"`
+				}
+				err = json.NewDecoder(res.Body).Decode(&out)
+				res.Body.Close()
+				if err != nil || res.IsError() || out.Errors {
+					return fmt.Errorf("raw bulk into %s: %v %s errors=%v", target, err, res.Status(), out.Errors)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return 0, err
+	}
+	res, err = client.Indices.Refresh(client.Indices.Refresh.WithIndex(target))
+	if err != nil {
+		return 0, err
+	}
+	res.Body.Close()
+	took := time.Since(start)
+	if size, err := storeBytes(ctx, client, target); err == nil {
+		r.Add(name+"_store_bytes", float64(size), "bytes")
+	}
+	return took, nil
+}
+
+// storeBytes is the size of index's primary store, from _cat/indices.
+func storeBytes(ctx context.Context, client *elasticsearch.Client, index string) (int64, error) {
+	cat := client.Cat.Indices
+	res, err := cat(cat.WithContext(ctx), cat.WithIndex(index), cat.WithH("pri.store.size"), cat.WithBytes("b"))
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil || res.IsError() {
+		return 0, fmt.Errorf("index size of %s: %s %v", index, res.Status(), err)
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+}
