@@ -76,11 +76,11 @@ func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Clien
 	}
 
 	fmt.Fprintln(env.Out, "raw _bulk, mapping before issue 15 ...")
-	if out.Old, err = timeRawBulk(ctx, client, alias+"_rawbulk_v1", mappingV1, oldFile, r, "raw_bulk_old_mapping"); err != nil {
+	if out.Old, err = timeRawBulk(ctx, client, alias+"_rawbulk_v1", mappingV1, oldFile, floorShape, r, "raw_bulk_old_mapping"); err != nil {
 		return out, err
 	}
 	fmt.Fprintln(env.Out, "raw _bulk ...")
-	if out.New, err = timeRawBulk(ctx, client, alias+"_rawbulk", elastic.LoadIndexBody(), newFile, r, "raw_bulk"); err != nil {
+	if out.New, err = timeRawBulk(ctx, client, alias+"_rawbulk", elastic.LoadIndexBody(), newFile, floorShape, r, "raw_bulk"); err != nil {
 		return out, err
 	}
 	r.Add("raw_bulk_seconds", out.New.Seconds(), "s")
@@ -91,7 +91,7 @@ func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Clien
 		return out, err
 	}
 	fmt.Fprintln(env.Out, "raw _bulk of the seed's rows ...")
-	if out.SeedBulk, err = timeRawBulk(ctx, client, alias+"_rawbulk_seed", []byte(seedMapping), seedFile, r, "seed_bulk"); err != nil {
+	if out.SeedBulk, err = timeRawBulk(ctx, client, alias+"_rawbulk_seed", []byte(seedMapping), seedFile, floorShape, r, "seed_bulk"); err != nil {
 		return out, err
 	}
 	r.Add("seed_view_seconds", out.SeedView.Seconds(), "s")
@@ -103,19 +103,23 @@ func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Clien
 // dumpDocuments writes every document behind alias twice as bulk index
 // actions with the same ids and routing: as stored (newPath), and as the
 // sync wrote it before issue 15, with the decimal amounts beside the cents
-// (oldPath).
+// (oldPath, skipped when empty).
 func dumpDocuments(ctx context.Context, client *elasticsearch.Client, alias, newPath, oldPath string) error {
 	nf, err := os.Create(newPath)
 	if err != nil {
 		return err
 	}
 	defer nf.Close()
-	of, err := os.Create(oldPath)
-	if err != nil {
-		return err
+	ow := bufio.NewWriterSize(io.Discard, 1<<20)
+	if oldPath != "" {
+		of, err := os.Create(oldPath)
+		if err != nil {
+			return err
+		}
+		defer of.Close()
+		ow.Reset(of)
 	}
-	defer of.Close()
-	nw, ow := bufio.NewWriterSize(nf, 1<<20), bufio.NewWriterSize(of, 1<<20)
+	nw := bufio.NewWriterSize(nf, 1<<20)
 	err = elastic.ScanIndex(ctx, client, elastic.Scroll{Index: alias, Size: 5000}, func(hits []elastic.Hit) error {
 		for _, h := range hits {
 			meta, _ := json.Marshal(map[string]any{"index": map[string]any{"_id": h.ID, "routing": h.Routing}})
@@ -180,10 +184,24 @@ func dumpSeedRows(ctx context.Context, src *pgxpool.Pool, path string) error {
 	return w.Flush()
 }
 
+// bulkShape is how raw _bulk requests are cut and sent.
+type bulkShape struct {
+	// Bytes ends a request once it holds this many bytes (0: no limit).
+	Bytes int
+	// Docs ends a request once it holds this many documents (0: no limit).
+	Docs int
+	// InFlight is how many requests are sent at once.
+	InFlight int
+}
+
+// floorShape is the raw _bulk of the floors: 8 MB requests, two in flight.
+var floorShape = bulkShape{Bytes: 8 << 20, InFlight: 2}
+
 // timeRawBulk creates index target with body, then times sending the bulk
-// file at path to it (8 MB requests, two in flight) and the final refresh.
-// It records the index's size as <name>_store_bytes and drops it.
-func timeRawBulk(ctx context.Context, client *elasticsearch.Client, target string, body []byte, path string, r *Report, name string) (time.Duration, error) {
+// file at path to it in requests of the given shape, and the final
+// refresh. It records the index's size as <name>_store_bytes (when name
+// is not empty) and drops the index.
+func timeRawBulk(ctx context.Context, client *elasticsearch.Client, target string, body []byte, path string, shape bulkShape, r *Report, name string) (time.Duration, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
@@ -221,7 +239,9 @@ func timeRawBulk(ctx context.Context, client *elasticsearch.Client, target strin
 			buf.Write(sc.Bytes())
 			buf.WriteByte('\n')
 			lines++
-			if buf.Len() >= 8<<20 && lines%2 == 0 {
+			full := shape.Bytes > 0 && buf.Len() >= shape.Bytes || shape.Docs > 0 && lines == 2*shape.Docs
+			if full && lines%2 == 0 {
+				lines = 0
 				select {
 				case chunks <- bytes.Clone(buf.Bytes()):
 				case <-gctx.Done():
@@ -239,7 +259,7 @@ func timeRawBulk(ctx context.Context, client *elasticsearch.Client, target strin
 		}
 		return sc.Err()
 	})
-	for range 2 {
+	for range max(shape.InFlight, 1) {
 		g.Go(func() error {
 			for c := range chunks {
 				res, err := client.Bulk(bytes.NewReader(c), client.Bulk.WithContext(gctx), client.Bulk.WithIndex(target))
@@ -267,7 +287,7 @@ func timeRawBulk(ctx context.Context, client *elasticsearch.Client, target strin
 	}
 	res.Body.Close()
 	took := time.Since(start)
-	if size, err := storeBytes(ctx, client, target); err == nil {
+	if size, err := storeBytes(ctx, client, target); err == nil && name != "" {
 		r.Add(name+"_store_bytes", float64(size), "bytes")
 	}
 	return took, nil
