@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -76,11 +74,11 @@ func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Clien
 	}
 
 	fmt.Fprintln(env.Out, "raw _bulk, mapping before issue 15 ...")
-	if out.Old, err = timeRawBulk(ctx, client, alias+"_rawbulk_v1", mappingV1, oldFile, floorShape, r, "raw_bulk_old_mapping"); err != nil {
+	if out.Old, err = timeRawBulk(ctx, client, alias+"_rawbulk_v1", mappingV1, oldFile, floorShape); err != nil {
 		return out, err
 	}
 	fmt.Fprintln(env.Out, "raw _bulk ...")
-	if out.New, err = timeRawBulk(ctx, client, alias+"_rawbulk", elastic.LoadIndexBody(), newFile, floorShape, r, "raw_bulk"); err != nil {
+	if out.New, err = timeRawBulk(ctx, client, alias+"_rawbulk", elastic.LoadIndexBody(), newFile, floorShape); err != nil {
 		return out, err
 	}
 	r.Add("raw_bulk_seconds", out.New.Seconds(), "s")
@@ -91,7 +89,7 @@ func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Clien
 		return out, err
 	}
 	fmt.Fprintln(env.Out, "raw _bulk of the seed's rows ...")
-	if out.SeedBulk, err = timeRawBulk(ctx, client, alias+"_rawbulk_seed", []byte(seedMapping), seedFile, floorShape, r, "seed_bulk"); err != nil {
+	if out.SeedBulk, err = timeRawBulk(ctx, client, alias+"_rawbulk_seed", []byte(seedMapping), seedFile, floorShape); err != nil {
 		return out, err
 	}
 	r.Add("seed_view_seconds", out.SeedView.Seconds(), "s")
@@ -199,9 +197,8 @@ var floorShape = bulkShape{Bytes: 8 << 20, InFlight: 2}
 
 // timeRawBulk creates index target with body, then times sending the bulk
 // file at path to it in requests of the given shape, and the final
-// refresh. It records the index's size as <name>_store_bytes (when name
-// is not empty) and drops the index.
-func timeRawBulk(ctx context.Context, client *elasticsearch.Client, target string, body []byte, path string, shape bulkShape, r *Report, name string) (time.Duration, error) {
+// refresh, and drops the index.
+func timeRawBulk(ctx context.Context, client *elasticsearch.Client, target string, body []byte, path string, shape bulkShape) (time.Duration, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
@@ -286,24 +283,5 @@ func timeRawBulk(ctx context.Context, client *elasticsearch.Client, target strin
 		return 0, err
 	}
 	res.Body.Close()
-	took := time.Since(start)
-	if size, err := storeBytes(ctx, client, target); err == nil && name != "" {
-		r.Add(name+"_store_bytes", float64(size), "bytes")
-	}
-	return took, nil
-}
-
-// storeBytes is the size of index's primary store, from _cat/indices.
-func storeBytes(ctx context.Context, client *elasticsearch.Client, index string) (int64, error) {
-	cat := client.Cat.Indices
-	res, err := cat(cat.WithContext(ctx), cat.WithIndex(index), cat.WithH("pri.store.size"), cat.WithBytes("b"))
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil || res.IsError() {
-		return 0, fmt.Errorf("index size of %s: %s %v", index, res.Status(), err)
-	}
-	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return time.Since(start), nil
 }

@@ -85,7 +85,7 @@ func runBulkSettings(ctx context.Context, env Env, r *Report) error {
 			return err
 		}
 		fmt.Fprintf(env.Out, "raw _bulk, %s ...\n", s.name)
-		took, err := timeRawBulk(ctx, client, cfg.IndexAlias+"_bulk_"+s.name, body, path, s.shape, r, "")
+		took, err := timeRawBulk(ctx, client, cfg.IndexAlias+"_bulk_"+s.name, body, path, s.shape)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
