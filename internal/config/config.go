@@ -54,7 +54,8 @@ type Config struct {
 	// SyncReconcileEvery is how often a reconcile pass compares the index
 	// with the source and repairs it; 0 disables the schedule.
 	SyncReconcileEvery time.Duration `env:"SYNC_RECONCILE_EVERY" envDefault:"1h"`
-	// ReaperInterval is how often jobs whose asynq task vanished are failed.
+	// ReaperInterval is how often the reaper enqueues again the tasks Redis
+	// lost and fails the jobs whose tasks will not run again.
 	ReaperInterval time.Duration `env:"REAPER_INTERVAL" envDefault:"1m"`
 
 	SearchCacheTTL     time.Duration `env:"SEARCH_CACHE_TTL" envDefault:"10m"`
