@@ -98,6 +98,7 @@ func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
 	var live map[string]bool
 	running := func(task string) (bool, error) {
 		if live == nil {
+			var err error
 			if live, err = r.liveTasks(); err != nil {
 				return false, err
 			}
