@@ -3,9 +3,12 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/reactivation/reactivation/internal/campaign"
 	"github.com/reactivation/reactivation/internal/jobs"
@@ -72,7 +75,7 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	fmt.Fprintln(env.Out, "engine scan alone ...")
 	scanStart := time.Now()
 	scanned := 0
-	err = d.Engine.Scan(ctx, search.Query{Filter: f, Sort: segment.Sort{Field: segment.SortName}, Size: 5000, Now: job.CreatedAt,
+	err = d.Engine.Scan(ctx, search.Query{Filter: f, Sort: segment.Sort{Field: segment.SortName}, Size: 10000, Now: job.CreatedAt,
 		Location: cfg.Location, Unordered: true, Fields: []string{"customerId"}}, func(ps []profile.Profile) error {
 		scanned += len(ps)
 		return nil
@@ -116,24 +119,30 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	return nil
 }
 
-// copyBaselineOf times a COPY of the audience's rows, already in memory,
-// into a table of campaign_members' shape (its primary key included),
-// best of two.
+// copyBaselineOf times a COPY of the audience's rows, already in memory
+// and sorted by customer id, into a table of campaign_members' shape (its
+// primary key and check included): a logged table that exists before the
+// COPY, as campaign_members does, so the COPY writes WAL as the freeze's
+// does (a temporary table would not). Each COPY is rolled back; best of
+// two.
 func copyBaselineOf(ctx context.Context, db interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 	Begin(context.Context) (pgx.Tx, error)
 }, id string, members map[string]string) (time.Duration, error) {
-	rows := make([][]any, 0, len(members))
-	for cust, grp := range members {
-		rows = append(rows, []any{id, cust, grp})
+	ids := slices.Sorted(maps.Keys(members))
+	rows := make([][]any, 0, len(ids))
+	for _, cust := range ids {
+		rows = append(rows, []any{id, cust, members[cust]})
 	}
+	if _, err := db.Exec(ctx, `DROP TABLE IF EXISTS bench_audience;
+		CREATE TABLE bench_audience (LIKE campaign_members INCLUDING ALL)`); err != nil {
+		return 0, fmt.Errorf("copy baseline: %w", err)
+	}
+	defer db.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS bench_audience") //nolint:errcheck // best effort
 	var best time.Duration
 	for i := 0; i < 2; i++ {
 		tx, err := db.Begin(ctx)
 		if err != nil {
-			return 0, err
-		}
-		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE bench_audience (LIKE campaign_members INCLUDING ALL) ON COMMIT DROP"); err != nil {
-			_ = tx.Rollback(ctx)
 			return 0, err
 		}
 		start := time.Now()

@@ -180,6 +180,18 @@ func TestFreezeRetryAfterACrashWritesTheSameRowsOnce(t *testing.T) {
 		WHERE campaign_id = $1`, c.ID).Scan(&total, &distinct))
 	require.Equal(t, int64(5000), total)
 	require.Equal(t, total, distinct)
+
+	// Deleting the campaign deletes its audience (the trigger that stands
+	// for the dropped foreign key's cascade), and no other campaign's.
+	other, otherJob := b.create(t, 10)
+	_, err = b.svc.Freeze(ctx, other.ID, otherJob.CreatedAt)
+	require.NoError(t, err)
+	_, err = b.deps.DB.Exec(ctx, "DELETE FROM campaigns WHERE id = $1", c.ID)
+	require.NoError(t, err)
+	require.NoError(t, b.deps.DB.QueryRow(ctx, "SELECT count(*) FROM campaign_members WHERE campaign_id = $1", c.ID).Scan(&total))
+	require.Zero(t, total)
+	require.NoError(t, b.deps.DB.QueryRow(ctx, "SELECT count(*) FROM campaign_members WHERE campaign_id = $1", other.ID).Scan(&total))
+	require.Equal(t, int64(5000), total)
 }
 
 func TestCreateValidatesEveryField(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
@@ -26,12 +27,12 @@ import (
 type Config struct {
 	// Location anchors the filter's day-based fields; UTC when nil.
 	Location *time.Location
-	// PageSize is how many customers a freeze reads from the engine and
-	// copies into PostgreSQL at a time; 5000 when 0.
+	// PageSize is how many customers a freeze reads from the engine at a
+	// time (the most an Elasticsearch scroll page holds); 10000 when 0.
 	PageSize int
-	// OnBatch, if not nil, is called by a freeze after each batch it wrote
-	// with the number of members written so far; an error it returns
-	// aborts the freeze (its transaction rolls back).
+	// OnBatch, if not nil, is called by a freeze after each page it wrote
+	// into its COPY with the number of members written so far; an error it
+	// returns aborts the freeze (its transaction rolls back).
 	OnBatch func(campaignID string, written int64) error
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
@@ -63,7 +64,7 @@ type Service struct {
 // NewService returns a service over p with p.Config's defaults filled.
 func NewService(p Params) *Service {
 	c := p.Config
-	c.PageSize = cmp.Or(c.PageSize, 5000)
+	c.PageSize = cmp.Or(c.PageSize, 10000)
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
@@ -322,41 +323,93 @@ func (s *Service) Freeze(ctx context.Context, campaignID string, jobCreated time
 	return counts, nil
 }
 
-// copyAudience copies each page the engine matches into campaign_members
-// while the engine fetches the next (search.Prefetch).
+// copyAudience streams the engine's matches into campaign_members with one
+// COPY: the engine reads the next page while PostgreSQL writes this one.
+// Either side's error stops both, and the caller's transaction rolls back
+// whatever the COPY wrote.
 func (s *Service) copyAudience(ctx context.Context, tx pgx.Tx, id string, q search.Query, assign Assigner,
 	suppressed map[string]struct{}, counts *Counts) error {
-	var written int64
-	rows := make([][]any, 0, q.Size)
-	return search.Prefetch(ctx, s.engine, q, func(ctx context.Context, ps []profile.Profile) error {
-		rows = rows[:0]
-		for _, p := range ps {
-			if _, ok := suppressed[p.CustomerID]; ok {
-				counts.Suppressed++
-				continue
-			}
-			grp := assign.Group(p.CustomerID)
-			switch grp {
-			case Treatment:
-				counts.Treatment++
-			case Holdout:
-				counts.Holdout++
-			default:
-				counts.GlobalControl++
-			}
-			rows = append(rows, []any{id, p.CustomerID, grp})
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"campaign_members"}, []string{"campaign_id", "customer_id", "grp"},
-			pgx.CopyFromRows(rows)); err != nil {
+	g, gctx := errgroup.WithContext(ctx)
+	pages := make(chan []profile.Profile, 2)
+	g.Go(func() error { return search.ScanInto(gctx, s.engine, q, pages) })
+	g.Go(func() error {
+		src := &audienceRows{ctx: gctx, pages: pages, id: id, assign: assign, suppressed: suppressed, counts: counts,
+			onPage: s.cfg.OnBatch}
+		if _, err := tx.CopyFrom(gctx, pgx.Identifier{"campaign_members"}, []string{"campaign_id", "customer_id", "grp"}, src); err != nil {
 			return fmt.Errorf("copy audience: %w", err)
-		}
-		written += int64(len(rows))
-		if s.cfg.OnBatch != nil {
-			return s.cfg.OnBatch(id, written)
 		}
 		return nil
 	})
+	return g.Wait()
 }
+
+// audienceRows is the COPY's pgx.CopyFromSource: the rows of the pages the
+// engine hands over, assigned, the suppressed left out and counted.
+type audienceRows struct {
+	ctx        context.Context
+	pages      <-chan []profile.Profile
+	id         string
+	assign     Assigner
+	suppressed map[string]struct{}
+	counts     *Counts
+	// onPage, if not nil, is called once a page is written into the COPY,
+	// with the rows written so far; its error aborts the COPY.
+	onPage func(campaignID string, written int64) error
+
+	page    []profile.Profile
+	next    int
+	written int64
+	row     [3]any
+	err     error
+}
+
+// Next moves to the next customer not suppressed, waiting for the engine's
+// next page when this one is done.
+func (r *audienceRows) Next() bool {
+	for {
+		for r.next < len(r.page) {
+			p := r.page[r.next]
+			r.next++
+			if _, ok := r.suppressed[p.CustomerID]; ok {
+				r.counts.Suppressed++
+				continue
+			}
+			grp := r.assign.Group(p.CustomerID)
+			switch grp {
+			case Treatment:
+				r.counts.Treatment++
+			case Holdout:
+				r.counts.Holdout++
+			default:
+				r.counts.GlobalControl++
+			}
+			r.written++
+			r.row = [3]any{r.id, p.CustomerID, grp}
+			return true
+		}
+		if r.page != nil && r.onPage != nil {
+			if r.err = r.onPage(r.id, r.written); r.err != nil {
+				return false
+			}
+		}
+		select {
+		case ps, ok := <-r.pages:
+			if !ok {
+				return false
+			}
+			r.page, r.next = ps, 0
+		case <-r.ctx.Done():
+			r.err = r.ctx.Err()
+			return false
+		}
+	}
+}
+
+// Values returns the current row.
+func (r *audienceRows) Values() ([]any, error) { return r.row[:], nil }
+
+// Err is what stopped the rows early, nil at the end of the scan.
+func (r *audienceRows) Err() error { return r.err }
 
 // FailFreeze marks a campaign whose freeze failed for the last time.
 func (s *Service) FailFreeze(ctx context.Context, campaignID string) error {

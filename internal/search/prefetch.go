@@ -15,17 +15,7 @@ import (
 func Prefetch(ctx context.Context, s Searcher, q Query, fn func(ctx context.Context, ps []profile.Profile) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	pages := make(chan []profile.Profile, 1)
-	g.Go(func() error {
-		defer close(pages)
-		return s.Scan(gctx, q, func(ps []profile.Profile) error {
-			select {
-			case pages <- ps:
-				return nil
-			case <-gctx.Done():
-				return gctx.Err()
-			}
-		})
-	})
+	g.Go(func() error { return ScanInto(gctx, s, q, pages) })
 	g.Go(func() error {
 		for ps := range pages {
 			if err := fn(gctx, ps); err != nil {
@@ -35,4 +25,19 @@ func Prefetch(ctx context.Context, s Searcher, q Query, fn func(ctx context.Cont
 		return nil
 	})
 	return g.Wait()
+}
+
+// ScanInto is s.Scan sending each page on pages, which it closes when the
+// scan ends, successfully or not; it stops when ctx ends. The receiver
+// must tell a complete scan from a failed one by ScanInto's error.
+func ScanInto(ctx context.Context, s Searcher, q Query, pages chan<- []profile.Profile) error {
+	defer close(pages)
+	return s.Scan(ctx, q, func(ps []profile.Profile) error {
+		select {
+		case pages <- ps:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
 }

@@ -154,7 +154,7 @@ func IndexBody() []byte {
 			// field without doc values would also be indexed by name.
 			"_field_names": map[string]any{"enabled": false},
 			"properties": map[string]any{
-				"customerId": keyword, // the sort's tie-breaker, fingerprint ranges and lookups
+				"customerId": keyword, // the sort's tie-breaker, fingerprint ranges and lookups; id scans read it back
 				"companyId":  keyword, // every company's filter; read back by reconcile
 				"name": map[string]any{ // sorted (folded, byte order); q matches searchTokens
 					"type": "keyword", "normalizer": "fold", "ignore_above": KeywordLimit, "index": false,

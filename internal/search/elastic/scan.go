@@ -21,8 +21,15 @@ type Scroll struct {
 	Index string
 	// Query is the query (Query's output); nil matches every document.
 	Query map[string]any
-	// Source is the _source option: nil returns whole documents.
+	// Source is the _source option: nil returns whole documents (unless
+	// DocValues is set).
 	Source any
+	// DocValues, when not empty and Source is nil, names keyword fields
+	// the hits carry from doc values in Fields, and nothing else: no
+	// _source, no _id, no _routing. The engine then reads no stored field
+	// (in Lucene _id and _source share compressed blocks), the cheapest
+	// way to list ids.
+	DocValues []string
 	// Routing, when not empty, reads only the shards of that routing key.
 	Routing string
 	// Size is the number of hits per page; 0 means DefaultScanSize.
@@ -37,6 +44,8 @@ type Hit struct {
 	ID      string          `json:"_id"`
 	Routing string          `json:"_routing"`
 	Source  json.RawMessage `json:"_source"`
+	// Fields are the doc values Scroll.DocValues asked for, by field.
+	Fields map[string][]string `json:"fields"`
 }
 
 // ErrNoIndex is ScanIndex's error when the index or alias does not exist.
@@ -55,8 +64,16 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 	if s.Query != nil {
 		body["query"] = s.Query
 	}
-	if s.Source != nil {
+	// filter_path drops what no caller reads (_index, _score, sort, the
+	// shards' summary) from every page.
+	filterPath := []string{"_scroll_id", "hits.hits._id", "hits.hits._routing", "hits.hits._source", "error"}
+	switch {
+	case s.Source != nil:
 		body["_source"] = s.Source
+	case len(s.DocValues) > 0:
+		body["stored_fields"] = "_none_"
+		body["docvalue_fields"] = s.DocValues
+		filterPath = []string{"_scroll_id", "hits.hits.fields", "error"}
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -64,7 +81,7 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 	}
 	search := client.Search
 	opts := []func(*esapi.SearchRequest){search.WithContext(ctx), search.WithIndex(s.Index),
-		search.WithBody(bytes.NewReader(b)), search.WithScroll(keepAlive)}
+		search.WithBody(bytes.NewReader(b)), search.WithScroll(keepAlive), search.WithFilterPath(filterPath...)}
 	if s.Routing != "" {
 		opts = append(opts, search.WithRouting(s.Routing))
 	}
@@ -108,6 +125,7 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 		if err := fn(page.Hits.Hits); err != nil {
 			return err
 		}
-		res, err = client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(scrollID), client.Scroll.WithScroll(keepAlive))
+		res, err = client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(scrollID), client.Scroll.WithScroll(keepAlive),
+			client.Scroll.WithFilterPath(filterPath...))
 	}
 }

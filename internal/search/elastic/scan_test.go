@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/search/elastic"
+	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/testenv"
 )
 
@@ -19,16 +23,7 @@ import (
 // seen; a missing index is ErrNoIndex; fn's error stops the scan.
 func TestScanIndex(t *testing.T) {
 	ctx := context.Background()
-	client, alias := testenv.Elasticsearch(t)
-	e := elastic.New(client, alias)
-	const gen = "20240101t000000_abcdef"
-	require.NoError(t, e.CreateGeneration(ctx, gen))
-	var ps []profile.Profile
-	for i := range 25 {
-		ps = append(ps, profile.Profile{CustomerID: fmt.Sprintf("c%02d", i), CompanyID: fmt.Sprintf("C%d", i%2), Name: "x"})
-	}
-	require.NoError(t, e.Index(ctx, gen, ps))
-	require.NoError(t, e.Promote(ctx, gen))
+	client, alias, e, gen, _ := scanFixture(t, 25, 2)
 
 	seen := map[string]string{}
 	var pages int
@@ -68,4 +63,78 @@ func TestScanIndex(t *testing.T) {
 	err = elastic.ScanIndex(ctx, client, elastic.Scroll{Index: alias + "_missing"}, func([]elastic.Hit) error { return nil })
 	require.ErrorIs(t, err, elastic.ErrNoIndex)
 	require.True(t, strings.Contains(err.Error(), alias+"_missing"))
+}
+
+// TestScanIndexDocValues: a scroll of doc values carries each hit's asked
+// fields and nothing else (no _id, no _source), and the engine's unordered
+// scan for ids alone reads them that way: every match of the filter once,
+// with its id and company, and no other field.
+func TestScanIndexDocValues(t *testing.T) {
+	ctx := context.Background()
+	client, alias, e, _, ps := scanFixture(t, 30, 3)
+
+	seen := map[string]bool{}
+	err := elastic.ScanIndex(ctx, client, elastic.Scroll{Index: alias, Size: 7, DocValues: []string{"customerId"}}, func(hits []elastic.Hit) error {
+		require.LessOrEqual(t, len(hits), 7)
+		for _, h := range hits {
+			require.Empty(t, h.ID)
+			require.Empty(t, h.Source)
+			require.Len(t, h.Fields, 1)
+			require.Len(t, h.Fields["customerId"], 1)
+			id := h.Fields["customerId"][0]
+			require.NotContains(t, seen, id, "each document once")
+			seen[id] = true
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Len(t, seen, 30)
+
+	f := segment.Filter{}
+	f.PinCompany("C1")
+	for _, fields := range [][]string{{"customerId"}, {"customerId", "companyId"}, {"customerId", "customerId"}} {
+		var got []profile.Profile
+		err = e.Scan(ctx, search.Query{Filter: f, Size: 4, Unordered: true, Fields: fields}, func(page []profile.Profile) error {
+			require.LessOrEqual(t, len(page), 4)
+			got = append(got, page...)
+			return nil
+		})
+		require.NoError(t, err)
+		require.Len(t, got, 10, "the ten C1 customers")
+		for _, p := range got {
+			require.Equal(t, "C1", ps[indexOf(t, p.CustomerID)].CompanyID)
+			require.Empty(t, p.Name, "only the fields asked for")
+			require.Empty(t, p.City)
+			if slices.Contains(fields, "companyId") {
+				require.Equal(t, "C1", p.CompanyID)
+			}
+		}
+	}
+}
+
+// indexOf is the number of a test customer id "cNN".
+func indexOf(t *testing.T, id string) int {
+	t.Helper()
+	var i int
+	_, err := fmt.Sscanf(id, "c%02d", &i)
+	require.NoError(t, err)
+	return i
+}
+
+// scanFixture serves n customers "cNN" named x in a fresh index, customer
+// i of company "C<i mod companies>".
+func scanFixture(t *testing.T, n, companies int) (*elasticsearch.Client, string, *elastic.Engine, string, []profile.Profile) {
+	t.Helper()
+	ctx := context.Background()
+	client, alias := testenv.Elasticsearch(t)
+	e := elastic.New(client, alias)
+	const gen = "20240101t000000_abcdef"
+	require.NoError(t, e.CreateGeneration(ctx, gen))
+	var ps []profile.Profile
+	for i := range n {
+		ps = append(ps, profile.Profile{CustomerID: fmt.Sprintf("c%02d", i), CompanyID: fmt.Sprintf("C%d", i%companies), Name: "x", City: "x"})
+	}
+	require.NoError(t, e.Index(ctx, gen, ps))
+	require.NoError(t, e.Promote(ctx, gen))
+	return client, alias, e, gen, ps
 }

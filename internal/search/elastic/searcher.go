@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
@@ -182,8 +183,8 @@ func searchAfter(s segment.Sort, values []any) ([]any, error) {
 
 // scroll walks every match in index order with ScanIndex: the query runs
 // once, on one consistent view of the index, instead of once a page. Only
-// the fields asked for are fetched and decoded. A serving alias that does
-// not exist yet reads nothing.
+// the fields asked for are fetched and decoded; ids alone come from doc
+// values (idScroll). A serving alias that does not exist yet reads nothing.
 func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string, fn func([]profile.Profile) error) error {
 	source := map[string]any{"excludes": []string{"searchTokens"}}
 	if len(fields) > 0 {
@@ -193,14 +194,25 @@ func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string,
 	if plan.Filter.CompanyID != nil {
 		s.Routing = *plan.Filter.CompanyID
 	}
-	err := ScanIndex(ctx, e.client, s, func(hits []Hit) error {
+	decode := func(hits []Hit) ([]profile.Profile, error) {
 		customers := make([]profile.Profile, len(hits))
 		for i, h := range hits {
 			p, err := DecodeSource(h.Source)
 			if err != nil {
-				return fmt.Errorf("decode customer: %w", err)
+				return nil, fmt.Errorf("decode customer: %w", err)
 			}
 			customers[i] = p
+		}
+		return customers, nil
+	}
+	if idScroll(fields) {
+		s.Source, s.DocValues = nil, slices.Compact(slices.Sorted(slices.Values(fields)))
+		decode = func(hits []Hit) ([]profile.Profile, error) { return decodeIDs(hits, len(s.DocValues)) }
+	}
+	err := ScanIndex(ctx, e.client, s, func(hits []Hit) error {
+		customers, err := decode(hits)
+		if err != nil {
+			return err
 		}
 		return fn(customers)
 	})
@@ -208,4 +220,41 @@ func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string,
 		return nil // no generation promoted yet
 	}
 	return err
+}
+
+// idFields are the profile's single-valued keyword fields: a scan asking
+// for these only reads them from doc values.
+var idFields = map[string]bool{"customerId": true, "companyId": true}
+
+// idScroll reports whether fields are all id fields.
+func idScroll(fields []string) bool {
+	for _, f := range fields {
+		if !idFields[f] {
+			return false
+		}
+	}
+	return len(fields) > 0
+}
+
+// decodeIDs reads the id fields of doc-value hits, each of which must
+// carry the want fields asked for.
+func decodeIDs(hits []Hit, want int) ([]profile.Profile, error) {
+	customers := make([]profile.Profile, len(hits))
+	for i, h := range hits {
+		if len(h.Fields) != want {
+			return nil, fmt.Errorf("decode customer: %d of the %d fields asked", len(h.Fields), want)
+		}
+		for field, values := range h.Fields {
+			if len(values) != 1 {
+				return nil, fmt.Errorf("decode customer: %d values of %s", len(values), field)
+			}
+			switch field {
+			case "customerId":
+				customers[i].CustomerID = values[0]
+			case "companyId":
+				customers[i].CompanyID = values[0]
+			}
+		}
+	}
+	return customers, nil
 }

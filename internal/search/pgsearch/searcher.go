@@ -111,7 +111,7 @@ func (e *Engine) Scan(ctx context.Context, q search.Query, fn func([]profile.Pro
 		return err
 	}
 	if q.Unordered {
-		return e.scanAll(ctx, plan, fn)
+		return e.scanAll(ctx, plan, idsOnly(q.Fields), fn)
 	}
 	return plan.Walk(func(p segment.Plan) (segment.Hits, error) {
 		sql, args, err := e.pageSQL(p, p.Size)
@@ -134,11 +134,16 @@ func (e *Engine) Scan(ctx context.Context, q search.Query, fn func([]profile.Pro
 // of the database, so rows written, moved or removed while the scan runs
 // (upserts, a promoted generation) neither appear twice nor go missing:
 // the scan sees the serving generation as it was when it began, as an
-// Elasticsearch scroll does. The read is a read-only transaction.
-func (e *Engine) scanAll(ctx context.Context, plan segment.Plan, fn func([]profile.Profile) error) error {
+// Elasticsearch scroll does. The read is a read-only transaction. With
+// ids, it reads the id columns only, not the documents.
+func (e *Engine) scanAll(ctx context.Context, plan segment.Plan, ids bool, fn func([]profile.Profile) error) error {
 	where, args := Where(plan.Filter, plan.Bounds)
+	columns := "doc, '', ''"
+	if ids {
+		columns = "NULL, customer_id, company_id"
+	}
 	err := pgx.BeginTxFunc(ctx, e.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		rs, err := tx.Query(ctx, "SELECT doc FROM "+quote(e.view)+" WHERE "+where, args...)
+		rs, err := tx.Query(ctx, "SELECT "+columns+" FROM "+quote(e.view)+" WHERE "+where, args...)
 		if err != nil {
 			return err
 		}
@@ -146,12 +151,14 @@ func (e *Engine) scanAll(ctx context.Context, plan segment.Plan, fn func([]profi
 		page := make([]profile.Profile, 0, plan.Size)
 		for rs.Next() {
 			var doc []byte
-			if err := rs.Scan(&doc); err != nil {
+			var p profile.Profile
+			if err := rs.Scan(&doc, &p.CustomerID, &p.CompanyID); err != nil {
 				return err
 			}
-			var p profile.Profile
-			if err := json.Unmarshal(doc, &p); err != nil {
-				return fmt.Errorf("decode customer: %w", err)
+			if !ids {
+				if err := json.Unmarshal(doc, &p); err != nil {
+					return fmt.Errorf("decode customer: %w", err)
+				}
 			}
 			if page = append(page, p); len(page) == plan.Size {
 				if err := fn(page); err != nil {
@@ -175,6 +182,17 @@ func (e *Engine) scanAll(ctx context.Context, plan segment.Plan, fn func([]profi
 		return fmt.Errorf("scan %s: %w", e.view, err)
 	}
 	return nil
+}
+
+// idsOnly reports whether fields name nothing but the profile's ids, which
+// the view holds as columns.
+func idsOnly(fields []string) bool {
+	for _, f := range fields {
+		if f != "customerId" && f != "companyId" {
+			return false
+		}
+	}
+	return len(fields) > 0
 }
 
 // querier is a pool or a transaction.
