@@ -66,14 +66,14 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 	}
 	// filter_path drops what no caller reads (_index, _score, sort, the
 	// shards' summary) from every page.
-	filterPath := []string{"_scroll_id", "hits.hits._id", "hits.hits._routing", "hits.hits._source", "error"}
+	filterPath := []string{"_scroll_id", "hits.total", "hits.hits._id", "hits.hits._routing", "hits.hits._source", "error"}
 	switch {
 	case s.Source != nil:
 		body["_source"] = s.Source
 	case len(s.DocValues) > 0:
 		body["stored_fields"] = "_none_"
 		body["docvalue_fields"] = s.DocValues
-		filterPath = []string{"_scroll_id", "hits.hits.fields", "error"}
+		filterPath = []string{"_scroll_id", "hits.total", "hits.hits.fields", "error"}
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -87,6 +87,9 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 	}
 	res, err := search(opts...)
 	var scrollID string
+	// read counts the hits handed to fn; total is the scroll's number of
+	// matches when the engine says it exactly, -1 otherwise.
+	var read, total int64 = 0, -1
 	defer func() {
 		if scrollID != "" {
 			if r, err := client.ClearScroll(client.ClearScroll.WithScrollID(scrollID)); err == nil {
@@ -110,6 +113,10 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 		var page struct {
 			ScrollID string `json:"_scroll_id"`
 			Hits     struct {
+				Total *struct {
+					Value    int64  `json:"value"`
+					Relation string `json:"relation"`
+				} `json:"total"`
 				Hits []Hit `json:"hits"`
 			} `json:"hits"`
 		}
@@ -118,12 +125,20 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 		if err != nil {
 			return fmt.Errorf("decode scroll page: %w", err)
 		}
+		if scrollID == "" && page.Hits.Total != nil && page.Hits.Total.Relation == "eq" {
+			total = page.Hits.Total.Value
+		}
 		scrollID = page.ScrollID
 		if len(page.Hits.Hits) == 0 {
 			return nil
 		}
 		if err := fn(page.Hits.Hits); err != nil {
 			return err
+		}
+		// The first page's exact total saves asking for the empty page
+		// that would end the scroll otherwise.
+		if read += int64(len(page.Hits.Hits)); total >= 0 && read >= total {
+			return nil
 		}
 		res, err = client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(scrollID), client.Scroll.WithScroll(keepAlive),
 			client.Scroll.WithFilterPath(filterPath...))
