@@ -10,13 +10,14 @@ import (
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/export"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/tasks"
 )
 
 // NewExportService returns the export service over deps, configured from
 // them.
 func NewExportService(d *app.Deps) *export.Service {
-	return export.New(export.Params{Jobs: d.Jobs, Dispatcher: d.Dispatcher, Engine: d.Engine, Log: d.Log,
+	return export.New(export.Params{Jobs: d.Jobs, Exports: postgres.NewExports(d.DB), Dispatcher: d.Dispatcher, Engine: d.Engine, Log: d.Log,
 		Audiences: NewCampaignService(d),
 		Config:    export.Config{Retention: d.Config.ExportRetention, Location: d.Config.Location}})
 }

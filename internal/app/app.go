@@ -71,7 +71,7 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, error
 		d.Close()
 		return nil, err
 	}
-	d.Jobs = jobs.NewStore(d.DB)
+	d.Jobs = jobs.NewStore(postgres.NewJobs(d.DB))
 	d.Dispatcher = jobs.NewDispatcher(d.Jobs, d.Asynq, d.Inspector,
 		jobs.FairConfig{MaxInFlight: cfg.TenantMaxInFlight, FallbackCapacity: cfg.WorkerConcurrency})
 	d.Keys = auth.NewStore(postgres.NewKeys(d.DB))

@@ -23,6 +23,7 @@ import (
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/search/elastic"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/syncrun"
@@ -68,7 +69,7 @@ func runExport(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	svc := export.New(export.Params{Jobs: d.Jobs, Dispatcher: d.Dispatcher, Log: env.Log,
+	svc := export.New(export.Params{Jobs: d.Jobs, Exports: postgres.NewExports(d.DB), Dispatcher: d.Dispatcher, Log: env.Log,
 		Config: export.Config{Retention: cfg.ExportRetention, Location: cfg.Location}})
 	all := make([]string, len(companies))
 	for i, c := range companies {
@@ -157,7 +158,7 @@ func openIndexedData(ctx context.Context, env Env) (config.Config, *app.Deps, er
 	if err != nil {
 		return cfg, nil, err
 	}
-	_, err = d.DB.Exec(ctx, "UPDATE jobs SET state = 'canceled', finished_at = now() WHERE state IN ('queued', 'running')")
+	_, err = d.Jobs.CancelActive(ctx)
 	if err == nil {
 		err = ensureIndexed(ctx, env, cfg, d)
 	}

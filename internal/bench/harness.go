@@ -96,7 +96,7 @@ func startAPI(ctx context.Context, env Env, tune func(*config.Config)) (_ *apiHa
 			h.close()
 		}
 	}()
-	if _, err := d.DB.Exec(ctx, "UPDATE jobs SET state = 'canceled', finished_at = now() WHERE state IN ('queued', 'running')"); err != nil {
+	if _, err := d.Jobs.CancelActive(ctx); err != nil {
 		return nil, err
 	}
 	if err := ensureIndexed(ctx, env, cfg, d); err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
@@ -101,7 +102,8 @@ func (s *Service) Create(ctx context.Context, n New, f segment.Filter, createdBy
 		func(jobID string) (*asynq.Task, string, error) {
 			return tasks.NewCampaignFreezeTask(tasks.CampaignFreezePayload{JobPayload: tasks.JobPayload{JobID: jobID}, CampaignID: id})
 		},
-		func(tx pgx.Tx, job jobs.Job) error {
+		func(ctx context.Context, job jobs.Job) error {
+			tx := postgres.Conn(ctx, s.db)
 			var sent *time.Time
 			if n.SentAt != nil {
 				t := n.SentAt.UTC()

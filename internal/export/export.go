@@ -114,8 +114,6 @@ type Export struct {
 	DeletedAt *time.Time `json:"deletedAt,omitempty"`
 	Expired   bool       `json:"expired"`
 	Deleted   bool       `json:"deleted"`
-
-	attempt int
 }
 
 // Progress counts rows written out of the segment's size when the export

@@ -105,7 +105,7 @@ func setup(t *testing.T, n int, wrap func(search.Searcher) search.Searcher) *tes
 	if wrap != nil {
 		engine = wrap(engine)
 	}
-	b.svc = export.New(export.Params{Jobs: deps.Jobs, Dispatcher: deps.Dispatcher, Engine: engine, Log: deps.Log,
+	b.svc = export.New(export.Params{Jobs: deps.Jobs, Exports: postgres.NewExports(deps.DB), Dispatcher: deps.Dispatcher, Engine: engine, Log: deps.Log,
 		Audiences: campaign.NewService(campaign.Params{DB: deps.DB}),
 		Config:    export.Config{Location: cfg.Location, PageSize: 300, ChunkSize: 4 << 10}})
 	return b

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/errs"
@@ -58,7 +57,7 @@ func (s *Service) Run(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("export %s audience: %w", id, err)
 	}
-	attempt, err := beginAttempt(ctx, s.db, id)
+	attempt, err := s.repo.BeginAttempt(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -72,7 +71,7 @@ func (s *Service) Run(ctx context.Context, id string) error {
 	}
 
 	file := newChunker(s.cfg.ChunkSize, func(seq int, data []byte) error {
-		return insertChunk(ctx, s.db, id, attempt, seq, data)
+		return s.repo.InsertChunk(ctx, id, attempt, seq, data)
 	})
 	gz, err := gzip.NewWriterLevel(file, compression)
 	if err != nil {
@@ -94,11 +93,9 @@ func (s *Service) Run(ctx context.Context, id string) error {
 		err = gz.Close()
 	}
 	if err == nil {
-		r := fileResult{Rows: rows, SizeBytes: file.n, SHA256: file.sum(), FileName: e.FileName}
+		r := FileResult{Rows: rows, SizeBytes: file.n, SHA256: file.sum(), FileName: e.FileName}
 		seq, last := file.last()
-		err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-			return completeFile(ctx, tx, id, attempt, seq, last, r, s.cfg.Retention)
-		})
+		err = s.repo.CompleteFile(ctx, id, attempt, seq, last, r, s.cfg.Retention)
 	}
 	if errors.Is(err, errCanceled) || isStale(err) {
 		return s.stopped(ctx, id)
@@ -152,10 +149,7 @@ func (s *Service) stopped(ctx context.Context, id string) error {
 		return nil
 	}
 	s.log.Info("export run stopped", zap.String("job_id", id), zap.String("state", string(state)))
-	if err := discardFile(ctx, s.db, id); err != nil {
-		return err
-	}
-	return writeAudit(ctx, s.db, id)
+	return s.discard(ctx, id)
 }
 
 // Fail finishes an export whose run failed for the last time: the job
@@ -164,10 +158,7 @@ func (s *Service) Fail(ctx context.Context, id, reason string) error {
 	if _, err := s.jobs.Fail(ctx, id, reason); err != nil {
 		return err
 	}
-	if err := discardFile(ctx, s.db, id); err != nil {
-		return err
-	}
-	return writeAudit(ctx, s.db, id)
+	return s.discard(ctx, id)
 }
 
 // CleanupStats counts what Cleanup did.
@@ -186,37 +177,34 @@ type CleanupStats struct {
 // exports the audit log missed. It is idempotent.
 func (s *Service) Cleanup(ctx context.Context) (CleanupStats, error) {
 	var st CleanupStats
-	err := s.db.QueryRow(ctx, `WITH gone AS (
-			UPDATE exports e SET expired_at = now()
-			FROM jobs j WHERE j.id = e.job_id AND j.state IN `+finalStates+`
-			  AND e.expires_at <= now() AND e.expired_at IS NULL AND e.deleted_at IS NULL
-			RETURNING e.job_id),
-		chunks AS (DELETE FROM export_chunks WHERE export_id IN (SELECT job_id FROM gone))
-		SELECT count(*) FROM gone`).Scan(&st.Expired)
-	if err != nil {
+	var err error
+	if st.Expired, err = s.repo.ExpireFiles(ctx); err != nil {
 		return st, fmt.Errorf("expire exports: %w", err)
 	}
-	tag, err := s.db.Exec(ctx, `DELETE FROM export_chunks WHERE export_id IN (
-		SELECT e.job_id FROM exports e JOIN jobs j ON j.id = e.job_id
-		WHERE j.state IN ('failed', 'canceled') OR e.deleted_at IS NOT NULL OR e.expired_at IS NOT NULL)`)
-	if err != nil {
+	if st.Orphans, err = s.repo.RemoveOrphanChunks(ctx); err != nil {
 		return st, fmt.Errorf("remove orphan export chunks: %w", err)
 	}
-	st.Orphans = tag.RowsAffected()
-	rows, err := s.db.Query(ctx, `SELECT e.job_id FROM exports e JOIN jobs j ON j.id = e.job_id
-		WHERE j.state IN `+finalStates+` AND NOT EXISTS (SELECT 1 FROM export_audit a WHERE a.export_id = e.job_id)`)
+	ids, err := s.repo.Unaudited(ctx)
 	if err != nil {
 		return st, fmt.Errorf("find unaudited exports: %w", err)
 	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return st, err
-	}
 	for _, id := range ids {
-		if err := writeAudit(ctx, s.db, id); err != nil {
-			return st, err
+		if err := s.repo.WriteAudit(ctx, id); err != nil {
+			return st, fmt.Errorf("audit export %s: %w", id, err)
 		}
 		st.Audited++
 	}
 	return st, nil
+}
+
+// discard removes the chunks of an export that will not be served and
+// audits it.
+func (s *Service) discard(ctx context.Context, id string) error {
+	if err := s.repo.DiscardFile(ctx, id); err != nil {
+		return fmt.Errorf("discard export %s: %w", id, err)
+	}
+	if err := s.repo.WriteAudit(ctx, id); err != nil {
+		return fmt.Errorf("audit export %s: %w", id, err)
+	}
+	return nil
 }

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/errs"
@@ -53,7 +51,9 @@ type CampaignGroup struct {
 
 // Params are a Service's dependencies.
 type Params struct {
-	Jobs       *jobs.Store
+	Jobs *jobs.Store
+	// Exports keeps the exports, their files and the audit log.
+	Exports    Repository
 	Dispatcher *jobs.Dispatcher
 	// Engine is the search engine runs read from; the API needs none.
 	Engine search.Searcher
@@ -68,7 +68,7 @@ type Params struct {
 // use.
 type Service struct {
 	jobs       *jobs.Store
-	db         *pgxpool.Pool
+	repo       Repository
 	dispatcher *jobs.Dispatcher
 	engine     search.Searcher
 	audiences  Audiences
@@ -85,7 +85,7 @@ func New(p Params) *Service {
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
-	return &Service{jobs: p.Jobs, db: p.Jobs.Pool(), dispatcher: p.Dispatcher, engine: p.Engine, audiences: p.Audiences, log: p.Log, cfg: c}
+	return &Service{jobs: p.Jobs, repo: p.Exports, dispatcher: p.Dispatcher, engine: p.Engine, audiences: p.Audiences, log: p.Log, cfg: c}
 }
 
 // jobParams is what the job row shows of an export's request.
@@ -125,9 +125,14 @@ func (s *Service) start(ctx context.Context, f segment.Filter, o Options, g Camp
 	first := func(id string) (*asynq.Task, string, error) {
 		return tasks.NewExportTask(tasks.ExportPayload{JobPayload: tasks.JobPayload{JobID: id}})
 	}
-	return s.dispatcher.Start(ctx, n, first, func(tx pgx.Tx, job jobs.Job) error {
+	return s.dispatcher.Start(ctx, n, first, func(ctx context.Context, job jobs.Job) error {
 		name := FileName(job.CompanyID, job.ID, o.Format, job.CreatedAt, s.cfg.Location)
-		return insertExport(ctx, tx, job, filter, o, g, name, job.CreatedAt.Add(s.cfg.Retention))
+		err := s.repo.InsertExport(ctx, Record{Job: job, Filter: filter, Options: o, Group: g, FileName: name,
+			ExpiresAt: job.CreatedAt.Add(s.cfg.Retention)})
+		if err != nil {
+			return fmt.Errorf("record export %s: %w", job.ID, err)
+		}
+		return nil
 	})
 }
 
@@ -145,11 +150,14 @@ func (s *Service) exportOf(ctx context.Context, j jobs.Job) (Export, error) {
 	if j.Type != jobs.TypeExport {
 		return Export{}, errs.E(errs.NotFound, "export %s not found", j.ID)
 	}
-	e, ok, err := loadExport(ctx, s.db, j)
-	if err == nil && !ok {
-		err = errs.E(errs.NotFound, "export %s not found", j.ID)
+	e, err := s.repo.Export(ctx, j)
+	if errs.Is(err, errs.NotFound) {
+		return Export{}, errs.E(errs.NotFound, "export %s not found", j.ID)
 	}
-	return e, err
+	if err != nil {
+		return Export{}, fmt.Errorf("load export %s: %w", j.ID, err)
+	}
+	return e, nil
 }
 
 // Open returns a succeeded export's file for download. It fails with
@@ -168,13 +176,13 @@ func (s *Service) Open(ctx context.Context, t jobs.Tenant, id string) (File, err
 	case e.Expired:
 		return File{}, ErrExpired
 	}
-	return File{Export: e, db: s.db}, nil
+	return File{Export: e, repo: s.repo}, nil
 }
 
 // File is a succeeded export's gzip file.
 type File struct {
 	Export
-	db *pgxpool.Pool
+	repo Repository
 }
 
 // WriteTo copies the file to w chunk by chunk, one query per chunk, so a
@@ -183,9 +191,9 @@ type File struct {
 func (f File) WriteTo(ctx context.Context, w io.Writer) (int64, error) {
 	var n int64
 	for seq := 0; ; seq++ {
-		data, ok, err := readChunk(ctx, f.db, f.ID, seq)
+		data, ok, err := f.repo.Chunk(ctx, f.ID, seq)
 		if err != nil {
-			return n, err
+			return n, fmt.Errorf("read export %s chunk %d: %w", f.ID, seq, err)
 		}
 		if !ok {
 			break
@@ -216,14 +224,14 @@ func (s *Service) Delete(ctx context.Context, t jobs.Tenant, id string) error {
 			return err
 		}
 		if canceled {
-			if err := discardFile(ctx, s.db, id); err != nil {
-				return err
-			}
-			return writeAudit(ctx, s.db, id)
+			return s.discard(ctx, id)
 		}
 		// It finished meanwhile: delete it as a finished export.
 	}
-	return markDeleted(ctx, s.db, id)
+	if err := s.repo.MarkDeleted(ctx, id); err != nil {
+		return fmt.Errorf("delete export %s: %w", id, err)
+	}
+	return nil
 }
 
 // AuditEntry is one export in the audit log.
@@ -270,28 +278,9 @@ func (s *Service) Audit(ctx context.Context, limit int, cursor string) ([]AuditE
 		}
 		after = v
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, export_id, coalesce(key_id, ''), company_id, filter, format, fields, state,
-		rows, bytes, coalesce(error, ''), created_at, finished_at, coalesce(campaign_id, ''), coalesce(campaign_group, ''),
-		include_suppressed
-		FROM export_audit WHERE id < $1 ORDER BY id DESC LIMIT $2`, after, limit+1)
+	out, ids, err := s.repo.AuditPage(ctx, after, limit+1)
 	if err != nil {
 		return nil, "", fmt.Errorf("read export audit: %w", err)
-	}
-	defer rows.Close()
-	out := []AuditEntry{}
-	var ids []int64
-	for rows.Next() {
-		var a AuditEntry
-		var id int64
-		if err := rows.Scan(&id, &a.ExportID, &a.KeyID, &a.CompanyID, &a.Filter, &a.Format, &a.Fields, &a.State,
-			&a.Rows, &a.Bytes, &a.Error, &a.CreatedAt, &a.FinishedAt, &a.CampaignID, &a.Group, &a.IncludeSuppressed); err != nil {
-			return nil, "", err
-		}
-		out = append(out, a)
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, "", err
 	}
 	next := ""
 	if len(out) > limit {
@@ -302,4 +291,4 @@ func (s *Service) Audit(ctx context.Context, limit int, cursor string) ([]AuditE
 }
 
 // isStale reports whether err says the run lost its right to write.
-func isStale(err error) bool { return errors.Is(err, errStale) }
+func isStale(err error) bool { return errors.Is(err, ErrStale) }

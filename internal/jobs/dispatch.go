@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/tasks"
@@ -38,6 +37,11 @@ func (d *Dispatcher) Store() *Store { return d.store }
 // Fair returns the admitter of per-company jobs.
 func (d *Dispatcher) Fair() *Admitter { return d.fair }
 
+// Before runs in the transaction that creates job, carried by ctx: what a
+// repository writes with ctx (a row of the caller's) commits with the job or
+// not at all.
+type Before func(ctx context.Context, job Job) error
+
 // Start creates a queued job and enqueues its first task. before, if not
 // nil, runs in the job's transaction (to claim a lock or write a row of the
 // caller's). When Redis refuses the task the job is failed and the error is
@@ -46,28 +50,32 @@ func (d *Dispatcher) Fair() *Admitter { return d.fair }
 // The first task of a company's job of a fair type (tasks.Fair) is held in
 // PostgreSQL instead and admitted to asynq in fair order across companies;
 // the job stays queued until a slot of its company frees.
-func (d *Dispatcher) Start(ctx context.Context, n New, first TaskFunc, before func(pgx.Tx, Job) error) (Job, error) {
+func (d *Dispatcher) Start(ctx context.Context, n New, first TaskFunc, before Before) (Job, error) {
 	var job Job
 	var task *asynq.Task
 	var taskID string
 	var held bool
-	err := pgx.BeginFunc(ctx, d.store.pool, func(tx pgx.Tx) error {
+	err := d.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if job, err = Create(ctx, tx, n); err != nil {
+		if job, err = d.store.Create(ctx, n); err != nil {
 			return err
 		}
 		if before != nil {
-			if err := before(tx, job); err != nil {
+			if err := before(ctx, job); err != nil {
 				return err
 			}
 		}
 		if task, taskID, err = first(job.ID); err != nil {
 			return err
 		}
+		rec := recordOf(task, taskID)
 		if held = n.CompanyID != "" && tasks.Fair(task.Type()); held {
-			return holdTask(ctx, tx, job.ID, task, taskID)
+			if err := d.store.repo.HoldTask(ctx, job.ID, rec); err != nil {
+				return fmt.Errorf("hold task %s: %w", taskID, err)
+			}
+			return nil
 		}
-		return recordTask(ctx, tx, job.ID, task, taskID)
+		return d.recordTask(ctx, job.ID, rec)
 	})
 	if err != nil {
 		return Job{}, err
@@ -92,8 +100,8 @@ func (d *Dispatcher) Start(ctx context.Context, n New, first TaskFunc, before fu
 // job runs behind its back.
 func (d *Dispatcher) unqueue(ctx context.Context, jobID, taskID string, cause error) error {
 	ctx = context.WithoutCancel(ctx)
-	var admitted bool
-	if err := d.store.pool.QueryRow(ctx, "SELECT admitted_at IS NOT NULL FROM job_tasks WHERE task_id = $1", taskID).Scan(&admitted); err != nil {
+	admitted, err := d.store.repo.TaskAdmitted(ctx, taskID)
+	if err != nil {
 		return errors.Join(cause, err)
 	}
 	if admitted {
@@ -106,13 +114,10 @@ func (d *Dispatcher) unqueue(ctx context.Context, jobID, taskID string, cause er
 // Follow enqueues a further task of a running job. Enqueuing the same task
 // id twice is not an error: the first one stands.
 func (d *Dispatcher) Follow(ctx context.Context, jobID string, task *asynq.Task, taskID string) error {
-	err := pgx.BeginFunc(ctx, d.store.pool, func(tx pgx.Tx) error {
-		return recordTask(ctx, tx, jobID, task, taskID)
-	})
-	if err != nil {
+	if err := d.recordTask(ctx, jobID, recordOf(task, taskID)); err != nil {
 		return err
 	}
-	_, err = d.client.EnqueueContext(ctx, task)
+	_, err := d.client.EnqueueContext(ctx, task)
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
 	}
@@ -124,27 +129,19 @@ func (d *Dispatcher) Follow(ctx context.Context, jobID string, task *asynq.Task,
 
 // TaskDone marks a task finished, so the reaper no longer looks for it.
 func (d *Dispatcher) TaskDone(ctx context.Context, taskID string) error {
-	_, err := d.store.pool.Exec(ctx, "UPDATE job_tasks SET done = true WHERE task_id = $1", taskID)
-	return err
+	return d.store.repo.TaskDone(ctx, taskID)
 }
 
-// holdTask records a fair task with its payload, for the admitter.
-func holdTask(ctx context.Context, tx pgx.Tx, jobID string, task *asynq.Task, taskID string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO job_tasks (task_id, job_id, queue, type, payload, held) VALUES ($1, $2, $3, $4, $5, true)
-		ON CONFLICT (task_id) DO NOTHING`, taskID, jobID, queueOf(task), task.Type(), task.Payload())
-	if err != nil {
-		return fmt.Errorf("hold task %s: %w", taskID, err)
-	}
-	return nil
+// recordOf is the record of a task, with its payload: the admitter
+// rebuilds a held task from it, the reaper a task Redis lost.
+func recordOf(task *asynq.Task, taskID string) TaskRecord {
+	return TaskRecord{ID: taskID, Queue: queueOf(task), Type: task.Type(), Payload: task.Payload()}
 }
 
-// recordTask records a task going straight to asynq, with its payload, so
-// the reaper can enqueue it again if Redis loses it.
-func recordTask(ctx context.Context, tx pgx.Tx, jobID string, task *asynq.Task, taskID string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO job_tasks (task_id, job_id, queue, type, payload) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (task_id) DO NOTHING`, taskID, jobID, queueOf(task), task.Type(), task.Payload())
-	if err != nil {
-		return fmt.Errorf("record task %s: %w", taskID, err)
+// recordTask records a task going straight to asynq.
+func (d *Dispatcher) recordTask(ctx context.Context, jobID string, t TaskRecord) error {
+	if err := d.store.repo.RecordTask(ctx, jobID, t); err != nil {
+		return fmt.Errorf("record task %s: %w", t.ID, err)
 	}
 	return nil
 }
@@ -165,25 +162,14 @@ func (d *Dispatcher) Cancel(ctx context.Context, t Tenant, id, reason string) (J
 		job, _ := d.store.Get(ctx, t, id)
 		return job, errs.E(errs.Conflict, "job %s is already %s", id, job.State)
 	}
-	rows, err := d.store.pool.Query(ctx, "SELECT task_id, queue FROM job_tasks WHERE job_id = $1", id)
+	refs, err := d.store.repo.Tasks(ctx, id)
 	if err != nil {
-		return Job{}, err
+		return Job{}, fmt.Errorf("cancel job %s: %w", id, err)
 	}
-	type ref struct{ id, queue string }
-	var refs []ref
-	for rows.Next() {
-		var r ref
-		if err := rows.Scan(&r.id, &r.queue); err != nil {
-			rows.Close()
-			return Job{}, err
-		}
-		refs = append(refs, r)
-	}
-	rows.Close()
 	for _, r := range refs {
-		if err := d.inspector.DeleteTask(r.queue, r.id); err != nil {
+		if err := d.inspector.DeleteTask(r.Queue, r.ID); err != nil {
 			// Active (or already gone): ask its worker to stop.
-			_ = d.inspector.CancelProcessing(r.id)
+			_ = d.inspector.CancelProcessing(r.ID)
 		}
 	}
 	return d.store.Get(ctx, t, id)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/reactivation/reactivation/internal/metrics"
 	"github.com/reactivation/reactivation/tasks"
@@ -45,10 +44,6 @@ func (c FairConfig) withDefaults() FairConfig {
 	c.TopCompanies = cmp.Or(c.TopCompanies, 10)
 	return c
 }
-
-// fairLock is the advisory lock key every admitter takes, so admissions of
-// all API, scheduler and worker replicas happen one at a time.
-const fairLock = 0x7265616374 // "react"
 
 // Admitter hands held tasks of per-company jobs to asynq in fair order.
 //
@@ -109,13 +104,6 @@ func (a *Admitter) maxInFlight(capacity int) int {
 	return capacity
 }
 
-type heldTask struct {
-	taskID, jobID, company, typ string
-	payload                     []byte
-	createdAt                   time.Time
-	rank                        int
-}
-
 // Admit hands as many held tasks to asynq as capacity and caps allow, in
 // fair order. It returns the ids of the jobs it admitted. An error leaves
 // the admissions already made in place; the rest wait for the next call.
@@ -123,13 +111,14 @@ func (a *Admitter) Admit(ctx context.Context) ([]string, error) {
 	capacity := a.Capacity()
 	limit := a.maxInFlight(capacity)
 	var admitted []string
-	err := pgx.BeginFunc(ctx, a.store.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", fairLock); err != nil {
-			return err
+	repo := a.store.repo
+	err := repo.InTx(ctx, func(ctx context.Context) error {
+		if err := repo.LockAdmission(ctx); err != nil {
+			return fmt.Errorf("fair queue: lock: %w", err)
 		}
-		inFlight, err := fairInFlight(ctx, tx)
+		inFlight, err := repo.AdmittedInFlight(ctx)
 		if err != nil {
-			return err
+			return fmt.Errorf("fair queue: in flight: %w", err)
 		}
 		total := 0
 		for _, n := range inFlight {
@@ -139,9 +128,9 @@ func (a *Admitter) Admit(ctx context.Context) ([]string, error) {
 		if free <= 0 {
 			return nil
 		}
-		heads, err := heldHeads(ctx, tx, free)
+		heads, err := repo.HeldHeads(ctx, free)
 		if err != nil {
-			return err
+			return fmt.Errorf("fair queue: held tasks: %w", err)
 		}
 		for ; free > 0; free-- {
 			i := a.next(heads, inFlight, limit)
@@ -149,12 +138,12 @@ func (a *Admitter) Admit(ctx context.Context) ([]string, error) {
 				break
 			}
 			h := heads[i]
-			if err := a.enqueue(ctx, tx, h); err != nil {
+			if err := a.enqueue(ctx, h); err != nil {
 				return err
 			}
 			heads = slices.Delete(heads, i, i+1)
-			inFlight[h.company]++
-			admitted = append(admitted, h.jobID)
+			inFlight[h.Company]++
+			admitted = append(admitted, h.JobID)
 		}
 		return nil
 	})
@@ -162,15 +151,15 @@ func (a *Admitter) Admit(ctx context.Context) ([]string, error) {
 }
 
 // next picks the index of the next held task to admit, -1 when none may go.
-func (a *Admitter) next(heads []heldTask, inFlight map[string]int, limit int) int {
+func (a *Admitter) next(heads []HeldTask, inFlight map[string]int, limit int) int {
 	best := -1
 	seen := map[string]bool{}
 	for i, h := range heads {
-		if seen[h.company] || inFlight[h.company] >= limit {
+		if seen[h.Company] || inFlight[h.Company] >= limit {
 			continue // only each company's oldest remaining task competes
 		}
-		seen[h.company] = true
-		if best < 0 || fairBefore(h, inFlight[h.company], heads[best], inFlight[heads[best].company]) {
+		seen[h.Company] = true
+		if best < 0 || fairBefore(h, inFlight[h.Company], heads[best], inFlight[heads[best].Company]) {
 			best = i
 		}
 	}
@@ -179,32 +168,32 @@ func (a *Admitter) next(heads []heldTask, inFlight map[string]int, limit int) in
 
 // fairBefore orders held tasks by their company's running count plus their
 // position in the company's queue, then by age.
-func fairBefore(x heldTask, xRunning int, y heldTask, yRunning int) bool {
-	if kx, ky := xRunning+x.rank, yRunning+y.rank; kx != ky {
+func fairBefore(x HeldTask, xRunning int, y HeldTask, yRunning int) bool {
+	if kx, ky := xRunning+x.Rank, yRunning+y.Rank; kx != ky {
 		return kx < ky
 	}
-	if !x.createdAt.Equal(y.createdAt) {
-		return x.createdAt.Before(y.createdAt)
+	if !x.CreatedAt.Equal(y.CreatedAt) {
+		return x.CreatedAt.Before(y.CreatedAt)
 	}
-	return x.jobID < y.jobID
+	return x.JobID < y.JobID
 }
 
-func (a *Admitter) enqueue(ctx context.Context, tx pgx.Tx, h heldTask) error {
-	task, _, err := tasks.Rebuild(h.typ, h.payload)
+// enqueue admits h in the admission's transaction (ctx).
+func (a *Admitter) enqueue(ctx context.Context, h HeldTask) error {
+	task, _, err := tasks.Rebuild(h.Type, h.Payload)
 	if err != nil {
 		// A payload that cannot be rebuilt never will be: fail the job
 		// rather than block its company's queue.
-		_, ferr := tx.Exec(ctx, `UPDATE jobs SET state = 'failed', error = $2, finished_at = now(), updated_at = now()
-			WHERE id = $1 AND state = 'queued'`, h.jobID, "could not rebuild its task: "+err.Error())
+		_, ferr := a.store.repo.Finish(ctx, h.JobID, Failed, nil, "could not rebuild its task: "+err.Error())
 		return ferr
 	}
 	if _, err := a.client.EnqueueContext(ctx, task); err != nil && !isDuplicateTask(err) {
-		return fmt.Errorf("admit job %s: %w", h.jobID, err)
+		return fmt.Errorf("admit job %s: %w", h.JobID, err)
 	}
-	if _, err := tx.Exec(ctx, "UPDATE job_tasks SET admitted_at = now() WHERE task_id = $1", h.taskID); err != nil {
-		return err
+	if err := a.store.repo.MarkAdmitted(ctx, h.TaskID); err != nil {
+		return fmt.Errorf("admit job %s: %w", h.JobID, err)
 	}
-	metrics.FairWait.WithLabelValues(a.label(h.company)).Observe(time.Since(h.createdAt).Seconds())
+	metrics.FairWait.WithLabelValues(a.label(h.Company)).Observe(time.Since(h.CreatedAt).Seconds())
 	return nil
 }
 
@@ -219,49 +208,6 @@ func (a *Admitter) label(company string) string {
 
 func isDuplicateTask(err error) bool {
 	return errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask)
-}
-
-// fairInFlight counts each company's admitted jobs that are not final.
-func fairInFlight(ctx context.Context, q interface {
-	Query(context.Context, string, ...any) (pgx.Rows, error)
-}) (map[string]int, error) {
-	rows, err := q.Query(ctx, `SELECT coalesce(j.company_id, ''), count(*)
-		FROM job_tasks t JOIN jobs j ON j.id = t.job_id
-		WHERE t.held AND t.admitted_at IS NOT NULL AND j.state IN ('queued', 'running')
-		GROUP BY 1`)
-	if err != nil {
-		return nil, fmt.Errorf("fair queue: in flight: %w", err)
-	}
-	out := map[string]int{}
-	for rows.Next() {
-		var c string
-		var n int
-		if err := rows.Scan(&c, &n); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out[c] = n
-	}
-	return out, rows.Err()
-}
-
-// heldHeads returns up to n of each company's oldest held tasks, with their
-// rank in the company's queue (1 = next).
-func heldHeads(ctx context.Context, tx pgx.Tx, n int) ([]heldTask, error) {
-	rows, err := tx.Query(ctx, `SELECT task_id, job_id, company_id, type, payload, created_at, rn FROM (
-			SELECT t.task_id, t.job_id, coalesce(j.company_id, '') AS company_id, t.type, t.payload, j.created_at,
-			       row_number() OVER (PARTITION BY j.company_id ORDER BY j.created_at, j.id) AS rn
-			FROM job_tasks t JOIN jobs j ON j.id = t.job_id
-			WHERE t.held AND t.admitted_at IS NULL AND NOT t.done AND j.state = 'queued') q
-		WHERE rn <= $1 ORDER BY rn, created_at, job_id`, n)
-	if err != nil {
-		return nil, fmt.Errorf("fair queue: held tasks: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (heldTask, error) {
-		var h heldTask
-		err := r.Scan(&h.taskID, &h.jobID, &h.company, &h.typ, &h.payload, &h.createdAt, &h.rank)
-		return h, err
-	})
 }
 
 // Position is where a held job stands in the fair queue.
@@ -284,36 +230,22 @@ func (a *Admitter) Position(ctx context.Context, job Job) (Position, bool, error
 		return Position{}, false, nil
 	}
 	var p Position
-	err := a.store.pool.QueryRow(ctx, `
-		WITH inflight AS (
-			SELECT coalesce(j.company_id, '') AS company_id, count(*) AS n
-			FROM job_tasks t JOIN jobs j ON j.id = t.job_id
-			WHERE t.held AND t.admitted_at IS NOT NULL AND j.state IN ('queued', 'running') GROUP BY 1),
-		held AS (
-			SELECT j.id, coalesce(j.company_id, '') AS company_id, j.created_at,
-			       row_number() OVER (PARTITION BY j.company_id ORDER BY j.created_at, j.id) AS rn
-			FROM job_tasks t JOIN jobs j ON j.id = t.job_id
-			WHERE t.held AND t.admitted_at IS NULL AND NOT t.done AND j.state = 'queued'),
-		keyed AS (
-			SELECT h.*, h.rn + coalesce(i.n, 0) AS k FROM held h LEFT JOIN inflight i USING (company_id))
-		SELECT me.rn, (SELECT count(*) FROM keyed o WHERE (o.k, o.created_at, o.id) < (me.k, me.created_at, me.id))
-		FROM keyed me WHERE me.id = $1`, job.ID).Scan(&p.QueuePosition, &p.AheadOfYou)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Position{}, false, nil
-	}
+	var waiting bool
+	var err error
+	p.QueuePosition, p.AheadOfYou, waiting, err = a.store.repo.FairPosition(ctx, job.ID)
 	if err != nil {
 		return Position{}, false, fmt.Errorf("fair queue position: %w", err)
 	}
-	var avg *float64
-	err = a.store.pool.QueryRow(ctx, `SELECT avg(extract(epoch FROM finished_at - started_at)) FROM (
-			SELECT finished_at, started_at FROM jobs WHERE type = $1 AND state = 'succeeded' AND started_at IS NOT NULL
-			ORDER BY finished_at DESC LIMIT 50) r`, job.Type).Scan(&avg)
+	if !waiting {
+		return Position{}, false, nil
+	}
+	avg, ok, err := a.store.repo.RecentDuration(ctx, job.Type)
 	if err != nil {
 		return Position{}, false, fmt.Errorf("fair queue estimate: %w", err)
 	}
-	if avg != nil {
+	if ok {
 		rounds := float64(p.AheadOfYou/a.Capacity()) + 0.5 // half a job for the slot to free
-		at := time.Now().Add(time.Duration(rounds * *avg * float64(time.Second))).UTC().Truncate(time.Second)
+		at := time.Now().Add(time.Duration(rounds * float64(avg))).UTC().Truncate(time.Second)
 		p.EstimatedStartAt = &at
 	}
 	return p, true, nil
@@ -323,31 +255,12 @@ func (a *Admitter) Position(ctx context.Context, job Job) (Position, bool, error
 // in flight and the oldest wait by company, the busiest TopCompanies by
 // name and the rest as "other".
 func (a *Admitter) Observe(ctx context.Context) error {
-	rows, err := a.store.pool.Query(ctx, `SELECT coalesce(j.company_id, ''),
-			count(*) FILTER (WHERE t.admitted_at IS NULL AND j.state = 'queued'),
-			count(*) FILTER (WHERE t.admitted_at IS NOT NULL),
-			coalesce(extract(epoch FROM now() - min(j.created_at) FILTER (WHERE t.admitted_at IS NULL AND j.state = 'queued')), 0)
-		FROM job_tasks t JOIN jobs j ON j.id = t.job_id
-		WHERE t.held AND j.state IN ('queued', 'running')
-		GROUP BY 1`)
+	loads, err := a.store.repo.FairLoads(ctx)
 	if err != nil {
 		return fmt.Errorf("fair queue metrics: %w", err)
 	}
-	type load struct {
-		company          string
-		queued, inFlight int
-		oldest           float64
-	}
-	loads, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (load, error) {
-		var l load
-		err := r.Scan(&l.company, &l.queued, &l.inFlight, &l.oldest)
-		return l, err
-	})
-	if err != nil {
-		return fmt.Errorf("fair queue metrics: %w", err)
-	}
-	slices.SortFunc(loads, func(x, y load) int {
-		return cmp.Or(cmp.Compare(y.queued+y.inFlight, x.queued+x.inFlight), cmp.Compare(x.company, y.company))
+	slices.SortFunc(loads, func(x, y FairLoad) int {
+		return cmp.Or(cmp.Compare(y.Queued+y.InFlight, x.Queued+x.InFlight), cmp.Compare(x.Company, y.Company))
 	})
 	top := map[string]bool{}
 	metrics.FairQueued.Reset()
@@ -357,15 +270,15 @@ func (a *Admitter) Observe(ctx context.Context) error {
 	for i, l := range loads {
 		name := "other"
 		if i < a.cfg.TopCompanies {
-			name = l.company
-			top[l.company] = true
+			name = l.Company
+			top[l.Company] = true
 		} else {
-			otherOldest = max(otherOldest, l.oldest)
+			otherOldest = max(otherOldest, l.OldestWait.Seconds())
 		}
-		metrics.FairQueued.WithLabelValues(name).Add(float64(l.queued))
-		metrics.FairInFlight.WithLabelValues(name).Add(float64(l.inFlight))
+		metrics.FairQueued.WithLabelValues(name).Add(float64(l.Queued))
+		metrics.FairInFlight.WithLabelValues(name).Add(float64(l.InFlight))
 		if name != "other" {
-			metrics.FairOldestQueued.WithLabelValues(name).Set(l.oldest)
+			metrics.FairOldestQueued.WithLabelValues(name).Set(l.OldestWait.Seconds())
 		}
 	}
 	// "other" always exists, so dashboards and alerts see the series

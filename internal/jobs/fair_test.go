@@ -18,6 +18,7 @@ import (
 )
 
 type fairBundle struct {
+	repo       *postgres.Jobs
 	store      *jobs.Store
 	dispatcher *jobs.Dispatcher
 	inspector  *asynq.Inspector
@@ -42,8 +43,9 @@ func setup(t *testing.T, cfg jobs.FairConfig) *fairBundle {
 	t.Cleanup(func() { inspector.Close() })
 	rdb := redis.NewClient(opt)
 	t.Cleanup(func() { rdb.Close() })
-	store := jobs.NewStore(pool)
-	return &fairBundle{store: store, dispatcher: jobs.NewDispatcher(store, client, inspector, cfg),
+	repo := postgres.NewJobs(pool)
+	store := jobs.NewStore(repo)
+	return &fairBundle{repo: repo, store: store, dispatcher: jobs.NewDispatcher(store, client, inspector, cfg),
 		inspector: inspector, client: client, rdb: rdb, cfg: cfg}
 }
 

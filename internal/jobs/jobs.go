@@ -5,13 +5,10 @@ package jobs
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reactivation/reactivation/internal/errs"
 )
@@ -91,36 +88,22 @@ type New struct {
 	CreatedBy string
 }
 
-// Store reads and writes jobs. Safe for concurrent use.
-type Store struct{ pool *pgxpool.Pool }
+// Store reads and writes jobs kept by a Repository. Safe for concurrent
+// use.
+type Store struct{ repo Repository }
 
-// NewStore returns a job store on the service database.
-func NewStore(pool *pgxpool.Pool) *Store { return &Store{pool: pool} }
+// NewStore returns a job store over repo.
+func NewStore(repo Repository) *Store { return &Store{repo: repo} }
 
-// Pool is the database the store writes to, for callers that need a
-// transaction across a job and their own tables.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-const jobColumns = `id, coalesce(company_id, ''), type, state, progress_done, progress_total, params, result,
-	coalesce(error, ''), coalesce(created_by, ''), created_at, updated_at, started_at, finished_at`
-
-func scanJob(row pgx.Row) (Job, error) {
-	var j Job
-	var params, result []byte
-	err := row.Scan(&j.ID, &j.CompanyID, &j.Type, &j.State, &j.Progress.Done, &j.Progress.Total, &params, &result,
-		&j.Error, &j.CreatedBy, &j.CreatedAt, &j.UpdatedAt, &j.StartedAt, &j.FinishedAt)
-	if err != nil {
-		return j, err
-	}
-	j.Params = params
-	if result != nil {
-		j.Result = result
-	}
-	return j, nil
+// InTx runs f in one transaction of the job repository: the job calls made
+// with the context f gets, and those of other repositories on the same
+// database, commit together.
+func (s *Store) InTx(ctx context.Context, f func(ctx context.Context) error) error {
+	return s.repo.InTx(ctx, f)
 }
 
-// Create inserts a queued job inside tx.
-func Create(ctx context.Context, tx pgx.Tx, n New) (Job, error) {
+// Create inserts a queued job (inside the transaction of ctx, if any).
+func (s *Store) Create(ctx context.Context, n New) (Job, error) {
 	params, err := json.Marshal(n.Params)
 	if err != nil {
 		return Job{}, fmt.Errorf("job params: %w", err)
@@ -128,9 +111,11 @@ func Create(ctx context.Context, tx pgx.Tx, n New) (Job, error) {
 	if n.Params == nil {
 		params = []byte("{}")
 	}
-	return scanJob(tx.QueryRow(ctx, `INSERT INTO jobs (id, company_id, type, state, params, created_by)
-		VALUES ($1, NULLIF($2, ''), $3, 'queued', $4, NULLIF($5, '')) RETURNING `+jobColumns,
-		uuid.NewString(), n.CompanyID, n.Type, params, n.CreatedBy))
+	j, err := s.repo.CreateJob(ctx, n, params)
+	if err != nil {
+		return Job{}, fmt.Errorf("create job: %w", err)
+	}
+	return j, nil
 }
 
 // Get returns the job id if the tenant may see it; NotFound otherwise, so a
@@ -139,9 +124,9 @@ func (s *Store) Get(ctx context.Context, t Tenant, id string) (Job, error) {
 	if uuid.Validate(id) != nil {
 		return Job{}, NotFound(id)
 	}
-	j, err := scanJob(s.pool.QueryRow(ctx, "SELECT "+jobColumns+" FROM jobs WHERE id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !t.Sees(j.CompanyID)) {
-		return Job{}, errs.E(errs.NotFound, "job %s not found", id)
+	j, err := s.repo.Job(ctx, id)
+	if errs.Is(err, errs.NotFound) || (err == nil && !t.Sees(j.CompanyID)) {
+		return Job{}, NotFound(id)
 	}
 	if err != nil {
 		return Job{}, fmt.Errorf("get job: %w", err)
@@ -171,32 +156,17 @@ func (s *Store) List(ctx context.Context, t Tenant, o ListOptions) ([]Job, error
 	if o.After != "" && uuid.Validate(o.After) != nil {
 		return nil, errs.E(errs.Invalid, "cursor is not one this API returned")
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+jobColumns+` FROM jobs
-		WHERE ($1 OR company_id = $2) AND ($3 = '' OR type = $3) AND ($4 = '' OR state = $4)
-		  AND ($5 = '' OR (created_at, id) < (SELECT created_at, id FROM jobs WHERE id = $5))
-		ORDER BY created_at DESC, id DESC LIMIT $6`,
-		t.Admin, t.CompanyID, o.Type, string(o.State), o.After, o.Limit)
+	out, err := s.repo.ListJobs(ctx, t, o)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}
-	defer rows.Close()
-	var out []Job
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, j)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Start marks a queued job running. Running or final jobs are left alone;
 // it returns the job as it now is.
 func (s *Store) Start(ctx context.Context, id string) (Job, error) {
-	_, err := s.pool.Exec(ctx, `UPDATE jobs SET state = 'running', started_at = coalesce(started_at, now()), updated_at = now()
-		WHERE id = $1 AND state = 'queued'`, id)
-	if err != nil {
+	if err := s.repo.MarkRunning(ctx, id); err != nil {
 		return Job{}, fmt.Errorf("start job: %w", err)
 	}
 	return s.GetAny(ctx, id)
@@ -204,9 +174,7 @@ func (s *Store) Start(ctx context.Context, id string) (Job, error) {
 
 // SetProgress records progress of a running job.
 func (s *Store) SetProgress(ctx context.Context, id string, p Progress) error {
-	_, err := s.pool.Exec(ctx, `UPDATE jobs SET progress_done = $2, progress_total = $3, updated_at = now()
-		WHERE id = $1 AND state IN ('queued', 'running')`, id, p.Done, p.Total)
-	return err
+	return s.repo.SetProgress(ctx, id, p)
 }
 
 // Succeed finishes a job with result. It returns false when the job was
@@ -230,19 +198,26 @@ func (s *Store) Cancel(ctx context.Context, id, reason string) (bool, error) {
 }
 
 func (s *Store) finish(ctx context.Context, id string, state State, result []byte, reason string) (bool, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET state = $2, result = coalesce($3, result), error = NULLIF($4, ''),
-		finished_at = now(), updated_at = now(), started_at = coalesce(started_at, now()),
-		progress_done = CASE WHEN $2 = 'succeeded' THEN greatest(progress_done, progress_total) ELSE progress_done END
-		WHERE id = $1 AND state IN ('queued', 'running')`, id, string(state), result, reason)
+	ok, err := s.repo.Finish(ctx, id, state, result, reason)
 	if err != nil {
 		return false, fmt.Errorf("finish job %s: %w", id, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if !ok {
 		_, err := s.GetAny(ctx, id)
 		return false, err
 	}
-	_, err = s.pool.Exec(ctx, "UPDATE job_tasks SET done = true WHERE job_id = $1", id)
-	return true, err
+	return true, nil
+}
+
+// CancelActive cancels every job not final yet, for a benchmark that
+// starts from a clean slate, and reports how many it canceled. Their tasks
+// are left to the reaper.
+func (s *Store) CancelActive(ctx context.Context) (int64, error) {
+	n, err := s.repo.CancelActive(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("cancel active jobs: %w", err)
+	}
+	return n, nil
 }
 
 // State returns the job's current state, for handlers that check for
@@ -251,12 +226,24 @@ func (s *Store) State(ctx context.Context, id string) (State, error) {
 	if uuid.Validate(id) != nil {
 		return "", NotFound(id)
 	}
-	var st State
-	err := s.pool.QueryRow(ctx, "SELECT state FROM jobs WHERE id = $1", id).Scan(&st)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", errs.E(errs.NotFound, "job %s not found", id)
+	st, err := s.repo.JobState(ctx, id)
+	if errs.Is(err, errs.NotFound) {
+		return "", NotFound(id)
 	}
 	return st, err
+}
+
+// AlreadyRunning is why a job was not created: a job of its type, of
+// which one runs at a time (the syncs), is queued or running. The
+// repository returns it inside an errs.Conflict.
+type AlreadyRunning struct {
+	Type string
+	// JobID is the job in the way ("" when it finished meanwhile).
+	JobID string
+}
+
+func (e *AlreadyRunning) Error() string {
+	return fmt.Sprintf("a %s job is already running: job %s", e.Type, e.JobID)
 }
 
 // IsNotFound reports whether err says a job does not exist.

@@ -8,7 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/metrics"
@@ -56,18 +55,6 @@ func NewReaper(d *Dispatcher, log *zap.Logger) *Reaper {
 	return &Reaper{store: d.store, client: d.client, inspector: d.inspector, log: log, Grace: 30 * time.Second, MaxRequeues: 3}
 }
 
-// outstanding is a task of an unfinished job not yet done.
-type outstanding struct {
-	job            string
-	state          State
-	task, queue    string
-	typ            string
-	payload        []byte
-	held, admitted bool
-	young          bool
-	requeues       int
-}
-
 // Reap checks the outstanding tasks of every queued or running job once.
 // It re-enqueues the tasks Redis lost, and fails the jobs none of whose
 // tasks will run again. It returns the ids of the jobs it failed.
@@ -77,20 +64,7 @@ type outstanding struct {
 // never doubled. A lost fair-queue task keeps its admission: it is
 // enqueued again in its company's slot.
 func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
-	rows, err := r.store.pool.Query(ctx, `
-		SELECT j.id, j.state, t.task_id, t.queue, t.type, t.payload, t.held, t.admitted_at IS NOT NULL,
-		       coalesce(t.admitted_at, t.enqueued_at) >= now() - $1::interval, t.requeues
-		FROM jobs j JOIN job_tasks t ON t.job_id = j.id AND NOT t.done
-		WHERE j.state IN ('queued', 'running')
-		ORDER BY j.id, t.task_id`, r.Grace.String())
-	if err != nil {
-		return nil, fmt.Errorf("reap: %w", err)
-	}
-	all, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (outstanding, error) {
-		var o outstanding
-		err := row.Scan(&o.job, &o.state, &o.task, &o.queue, &o.typ, &o.payload, &o.held, &o.admitted, &o.young, &o.requeues)
-		return o, err
-	})
+	all, err := r.store.repo.Outstanding(ctx, r.Grace)
 	if err != nil {
 		return nil, fmt.Errorf("reap: %w", err)
 	}
@@ -107,10 +81,10 @@ func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
 	}
 	for start := 0; start < len(all); {
 		end := start + 1
-		for end < len(all) && all[end].job == all[start].job {
+		for end < len(all) && all[end].Job == all[start].Job {
 			end++
 		}
-		job := all[start].job
+		job := all[start].Job
 		reason, fail, err := r.reapJob(ctx, all[start:end], running)
 		if err != nil {
 			return failed, err
@@ -134,19 +108,19 @@ func (r *Reaper) Reap(ctx context.Context) ([]string, error) {
 // reapJob looks at one job's outstanding tasks: it re-enqueues those that
 // vanished, within their bound, and reports whether the job must fail, and
 // why. running reports whether a live worker runs a task.
-func (r *Reaper) reapJob(ctx context.Context, ts []outstanding, running func(task string) (bool, error)) (reason string, fail bool, err error) {
+func (r *Reaper) reapJob(ctx context.Context, ts []Outstanding, running func(task string) (bool, error)) (reason string, fail bool, err error) {
 	alive := false
 	reason = VanishedReason
 	for _, t := range ts {
-		if t.young || (t.held && !t.admitted) {
+		if t.Young || (t.Held && !t.Admitted) {
 			alive = true // just enqueued, or waiting in the fair queue
 			continue
 		}
-		info, err := r.inspector.GetTaskInfo(t.queue, t.task)
+		info, err := r.inspector.GetTaskInfo(t.Task.Queue, t.Task.ID)
 		switch {
 		case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
 		case err != nil:
-			return "", false, fmt.Errorf("reap: inspect task %s: %w", t.task, err)
+			return "", false, fmt.Errorf("reap: inspect task %s: %w", t.Task.ID, err)
 		case info.State == asynq.TaskStateArchived:
 			reason = fmt.Sprintf("%s (%s): %s", ArchivedReason, info.Type, truncate(info.LastErr, 500))
 			continue
@@ -154,19 +128,19 @@ func (r *Reaper) reapJob(ctx context.Context, ts []outstanding, running func(tas
 			alive = true
 			continue
 		}
-		if live, err := running(t.task); err != nil {
+		if live, err := running(t.Task.ID); err != nil {
 			return "", false, err
 		} else if live {
 			alive = true // its worker still runs it; Redis lost only the record
 			continue
 		}
-		task, id, err := tasks.Rebuild(t.typ, t.payload)
-		if t.payload == nil || err != nil || id != t.task {
+		task, id, err := tasks.Rebuild(t.Task.Type, t.Task.Payload)
+		if t.Task.Payload == nil || err != nil || id != t.Task.ID {
 			continue // recorded without its payload, or not ours to rebuild
 		}
-		if t.requeues >= r.MaxRequeues {
+		if t.Requeues >= r.MaxRequeues {
 			return fmt.Sprintf("%s (%s vanished %d times; Redis lost it: a restart without data, or a failover); start the job again",
-				RequeuedTooOftenReason, t.typ, t.requeues+1), true, nil
+				RequeuedTooOftenReason, t.Task.Type, t.Requeues+1), true, nil
 		}
 		if err := r.requeue(ctx, t, task); err != nil {
 			return "", false, err
@@ -181,24 +155,22 @@ func (r *Reaper) reapJob(ctx context.Context, ts []outstanding, running func(tas
 // refuses the id, the task is still there (the inspector could not see its
 // queue, say after a restart emptied asynq's list of queues): nothing is
 // counted. Two reapers racing on one task count it once.
-func (r *Reaper) requeue(ctx context.Context, t outstanding, task *asynq.Task) error {
+func (r *Reaper) requeue(ctx context.Context, t Outstanding, task *asynq.Task) error {
 	_, err := r.client.EnqueueContext(ctx, task)
 	if isDuplicateTask(err) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("reap: enqueue task %s again: %w", t.task, err)
+		return fmt.Errorf("reap: enqueue task %s again: %w", t.Task.ID, err)
 	}
-	tag, err := r.store.pool.Exec(ctx, `UPDATE job_tasks SET requeues = requeues + 1, enqueued_at = now(),
-			admitted_at = CASE WHEN held THEN now() END
-		WHERE task_id = $1 AND requeues = $2`, t.task, t.requeues)
+	counted, err := r.store.repo.CountRequeue(ctx, t.Task.ID, t.Requeues)
 	if err != nil {
-		return fmt.Errorf("reap: requeue task %s: %w", t.task, err)
+		return fmt.Errorf("reap: requeue task %s: %w", t.Task.ID, err)
 	}
-	if tag.RowsAffected() > 0 {
-		metrics.TasksRequeued.WithLabelValues(t.typ).Inc()
-		r.log.Warn("task enqueued again: it vanished from Redis", zap.String("job_id", t.job), zap.String("task_id", t.task),
-			zap.String("task_type", t.typ), zap.Int("requeues", t.requeues+1))
+	if counted {
+		metrics.TasksRequeued.WithLabelValues(t.Task.Type).Inc()
+		r.log.Warn("task enqueued again: it vanished from Redis", zap.String("job_id", t.Job), zap.String("task_id", t.Task.ID),
+			zap.String("task_type", t.Task.Type), zap.Int("requeues", t.Requeues+1))
 	}
 	return nil
 }

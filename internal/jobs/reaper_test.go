@@ -31,7 +31,7 @@ func TestReaperFailsArchivedJob(t *testing.T) {
 	defer client.Close()
 	inspector := asynq.NewInspector(conn)
 	defer inspector.Close()
-	store := jobs.NewStore(pool)
+	store := jobs.NewStore(postgres.NewJobs(pool))
 	d := jobs.NewDispatcher(store, client, inspector, jobs.FairConfig{})
 
 	start := func() (jobs.Job, error) {
@@ -190,9 +190,13 @@ func TestReaperLeavesATaskALiveWorkerRuns(t *testing.T) {
 	require.ErrorIs(t, err, asynq.ErrTaskNotFound, "not enqueued a second time while its worker runs it")
 	close(release)
 	require.Eventually(t, func() bool {
-		var done bool
-		err := b.store.Pool().QueryRow(ctx, "SELECT done FROM job_tasks WHERE task_id = $1", shardID).Scan(&done)
-		return err == nil && done
+		out, err := b.repo.Outstanding(ctx, 0)
+		for _, o := range out {
+			if o.Task.ID == shardID {
+				return false
+			}
+		}
+		return err == nil
 	}, 10*time.Second, 50*time.Millisecond)
 	failed, err = r.Reap(ctx)
 	require.NoError(t, err)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -70,12 +69,7 @@ func setup(t *testing.T) *testBundle {
 // job creates a segment-search job row for a snapshot to belong to.
 func (b *testBundle) job(t *testing.T) string {
 	t.Helper()
-	var j jobs.Job
-	err := pgx.BeginFunc(context.Background(), b.db, func(tx pgx.Tx) error {
-		var err error
-		j, err = jobs.Create(context.Background(), tx, jobs.New{CompanyID: "C1", Type: jobs.TypeSegmentSearch})
-		return err
-	})
+	j, err := jobs.NewStore(postgres.NewJobs(b.db)).Create(context.Background(), jobs.New{CompanyID: "C1", Type: jobs.TypeSegmentSearch})
 	require.NoError(t, err)
 	return j.ID
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/segment"
@@ -22,5 +21,5 @@ func Start(ctx context.Context, d *jobs.Dispatcher, f segment.Filter, s segment.
 		Params: Params{Filter: f.Canonical(), Sort: s.String()},
 	}, func(id string) (*asynq.Task, string, error) {
 		return tasks.NewSegmentSearchTask(tasks.SegmentSearchPayload{JobPayload: tasks.JobPayload{JobID: id}})
-	}, func(pgx.Tx, jobs.Job) error { return nil })
+	}, nil)
 }

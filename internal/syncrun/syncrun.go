@@ -17,13 +17,13 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/scores"
 	"github.com/reactivation/reactivation/internal/search"
@@ -154,16 +154,14 @@ func (s *Service) Start(ctx context.Context, mode string, t jobs.Tenant, created
 		return jobs.Job{}, errs.E(errs.Invalid, "mode must be one of %s, got %q", strings.Join(Modes, ", "), mode)
 	}
 	job, err := s.dispatcher.Start(ctx, jobs.New{CompanyID: t.CompanyID, Type: typ, Params: map[string]string{"mode": mode}, CreatedBy: createdBy},
-		first, func(tx pgx.Tx, j jobs.Job) error {
-			_, err := tx.Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, mode)
+		first, func(ctx context.Context, j jobs.Job) error {
+			_, err := postgres.Conn(ctx, s.db).Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, mode)
 			return err
 		})
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "jobs_one_running_sync" {
-		running, _ := s.running(ctx, typ)
-		e := errs.E(errs.Conflict, "a %s sync is already running: job %s", mode, running)
-		e.Detail = map[string]any{"runningJobId": running}
-		return jobs.Job{}, e
+	var running *jobs.AlreadyRunning
+	if errors.As(err, &running) {
+		return jobs.Job{}, &errs.Error{Code: errs.Conflict, Message: fmt.Sprintf("a %s sync is already running: job %s", mode, running.JobID),
+			Detail: map[string]any{"runningJobId": running.JobID}, Err: err}
 	}
 	return job, err
 }
@@ -184,8 +182,8 @@ func (s *Service) StartRefresh(ctx context.Context, ids []string, t jobs.Tenant,
 		Params: map[string]any{"mode": ModeRefresh, "customers": len(ids), "ignored": ignored}, CreatedBy: createdBy},
 		func(id string) (*asynq.Task, string, error) {
 			return tasks.NewSyncRefreshTask(tasks.SyncRefreshPayload{JobPayload: tasks.JobPayload{JobID: id}, CustomerIDs: ids})
-		}, func(tx pgx.Tx, j jobs.Job) error {
-			_, err := tx.Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, ModeRefresh)
+		}, func(ctx context.Context, j jobs.Job) error {
+			_, err := postgres.Conn(ctx, s.db).Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, ModeRefresh)
 			return err
 		})
 }
@@ -202,12 +200,6 @@ func (s *Service) requireWatermark(ctx context.Context) error {
 		return errs.E(errs.Conflict, "no full sync has completed yet: run a full sync first")
 	}
 	return nil
-}
-
-func (s *Service) running(ctx context.Context, typ string) (string, error) {
-	var id string
-	err := s.db.QueryRow(ctx, "SELECT id FROM jobs WHERE type = $1 AND state IN ('queued', 'running') LIMIT 1", typ).Scan(&id)
-	return id, err
 }
 
 // Plan opens a full run: a new generation with load settings, key-range

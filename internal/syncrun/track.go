@@ -14,6 +14,7 @@ import (
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/source"
@@ -318,8 +319,8 @@ func (s *Service) startCatalog(ctx context.Context, products []string) (string, 
 		Params: map[string]any{"mode": ModeCatalog, "products": products}, CreatedBy: "change-tracking"},
 		func(id string) (*asynq.Task, string, error) {
 			return tasks.NewSyncCatalogTask(tasks.SyncCatalogPayload{JobPayload: tasks.JobPayload{JobID: id}, Products: products, Shard: -1})
-		}, func(tx pgx.Tx, j jobs.Job) error {
-			_, err := tx.Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, ModeCatalog)
+		}, func(ctx context.Context, j jobs.Job) error {
+			_, err := postgres.Conn(ctx, s.db).Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, ModeCatalog)
 			return err
 		})
 	if err != nil {
