@@ -149,26 +149,20 @@ func (f *fairnessBench) wait(ctx context.Context, ids []string) error {
 // maxRunning is the most jobs of ids that ran at once, from their rows'
 // started and finished times.
 func (f *fairnessBench) maxRunning(ctx context.Context, ids []string) (int, error) {
-	rows, err := f.h.deps.DB.Query(ctx, "SELECT started_at, finished_at FROM jobs WHERE id = ANY($1)", ids)
-	if err != nil {
-		return 0, err
-	}
 	type edge struct {
 		at    time.Time
 		delta int
 	}
 	var edges []edge
-	for rows.Next() {
-		var s, e time.Time
-		if err := rows.Scan(&s, &e); err != nil {
-			rows.Close()
+	for _, id := range ids {
+		j, err := f.h.deps.Jobs.GetAny(ctx, id)
+		if err != nil {
 			return 0, err
 		}
-		edges = append(edges, edge{s, 1}, edge{e, -1})
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, err
+		if j.StartedAt == nil || j.FinishedAt == nil {
+			return 0, fmt.Errorf("job %s has not run to its end", id)
+		}
+		edges = append(edges, edge{*j.StartedAt, 1}, edge{*j.FinishedAt, -1})
 	}
 	slices.SortFunc(edges, func(x, y edge) int {
 		if c := x.at.Compare(y.at); c != 0 {

@@ -21,7 +21,7 @@ func openScenario(ctx context.Context, env Env, cfg config.Config) (*app.Deps, e
 	if err != nil {
 		return nil, err
 	}
-	if _, err := d.DB.Exec(ctx, "UPDATE jobs SET state = 'canceled', finished_at = now() WHERE state IN ('queued', 'running')"); err != nil {
+	if _, err := d.Jobs.CancelActive(ctx); err != nil {
 		d.Close()
 		return nil, err
 	}
