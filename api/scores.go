@@ -6,11 +6,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/scores"
 )
 
 func (s *Server) scoresRoutes(g *gin.RouterGroup) {
-	store := scores.NewStore(s.deps.DB)
+	store := scores.NewStore(postgres.NewScores(s.deps.DB))
 	g.GET("/scores", func(c *gin.Context) {
 		t := tenantOf(c)
 		company := c.Query("companyId")

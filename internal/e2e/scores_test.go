@@ -14,6 +14,7 @@ import (
 
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/scores"
 	"github.com/reactivation/reactivation/internal/search"
@@ -122,7 +123,7 @@ func checkScores(t *testing.T, b *testBundle) {
 	ctx := context.Background()
 	gen, err := b.deps.Engine.Current(ctx)
 	require.NoError(t, err)
-	store := scores.NewStore(b.deps.DB)
+	store := scores.NewStore(postgres.NewScores(b.deps.DB))
 	set, err := store.Load(ctx, gen, b.cfg.Location)
 	require.NoError(t, err)
 	require.NotEmpty(t, set.Models)
@@ -352,7 +353,7 @@ func checkIncrementalScores(t *testing.T, b *testBundle, set *scores.Set, docs m
 	gen, err := b.deps.Engine.Current(ctx)
 	require.NoError(t, err)
 	require.Equal(t, set.Generation, gen)
-	after, err := scores.NewStore(b.deps.DB).Load(ctx, gen, b.cfg.Location)
+	after, err := scores.NewStore(postgres.NewScores(b.deps.DB)).Load(ctx, gen, b.cfg.Location)
 	require.NoError(t, err)
 	require.Equal(t, set.Models, after.Models, "an incremental sync keeps the generation's thresholds and parameters")
 

@@ -2,55 +2,43 @@ package scores
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reactivation/reactivation/internal/errs"
 )
 
-// Store keeps models in the service database, per generation. Safe for
-// concurrent use.
-type Store struct {
-	db *pgxpool.Pool
+// Repository keeps models per generation. The postgres adapter
+// implements it.
+type Repository interface {
+	// SaveModels writes the models of generation gen, replacing any it
+	// had, at once.
+	SaveModels(ctx context.Context, gen string, models []*Model) error
+	// HasModels reports whether generation gen has saved models.
+	HasModels(ctx context.Context, gen string) (bool, error)
+	// LoadModels returns the models of generation gen (none when it has
+	// none).
+	LoadModels(ctx context.Context, gen string) ([]*Model, error)
+	// PruneModels deletes the models of every generation but keep.
+	PruneModels(ctx context.Context, keep string) error
 }
 
-// NewStore returns a Store over the service database.
-func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
+// Store keeps models in a Repository, per generation. Safe for concurrent
+// use.
+type Store struct {
+	repo Repository
+}
+
+// NewStore returns a Store over repo.
+func NewStore(repo Repository) *Store { return &Store{repo: repo} }
 
 // Save writes the models of generation gen, replacing any it had.
 func (s *Store) Save(ctx context.Context, gen string, models map[string]*Model) error {
-	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM score_models WHERE generation = $1", gen); err != nil {
-			return err
-		}
-		for _, m := range models {
-			groups, err := json.Marshal(m.Groups)
-			if err != nil {
-				return err
-			}
-			var r, alpha, a, b *float64
-			if m.Params != nil {
-				r, alpha, a, b = &m.Params.R, &m.Params.Alpha, &m.Params.A, &m.Params.B
-			}
-			var fallback *string
-			if m.Fallback != "" {
-				fallback = &m.Fallback
-			}
-			if _, err := tx.Exec(ctx, `INSERT INTO score_models (generation, company_id, as_of, business_date, customers, prospects,
-				recency_cuts, frequency_cuts, monetary_cuts, groups, r, alpha, a, b, fallback, fit_seconds)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
-				gen, m.CompanyID, m.AsOf, m.BusinessDate, m.Customers, m.Prospects,
-				m.Recency[:], m.Frequency[:], m.Monetary[:], groups, r, alpha, a, b, fallback, m.FitSeconds); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	list := make([]*Model, 0, len(models))
+	for _, m := range models {
+		list = append(list, m)
+	}
+	if err := s.repo.SaveModels(ctx, gen, list); err != nil {
 		return fmt.Errorf("scores: save generation %s: %w", gen, err)
 	}
 	return nil
@@ -58,43 +46,23 @@ func (s *Store) Save(ctx context.Context, gen string, models map[string]*Model) 
 
 // Has reports whether generation gen has saved models.
 func (s *Store) Has(ctx context.Context, gen string) (bool, error) {
-	var ok bool
-	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM score_models WHERE generation = $1)", gen).Scan(&ok)
-	return ok, err
+	ok, err := s.repo.HasModels(ctx, gen)
+	if err != nil {
+		return false, fmt.Errorf("scores: generation %s: %w", gen, err)
+	}
+	return ok, nil
 }
 
 // Load returns the models of generation gen, scoring days in loc. A
 // generation without models is an empty Set (no scores).
 func (s *Store) Load(ctx context.Context, gen string, loc *time.Location) (*Set, error) {
-	rows, err := s.db.Query(ctx, `SELECT company_id, as_of, business_date, customers, prospects,
-		recency_cuts, frequency_cuts, monetary_cuts, groups, r, alpha, a, b, coalesce(fallback, ''), fit_seconds
-		FROM score_models WHERE generation = $1`, gen)
+	models, err := s.repo.LoadModels(ctx, gen)
 	if err != nil {
 		return nil, fmt.Errorf("scores: load generation %s: %w", gen, err)
 	}
-	defer rows.Close()
 	set := &Set{Generation: gen, Models: map[string]*Model{}, Location: loc}
-	for rows.Next() {
-		var m Model
-		var rc, fc, mc []int64
-		var r, alpha, a, b *float64
-		if err := rows.Scan(&m.CompanyID, &m.AsOf, &m.BusinessDate, &m.Customers, &m.Prospects,
-			&rc, &fc, &mc, &m.Groups, &r, &alpha, &a, &b, &m.Fallback, &m.FitSeconds); err != nil {
-			return nil, fmt.Errorf("scores: load generation %s: %w", gen, err)
-		}
-		if len(rc) != len(m.Recency) || len(fc) != len(m.Frequency) || len(mc) != len(m.Monetary) {
-			return nil, fmt.Errorf("scores: load generation %s: company %s has malformed cuts", gen, m.CompanyID)
-		}
-		copy(m.Recency[:], rc)
-		copy(m.Frequency[:], fc)
-		copy(m.Monetary[:], mc)
-		if r != nil && alpha != nil && a != nil && b != nil {
-			m.Params = &Params{R: *r, Alpha: *alpha, A: *a, B: *b}
-		}
-		set.Models[m.CompanyID] = &m
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("scores: load generation %s: %w", gen, err)
+	for _, m := range models {
+		set.Models[m.CompanyID] = m
 	}
 	return set, nil
 }
@@ -115,7 +83,7 @@ func (s *Store) Company(ctx context.Context, gen, company string, loc *time.Loca
 
 // Prune deletes the models of every generation but keep.
 func (s *Store) Prune(ctx context.Context, keep string) error {
-	if _, err := s.db.Exec(ctx, "DELETE FROM score_models WHERE generation <> $1", keep); err != nil {
+	if err := s.repo.PruneModels(ctx, keep); err != nil {
 		return fmt.Errorf("scores: prune: %w", err)
 	}
 	return nil

@@ -118,7 +118,7 @@ func New(p Params) *Service {
 	}
 	return &Service{db: p.DB, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher,
 		jobs: p.Dispatcher.Store(), log: p.Log, cfg: cfg, notifier: p.Notifier,
-		scores: scores.NewStore(p.DB), scoreSets: map[string]*scores.Set{}}
+		scores: scores.NewStore(postgres.NewScores(p.DB)), scoreSets: map[string]*scores.Set{}}
 }
 
 // Start creates a full, incremental or reconcile sync job and enqueues its
