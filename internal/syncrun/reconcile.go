@@ -204,23 +204,56 @@ func (s *Service) reconcileRange(ctx context.Context, lo, hi string) (Drift, err
 		return d, err
 	}
 	d.Missing, d.Stale, d.Extra = int64(len(missing)), int64(len(stale)), int64(len(extra))
-	for _, batch := range [][]profile.Profile{missing, stale} {
-		for start := 0; start < len(batch); start += s.cfg.BatchSize {
-			chunk := batch[start:min(start+s.cfg.BatchSize, len(batch))]
-			if err := s.engine.Upsert(ctx, chunk); err != nil {
-				return d, fmt.Errorf("repair: %w", err)
-			}
-			metrics.DocumentsIndexed.WithLabelValues(ModeReconcile).Add(float64(len(chunk)))
-			d.Repaired += int64(len(chunk))
+	if len(missing)+len(stale)+len(extra) == 0 {
+		return d, nil
+	}
+	n, err := s.repair(ctx, append(missing, stale...), extra)
+	d.Repaired = n
+	return d, err
+}
+
+// repair writes profiles and deletes extra documents in the serving
+// generation as the incremental sync does: profiles scored with the
+// generation's scores and tracked, deleted documents forgotten, so the
+// next change-tracking pass sees them like any other. It returns how many
+// documents it wrote or deleted.
+func (s *Service) repair(ctx context.Context, profiles []profile.Profile, extra []search.Tombstone) (int64, error) {
+	gen, err := s.engine.Current(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("repair: %w", err)
+	}
+	score, err := s.upsertScorer(ctx, gen)
+	if err != nil {
+		return 0, fmt.Errorf("repair: %w", err)
+	}
+	var n int64
+	for start := 0; start < len(profiles); start += s.cfg.BatchSize {
+		chunk := profiles[start:min(start+s.cfg.BatchSize, len(profiles))]
+		for i := range chunk {
+			score(&chunk[i])
 		}
+		if err := s.write(ctx, gen, chunk); err != nil {
+			return n, fmt.Errorf("repair: %w", err)
+		}
+		metrics.DocumentsIndexed.WithLabelValues(ModeReconcile).Add(float64(len(chunk)))
+		n += int64(len(chunk))
 	}
 	if len(extra) > 0 {
 		if err := s.engine.Delete(ctx, extra); err != nil {
-			return d, fmt.Errorf("repair: delete extra documents: %w", err)
+			return n, fmt.Errorf("repair: delete extra documents: %w", err)
 		}
-		d.Repaired += int64(len(extra))
+		byVersion := map[int64][]search.Tombstone{}
+		for _, t := range extra {
+			byVersion[t.Version] = append(byVersion[t.Version], t)
+		}
+		for _, tombs := range byVersion {
+			if err := s.untrack(ctx, gen, tombs); err != nil {
+				return n, fmt.Errorf("repair: %w", err)
+			}
+		}
+		n += int64(len(extra))
 	}
-	return d, nil
+	return n, nil
 }
 
 // locate looks up by id the customers this range of the index lacks:
