@@ -79,9 +79,9 @@ func TestScanIndexDocValues(t *testing.T) {
 		for _, h := range hits {
 			require.Empty(t, h.ID)
 			require.Empty(t, h.Source)
-			require.Len(t, h.Fields, 1)
-			require.Len(t, h.Fields["customerId"], 1)
-			id := h.Fields["customerId"][0]
+			require.Empty(t, h.Fields.CompanyID, "only the fields asked for")
+			require.Len(t, h.Fields.CustomerID, 1)
+			id := h.Fields.CustomerID[0]
 			require.NotContains(t, seen, id, "each document once")
 			seen[id] = true
 		}

@@ -207,7 +207,7 @@ func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string,
 	}
 	if idScroll(fields) {
 		s.Source, s.DocValues = nil, slices.Compact(slices.Sorted(slices.Values(fields)))
-		decode = func(hits []Hit) ([]profile.Profile, error) { return decodeIDs(hits, len(s.DocValues)) }
+		decode = func(hits []Hit) ([]profile.Profile, error) { return decodeIDs(hits, s.DocValues) }
 	}
 	err := ScanIndex(ctx, e.client, s, func(hits []Hit) error {
 		customers, err := decode(hits)
@@ -222,14 +222,11 @@ func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string,
 	return err
 }
 
-// idFields are the profile's single-valued keyword fields: a scan asking
-// for these only reads them from doc values.
-var idFields = map[string]bool{"customerId": true, "companyId": true}
-
-// idScroll reports whether fields are all id fields.
+// idScroll reports whether fields are all id fields, those HitFields
+// holds.
 func idScroll(fields []string) bool {
 	for _, f := range fields {
-		if !idFields[f] {
+		if f != "customerId" && f != "companyId" {
 			return false
 		}
 	}
@@ -237,23 +234,19 @@ func idScroll(fields []string) bool {
 }
 
 // decodeIDs reads the id fields of doc-value hits, each of which must
-// carry the want fields asked for.
-func decodeIDs(hits []Hit, want int) ([]profile.Profile, error) {
+// carry one value of every field asked for.
+func decodeIDs(hits []Hit, fields []string) ([]profile.Profile, error) {
 	customers := make([]profile.Profile, len(hits))
 	for i, h := range hits {
-		if len(h.Fields) != want {
-			return nil, fmt.Errorf("decode customer: %d of the %d fields asked", len(h.Fields), want)
-		}
-		for field, values := range h.Fields {
+		for _, f := range fields {
+			values, dst := h.Fields.CustomerID, &customers[i].CustomerID
+			if f == "companyId" {
+				values, dst = h.Fields.CompanyID, &customers[i].CompanyID
+			}
 			if len(values) != 1 {
-				return nil, fmt.Errorf("decode customer: %d values of %s", len(values), field)
+				return nil, fmt.Errorf("decode customer: %d values of %s", len(values), f)
 			}
-			switch field {
-			case "customerId":
-				customers[i].CustomerID = values[0]
-			case "companyId":
-				customers[i].CompanyID = values[0]
-			}
+			*dst = values[0]
 		}
 	}
 	return customers, nil
