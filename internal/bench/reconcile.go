@@ -156,7 +156,7 @@ func reconcileOnce(ctx context.Context, d *app.Deps) (syncrun.Drift, time.Durati
 	if err != nil {
 		return out, 0, err
 	}
-	done, err := waitFinal(ctx, d.Jobs, job.ID, 30*time.Minute)
+	done, err := waitFinal(ctx, d.Jobs, job.ID, fullSyncTimeout)
 	if err != nil {
 		return out, 0, err
 	}

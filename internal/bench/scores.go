@@ -28,7 +28,7 @@ func fullSyncWithoutScores(ctx context.Context, env Env, cfg config.Config) (tim
 	if err != nil {
 		return 0, err
 	}
-	done, err := waitFinal(ctx, d.Jobs, job.ID, 30*time.Minute)
+	done, err := waitFinal(ctx, d.Jobs, job.ID, fullSyncTimeout)
 	if err != nil {
 		return 0, err
 	}

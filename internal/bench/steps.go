@@ -28,6 +28,10 @@ func openScenario(ctx context.Context, env Env, cfg config.Config) (*app.Deps, e
 	return d, nil
 }
 
+// fullSyncTimeout bounds the wait for a full sync: an 800k run on a busy
+// 2-core machine has taken over 30 minutes.
+const fullSyncTimeout = 2 * time.Hour
+
 // timeFullSync runs a full sync on d's workers, records its time (plan
 // to alias swap, as the job row records it) and rate in r, and returns
 // the job's id and the time.
@@ -36,7 +40,7 @@ func timeFullSync(ctx context.Context, d *app.Deps, r *Report) (string, time.Dur
 	if err != nil {
 		return "", 0, err
 	}
-	done, err := waitFinal(ctx, d.Jobs, job.ID, 30*time.Minute)
+	done, err := waitFinal(ctx, d.Jobs, job.ID, fullSyncTimeout)
 	if err != nil {
 		return "", 0, err
 	}
