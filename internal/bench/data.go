@@ -122,7 +122,11 @@ func claimRedisDB(ctx context.Context, opt *redis.Options, first int) (int, erro
 			rc.Close()
 			continue
 		}
-		if err := rc.FlushDB(ctx).Err(); err != nil {
+		// FLUSHDB takes the owner key too: set it again at once.
+		if err := rc.FlushDB(ctx).Err(); err == nil {
+			err = rc.Set(ctx, benchClaimKey, owner, benchClaimTTL).Err()
+		}
+		if err != nil {
 			rc.Close()
 			return 0, err
 		}
