@@ -76,6 +76,11 @@ func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 	}
 	cfg.SourceDatabaseURL = u.String()
 	service := fmt.Sprintf("bench_svc_%s_%d", env.Scenario, env.Customers)
+	if env.Engine == EnginePostgres {
+		// Its own jobs and sync state: a run on each engine at once never
+		// cancels the other's jobs.
+		service += "_pg"
+	}
 	if _, err := admin.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+service); err != nil {
 		return cfg, err
 	}
@@ -95,7 +100,7 @@ func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if ropt.DB, err = claimRedisDB(ctx, ropt, benchRedisDB(env.Scenario, env.Customers)); err != nil {
+	if ropt.DB, err = claimRedisDB(ctx, ropt, benchRedisDB(env.Scenario+env.Engine, env.Customers)); err != nil {
 		return cfg, err
 	}
 	cfg.RedisURL = fmt.Sprintf("redis://%s/%d", ropt.Addr, ropt.DB)
