@@ -51,7 +51,9 @@ type Config struct {
 	Alias string
 	// ShardSize is the number of customers per full-sync shard (default 20000).
 	ShardSize int
-	// BatchSize is the number of profiles per write to the engine (default 2000).
+	// BatchSize is the number of profiles per write to the engine (default
+	// 5000: one bulk request each, measured faster than 2000 and as fast
+	// as 10000 in docs/index-mapping.md).
 	BatchSize int
 	// Overlap is subtracted from the watermark so transactions that commit
 	// late are not missed (default 2 minutes).
@@ -108,7 +110,7 @@ func New(p Params) *Service {
 		cfg.ShardSize = 20000
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 2000
+		cfg.BatchSize = 5000
 	}
 	if cfg.Overlap <= 0 {
 		cfg.Overlap = 2 * time.Minute

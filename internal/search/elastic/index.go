@@ -141,11 +141,13 @@ func (e *Engine) bulk(ctx context.Context, index string, items []item, refresh s
 		var retry []item
 		var rejected, transport error
 		bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-			Client:     e.client,
-			Index:      index,
-			Refresh:    refresh,
+			Client:  e.client,
+			Index:   index,
+			Refresh: refresh,
+			// One request per call for the sync's batches (5,000
+			// documents of about 1.6 KB): docs/index-mapping.md.
 			NumWorkers: 1,
-			FlushBytes: 8 << 20,
+			FlushBytes: 16 << 20,
 			OnError: func(_ context.Context, err error) {
 				mu.Lock()
 				transport = errors.Join(transport, err)
