@@ -61,11 +61,14 @@ var ErrNoIndex = errors.New("no such index")
 // ScanIndex reads every document s matches, in index order, with the
 // scroll API: the query runs once, on one consistent view of the index
 // (documents written, moved or deleted meanwhile neither appear twice nor
-// go missing), in pages of s.Size given to fn one at a time. It stops at
-// the first error fn returns, and always releases the scroll. It is the
-// one scroll loop of the project: the engine's unordered Scan, the bench
-// and the tests read through it.
+// go missing), in pages of s.Size given to fn one at a time. The next
+// page is asked for while this one is decoded and handed over. It stops
+// at the first error fn returns, and always releases the scroll. It is
+// the one scroll loop of the project: the engine's unordered Scan, the
+// bench and the tests read through it.
 func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn func([]Hit) error) error {
+	ctx, cancel := context.WithCancel(ctx) // ends a page asked for ahead
+	defer cancel()
 	keepAlive := cmp.Or(s.KeepAlive, 2*time.Minute)
 	body := map[string]any{"sort": []string{"_doc"}, "size": cmp.Or(s.Size, DefaultScanSize)}
 	if s.Query != nil {
@@ -92,11 +95,15 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 	if s.Routing != "" {
 		opts = append(opts, search.WithRouting(s.Routing))
 	}
-	res, err := search(opts...)
+	raw, err := scrollPage(s.Index, true)(search(opts...))
+	if err != nil {
+		return err
+	}
+	next := func(id string) ([]byte, error) {
+		return scrollPage(s.Index, false)(client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(id),
+			client.Scroll.WithScroll(keepAlive), client.Scroll.WithFilterPath(filterPath...)))
+	}
 	var scrollID string
-	// read counts the hits handed to fn; total is the scroll's number of
-	// matches when the engine says it exactly, -1 otherwise.
-	var read, total int64 = 0, -1
 	defer func() {
 		if scrollID != "" {
 			if r, err := client.ClearScroll(client.ClearScroll.WithScrollID(scrollID)); err == nil {
@@ -104,18 +111,20 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 			}
 		}
 	}()
+	// read counts the hits handed to fn; total is the scroll's number of
+	// matches when the engine says it exactly, -1 otherwise.
+	var read, total int64 = 0, -1
 	for {
-		if err != nil {
-			return fmt.Errorf("scroll %s: %w", s.Index, err)
-		}
-		if res.StatusCode == http.StatusNotFound && scrollID == "" {
-			res.Body.Close()
-			return fmt.Errorf("scroll %s: %w", s.Index, ErrNoIndex)
-		}
-		if res.IsError() {
-			msg, _ := io.ReadAll(io.LimitReader(res.Body, 2048))
-			res.Body.Close()
-			return fmt.Errorf("scroll %s: %s: %s", s.Index, res.Status(), msg)
+		// The next page is asked for now when this one's scroll id can be
+		// read off its first bytes; otherwise after decoding it.
+		var ahead chan rawPage
+		if id := leadingScrollID(raw); id != "" {
+			scrollID = id
+			ahead = make(chan rawPage, 1)
+			go func() {
+				body, err := next(id)
+				ahead <- rawPage{body, err}
+			}()
 		}
 		var page struct {
 			ScrollID string `json:"_scroll_id"`
@@ -127,12 +136,10 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 				Hits []Hit `json:"hits"`
 			} `json:"hits"`
 		}
-		err = json.NewDecoder(res.Body).Decode(&page)
-		res.Body.Close()
-		if err != nil {
+		if err := json.Unmarshal(raw, &page); err != nil {
 			return fmt.Errorf("decode scroll page: %w", err)
 		}
-		if scrollID == "" && page.Hits.Total != nil && page.Hits.Total.Relation == "eq" {
+		if read == 0 && page.Hits.Total != nil && page.Hits.Total.Relation == "eq" {
 			total = page.Hits.Total.Value
 		}
 		scrollID = page.ScrollID
@@ -142,12 +149,64 @@ func ScanIndex(ctx context.Context, client *elasticsearch.Client, s Scroll, fn f
 		if err := fn(page.Hits.Hits); err != nil {
 			return err
 		}
-		// The first page's exact total saves asking for the empty page
+		// The first page's exact total saves waiting for the empty page
 		// that would end the scroll otherwise.
 		if read += int64(len(page.Hits.Hits)); total >= 0 && read >= total {
 			return nil
 		}
-		res, err = client.Scroll(client.Scroll.WithContext(ctx), client.Scroll.WithScrollID(scrollID), client.Scroll.WithScroll(keepAlive),
-			client.Scroll.WithFilterPath(filterPath...))
+		if ahead != nil {
+			r := <-ahead
+			raw, err = r.body, r.err
+		} else {
+			raw, err = next(scrollID)
+		}
+		if err != nil {
+			return err
+		}
 	}
+}
+
+// rawPage is a scroll page's body, or why there is none.
+type rawPage struct {
+	body []byte
+	err  error
+}
+
+// scrollPage returns a function reading a scroll response of index: its
+// body, or the engine's error (ErrNoIndex for a first page of an index
+// that does not exist).
+func scrollPage(index string, first bool) func(*esapi.Response, error) ([]byte, error) {
+	return func(res *esapi.Response, err error) ([]byte, error) {
+		if err != nil {
+			return nil, fmt.Errorf("scroll %s: %w", index, err)
+		}
+		defer res.Body.Close()
+		if res.StatusCode == http.StatusNotFound && first {
+			return nil, fmt.Errorf("scroll %s: %w", index, ErrNoIndex)
+		}
+		if res.IsError() {
+			msg, _ := io.ReadAll(io.LimitReader(res.Body, 2048))
+			return nil, fmt.Errorf("scroll %s: %s: %s", index, res.Status(), msg)
+		}
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			return nil, fmt.Errorf("scroll %s: read page: %w", index, err)
+		}
+		return body, nil
+	}
+}
+
+// leadingScrollID is the scroll id a response body starts with (the
+// engine writes _scroll_id first), "" when it does not start with one.
+func leadingScrollID(body []byte) string {
+	const key = `{"_scroll_id":"`
+	if !bytes.HasPrefix(body, []byte(key)) {
+		return ""
+	}
+	id := body[len(key):]
+	end := bytes.IndexByte(id, '"')
+	if end <= 0 || bytes.IndexByte(id[:end], '\\') >= 0 {
+		return ""
+	}
+	return string(id[:end])
 }
