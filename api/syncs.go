@@ -101,10 +101,7 @@ func (s *Server) indexFacts(ctx context.Context) gin.H {
 			facts["documents"] = n
 		}
 	}
-	var last *time.Time
-	_ = s.deps.DB.QueryRow(ctx, "SELECT greatest(last_full_at, last_incremental_at) FROM sync_state WHERE alias = $1",
-		s.deps.Config.IndexAlias).Scan(&last)
-	if last != nil {
+	if last, _ := s.deps.Sync.LastSyncAt(ctx); last != nil {
 		facts["lastSyncAgeSeconds"] = time.Since(*last).Seconds()
 	}
 	return facts

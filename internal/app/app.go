@@ -77,7 +77,8 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*Deps, error
 	d.Keys = auth.NewStore(postgres.NewKeys(d.DB))
 	d.Cache = cache.New(d.Redis, cfg.IndexAlias, cfg.SearchCacheTTL)
 	d.Sync = syncrun.New(syncrun.Params{
-		DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: log, Notifier: d.Cache,
+		DB: d.DB, Runs: postgres.NewSyncRuns(d.DB), Scores: postgres.NewScores(d.DB),
+		Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: log, Notifier: d.Cache,
 		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize,
 			Scores: cfg.ScoresEnabled, Location: cfg.Location},
 	})

@@ -190,7 +190,7 @@ func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.Deps)
 	}
 	fmt.Fprintln(env.Out, "indexing: full sync ...")
 	defer runWorker(ctx, env, cfg)()
-	svc := syncrun.New(syncrun.Params{DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: env.Log,
+	svc := syncrun.New(syncrun.Params{DB: d.DB, Runs: postgres.NewSyncRuns(d.DB), Scores: postgres.NewScores(d.DB), Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: env.Log,
 		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize}})
 	job, err := svc.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
 	if err != nil {

@@ -23,7 +23,6 @@ import (
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/metrics"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/scores"
 	"github.com/reactivation/reactivation/internal/search"
@@ -77,7 +76,11 @@ type Notifier interface {
 
 // Params are a Service's dependencies.
 type Params struct {
-	DB         *pgxpool.Pool // service database
+	DB *pgxpool.Pool // service database
+	// Runs keeps the runs and the sync state.
+	Runs Store
+	// Scores keeps the fitted score models per generation.
+	Scores     scores.Repository
 	Source     *pgxpool.Pool
 	Engine     search.Engine
 	Dispatcher *jobs.Dispatcher
@@ -90,6 +93,7 @@ type Params struct {
 // Service runs syncs. Safe for concurrent use.
 type Service struct {
 	db         *pgxpool.Pool
+	runs       Store
 	source     *pgxpool.Pool
 	engine     search.Engine
 	dispatcher *jobs.Dispatcher
@@ -118,9 +122,9 @@ func New(p Params) *Service {
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
-	return &Service{db: p.DB, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher,
+	return &Service{db: p.DB, runs: p.Runs, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher,
 		jobs: p.Dispatcher.Store(), log: p.Log, cfg: cfg, notifier: p.Notifier,
-		scores: scores.NewStore(postgres.NewScores(p.DB)), scoreSets: map[string]*scores.Set{}}
+		scores: scores.NewStore(p.Scores), scoreSets: map[string]*scores.Set{}}
 }
 
 // Start creates a full, incremental or reconcile sync job and enqueues its
@@ -157,8 +161,7 @@ func (s *Service) Start(ctx context.Context, mode string, t jobs.Tenant, created
 	}
 	job, err := s.dispatcher.Start(ctx, jobs.New{CompanyID: t.CompanyID, Type: typ, Params: map[string]string{"mode": mode}, CreatedBy: createdBy},
 		first, func(ctx context.Context, j jobs.Job) error {
-			_, err := postgres.Conn(ctx, s.db).Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, mode)
-			return err
+			return s.runs.InsertRun(ctx, j.ID, mode)
 		})
 	var running *jobs.AlreadyRunning
 	if errors.As(err, &running) {
@@ -185,18 +188,16 @@ func (s *Service) StartRefresh(ctx context.Context, ids []string, t jobs.Tenant,
 		func(id string) (*asynq.Task, string, error) {
 			return tasks.NewSyncRefreshTask(tasks.SyncRefreshPayload{JobPayload: tasks.JobPayload{JobID: id}, CustomerIDs: ids})
 		}, func(ctx context.Context, j jobs.Job) error {
-			_, err := postgres.Conn(ctx, s.db).Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, ModeRefresh)
-			return err
+			return s.runs.InsertRun(ctx, j.ID, ModeRefresh)
 		})
 }
 
 // requireWatermark is a Conflict until a full sync has completed: an
 // incremental sync has nothing to start from.
 func (s *Service) requireWatermark(ctx context.Context) error {
-	var ok bool
-	err := s.db.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM sync_state WHERE alias = $1 AND watermark IS NOT NULL)", s.cfg.Alias).Scan(&ok)
+	ok, err := s.runs.HasWatermark(ctx, s.cfg.Alias)
 	if err != nil {
-		return err
+		return fmt.Errorf("sync state: %w", err)
 	}
 	if !ok {
 		return errs.E(errs.Conflict, "no full sync has completed yet: run a full sync first")

@@ -14,7 +14,6 @@ import (
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/metrics"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/source"
@@ -320,8 +319,7 @@ func (s *Service) startCatalog(ctx context.Context, products []string) (string, 
 		func(id string) (*asynq.Task, string, error) {
 			return tasks.NewSyncCatalogTask(tasks.SyncCatalogPayload{JobPayload: tasks.JobPayload{JobID: id}, Products: products, Shard: -1})
 		}, func(ctx context.Context, j jobs.Job) error {
-			_, err := postgres.Conn(ctx, s.db).Exec(ctx, "INSERT INTO sync_runs (job_id, mode) VALUES ($1, $2)", j.ID, ModeCatalog)
-			return err
+			return s.runs.InsertRun(ctx, j.ID, ModeCatalog)
 		})
 	if err != nil {
 		return "", fmt.Errorf("start catalog re-enrichment: %w", err)

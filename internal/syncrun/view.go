@@ -2,8 +2,10 @@ package syncrun
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 )
 
@@ -35,17 +37,16 @@ func (s *Service) Get(ctx context.Context, t jobs.Tenant, id string) (Run, error
 	if err != nil {
 		return Run{}, err
 	}
-	r := Run{Job: job}
-	var gen *string
-	var planned, indexed, promoted *time.Time
-	err = s.db.QueryRow(ctx, `SELECT mode, generation, shards_done, shards_total, docs_indexed, watermark, planned_at, indexed_at, promoted_at
-		FROM sync_runs WHERE job_id = $1`, id).Scan(&r.Mode, &gen, &r.ShardsDone, &r.ShardsTotal, &r.Documents, &r.Watermark, &planned, &indexed, &promoted)
+	st, err := s.runs.RunStatus(ctx, id)
+	if errs.Is(err, errs.NotFound) {
+		return Run{}, jobs.NotFound(id) // a job, but not a sync's
+	}
 	if err != nil {
-		return Run{}, jobs.NotFound(id)
+		return Run{}, fmt.Errorf("sync run %s: %w", id, err)
 	}
-	if gen != nil {
-		r.Generation = *gen
-	}
+	r := Run{Job: job, Mode: st.Mode, Generation: st.Generation, ShardsDone: st.ShardsDone, ShardsTotal: st.ShardsTotal,
+		Documents: st.Documents, Watermark: st.Watermark}
+	planned, indexed, promoted := st.Planned, st.Indexed, st.Promoted
 	span := func(a, b *time.Time) *float64 {
 		if a == nil || b == nil {
 			return nil
@@ -62,4 +63,10 @@ func (s *Service) Get(ctx context.Context, t jobs.Tenant, id string) (Run, error
 		Total:  span(job.StartedAt, job.FinishedAt),
 	}
 	return r, nil
+}
+
+// LastSyncAt is when the last full or incremental sync of the alias
+// completed, nil before the first.
+func (s *Service) LastSyncAt(ctx context.Context) (*time.Time, error) {
+	return s.runs.LastSyncAt(ctx, s.cfg.Alias)
 }
