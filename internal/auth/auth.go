@@ -103,6 +103,8 @@ type Repository interface {
 	// stays revoked at its first time) and returns it; errs.NotFound when
 	// there is none.
 	RevokeKey(ctx context.Context, ref string) (Key, error)
+	// DeleteKeys deletes the keys ids.
+	DeleteKeys(ctx context.Context, ids []string) error
 }
 
 // Store issues and checks keys kept by a Repository. Safe for concurrent
@@ -186,6 +188,15 @@ func (s *Store) Revoke(ctx context.Context, ref string) (Key, error) {
 		return Key{}, fmt.Errorf("revoke key: %w", err)
 	}
 	return k, nil
+}
+
+// Delete deletes the keys ids outright (a benchmark's temporary keys);
+// Revoke is how a key in use ends.
+func (s *Store) Delete(ctx context.Context, ids []string) error {
+	if err := s.repo.DeleteKeys(ctx, ids); err != nil {
+		return fmt.Errorf("delete keys: %w", err)
+	}
+	return nil
 }
 
 // ScopeStrings returns scopes as strings, for storage.

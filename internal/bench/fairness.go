@@ -13,6 +13,7 @@ import (
 	"github.com/reactivation/reactivation/internal/auth"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
 )
 
 func init() {
@@ -255,8 +256,15 @@ func runFairness(ctx context.Context, env Env, r *Report) error {
 		return err
 	}
 	var files int
-	if err := f.h.deps.DB.QueryRow(ctx, "SELECT count(DISTINCT export_id) FROM export_chunks WHERE export_id = ANY($1)", ids).Scan(&files); err != nil {
-		return err
+	exports := postgres.NewExports(f.h.deps.DB)
+	for _, id := range ids {
+		_, ok, err := exports.Chunk(ctx, id, 0)
+		if err != nil {
+			return err
+		}
+		if ok {
+			files++
+		}
 	}
 	if files != len(ids) {
 		return fmt.Errorf("%d of %d capped exports have a file", files, len(ids))

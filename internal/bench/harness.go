@@ -148,7 +148,7 @@ func (h *apiHarness) startWorker(ctx context.Context) error {
 // deletes the keys made.
 func (h *apiHarness) close() {
 	if len(h.keyIDs) > 0 {
-		_, _ = h.deps.DB.Exec(context.Background(), "DELETE FROM api_keys WHERE id = ANY($1)", h.keyIDs)
+		_ = h.deps.Keys.Delete(context.Background(), h.keyIDs)
 	}
 	if h.client != nil {
 		h.client.CloseIdleConnections()

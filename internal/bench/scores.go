@@ -8,6 +8,8 @@ import (
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/scores"
 	"github.com/reactivation/reactivation/internal/syncrun"
 )
 
@@ -44,15 +46,24 @@ func reportScores(ctx context.Context, env Env, d *app.Deps, jobID string, with,
 	r.Add("full_sync_without_scores_seconds", without.Seconds(), "s")
 	r.Add("full_sync_with_scores_seconds", with.Seconds(), "s")
 	r.AtMost("full_sync_with_over_without_scores", with.Seconds()/without.Seconds(), 1.10)
-	var company string
-	var customers int64
-	var fit float64
-	err := d.DB.QueryRow(ctx, `SELECT m.company_id, m.customers, m.fit_seconds FROM score_models m
-		JOIN sync_runs s ON s.generation = m.generation WHERE s.job_id = $1
-		ORDER BY m.customers DESC, m.company_id LIMIT 1`, jobID).Scan(&company, &customers, &fit)
+	run, err := d.Sync.Get(ctx, jobs.Tenant{Admin: true}, jobID)
 	if err != nil {
 		return fmt.Errorf("scores of the largest company: %w", err)
 	}
+	set, err := scores.NewStore(postgres.NewScores(d.DB)).Load(ctx, run.Generation, d.Config.Location)
+	if err != nil {
+		return fmt.Errorf("scores of the largest company: %w", err)
+	}
+	var largest *scores.Model
+	for _, m := range set.Models {
+		if largest == nil || m.Customers > largest.Customers || m.Customers == largest.Customers && m.CompanyID < largest.CompanyID {
+			largest = m
+		}
+	}
+	if largest == nil {
+		return fmt.Errorf("scores of the largest company: generation %s has no models", run.Generation)
+	}
+	company, customers, fit := largest.CompanyID, largest.Customers, largest.FitSeconds
 	r.Add("bgnbd_fit_seconds_largest_company", fit, "s")
 	r.Add("bgnbd_largest_company_customers", float64(customers), "customers")
 	fmt.Fprintf(env.Out, "largest company %s: %d customers, BG/NBD fit %.3fs\n", company, customers, fit)

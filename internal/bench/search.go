@@ -16,9 +16,11 @@ import (
 
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/search/elastic"
 	"github.com/reactivation/reactivation/internal/segment"
+	"github.com/reactivation/reactivation/internal/snapshot"
 )
 
 func init() {
@@ -266,10 +268,8 @@ func largeSegment(ctx context.Context, env Env, h *apiHarness, key string, r *Re
 		return fmt.Errorf("segment search: %s: %.300s", res.Status, b)
 	}
 	defer func() {
-		for _, table := range []string{"segment_snapshot_rows", "segment_snapshots"} {
-			if _, err := h.deps.DB.Exec(context.WithoutCancel(ctx), "DELETE FROM "+table+" WHERE job_id = $1", acc.JobID); err != nil {
-				env.Log.Warn("drop the bench snapshot", zap.String("job", acc.JobID), zap.Error(err))
-			}
+		if err := snapshot.NewStore(postgres.NewSnapshots(h.deps.DB)).Drop(context.WithoutCancel(ctx), acc.JobID); err != nil {
+			env.Log.Warn("drop the bench snapshot", zap.String("job", acc.JobID), zap.Error(err))
 		}
 	}()
 	var status struct {

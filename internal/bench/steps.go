@@ -47,10 +47,11 @@ func timeFullSync(ctx context.Context, d *app.Deps, r *Report) (string, time.Dur
 	if done.State != jobs.Succeeded {
 		return "", 0, fmt.Errorf("full sync %s: %s", done.State, done.Error)
 	}
-	var docs int64
-	if err := d.DB.QueryRow(ctx, "SELECT docs_indexed FROM sync_runs WHERE job_id = $1", job.ID).Scan(&docs); err != nil {
+	run, err := d.Sync.Get(ctx, jobs.Tenant{Admin: true}, job.ID)
+	if err != nil {
 		return "", 0, err
 	}
+	docs := run.Documents
 	full := done.FinishedAt.Sub(*done.StartedAt)
 	r.Add("full_sync_seconds", full.Seconds(), "s")
 	r.Add("full_sync_documents_per_second", float64(docs)/full.Seconds(), "docs/s")

@@ -66,6 +66,12 @@ func (r *Keys) RevokeKey(ctx context.Context, ref string) (auth.Key, error) {
 	return k.Key, notFound(err, "revoke key", errs.E(errs.NotFound, "no such key"))
 }
 
+// DeleteKeys implements auth.Repository.
+func (r *Keys) DeleteKeys(ctx context.Context, ids []string) error {
+	_, err := conn(ctx, r.db).Exec(ctx, "DELETE FROM api_keys WHERE id = ANY($1)", ids)
+	return translate(err, "delete keys")
+}
+
 const keyColumns = `id, name, prefix, coalesce(company_id, ''), admin, scopes, created_at, revoked_at, last_used_at, secret_hash`
 
 const selectKeys = `SELECT ` + keyColumns + ` FROM api_keys`

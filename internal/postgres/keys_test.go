@@ -46,6 +46,10 @@ func TestKeysRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	require.NotNil(t, list[0].LastUsedAt)
+
+	require.NoError(t, keys.DeleteKeys(b.ctx, []string{"k1", "other"}))
+	_, err = keys.KeyByPrefix(b.ctx, "abcdef")
+	require.True(t, errs.Is(err, errs.NotFound), "deleted: %v", err)
 }
 
 // TestOutageIsUnavailable checks the translation of a database that cannot

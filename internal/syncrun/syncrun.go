@@ -107,8 +107,12 @@ type Service struct {
 	scoreSets map[string]*scores.Set
 }
 
-// New returns a Service with defaults filled in.
+// New returns a Service with defaults filled in. Params.Runs and
+// Params.Scores are required.
 func New(p Params) *Service {
+	if p.Runs == nil || p.Scores == nil {
+		panic("syncrun: New needs Params.Runs and Params.Scores (postgres.NewSyncRuns, postgres.NewScores)")
+	}
 	cfg := p.Config
 	if cfg.ShardSize <= 0 {
 		cfg.ShardSize = 20000
