@@ -128,7 +128,8 @@ func claimRedisDB(ctx context.Context, opt *redis.Options, first int) (int, erro
 			continue
 		}
 		// FLUSHDB takes the owner key too: set it again at once.
-		if err := rc.FlushDB(ctx).Err(); err == nil {
+		err = rc.FlushDB(ctx).Err()
+		if err == nil {
 			err = rc.Set(ctx, benchClaimKey, owner, benchClaimTTL).Err()
 		}
 		if err != nil {

@@ -73,8 +73,7 @@ func (t *Tx) InTx(ctx context.Context, f func(ctx context.Context) error) error 
 // Querier runs statements: a pool or a transaction.
 type Querier = querier
 
-// Conn returns the transaction ctx carries (see InTx), or pool.
-//
-// Deprecated: only for the service-database SQL not moved into this
-// package yet; it goes with the last of it.
+// Conn returns the transaction ctx carries (see InTx), or pool. It is
+// transitional: only the service-database SQL not yet moved into this
+// package (campaigns) uses it, and it goes with the last of it.
 func Conn(ctx context.Context, pool *pgxpool.Pool) Querier { return conn(ctx, pool) }
