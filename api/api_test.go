@@ -26,7 +26,7 @@ import (
 )
 
 type testBundle struct {
-	deps *app.Deps
+	deps *app.App
 	srv  *httptest.Server
 }
 
@@ -44,7 +44,7 @@ func setup(t *testing.T) *testBundle {
 	t.Cleanup(deps.Close)
 	// A company key's refresh reads the source to keep its own customers.
 	require.NoError(t, source.CreateSchema(ctx, deps.Source))
-	srv := httptest.NewServer(api.New(deps).Handler())
+	srv := httptest.NewServer(api.New(deps.APIParams()).Handler())
 	t.Cleanup(srv.Close)
 	return &testBundle{deps: deps, srv: srv}
 }

@@ -31,7 +31,7 @@ var campaignAssets embed.FS
 // export scope (they lead to contacting people), reading needs search, and
 // the company's control group needs admin.
 func (s *Server) campaignRoutes(v1 *gin.RouterGroup) {
-	h := campaignHandlers{svc: s.campaigns()}
+	h := campaignHandlers{svc: s.deps.Campaigns}
 	export, search := v1.Group("", require(auth.ScopeExport)), v1.Group("", require(auth.ScopeSearch))
 	export.POST("/campaigns", s.idempotent(), h.create)
 	search.GET("/campaigns", h.list)
@@ -40,13 +40,6 @@ func (s *Server) campaignRoutes(v1 *gin.RouterGroup) {
 	search.GET("/campaigns/:id/report", h.report)
 	export.POST("/campaigns/:id/events", h.events)
 	v1.PUT("/companies/:companyId/control-group", require(auth.ScopeAdmin), h.controlGroup)
-}
-
-// campaigns returns the API's campaign service (no engine: it freezes
-// nothing itself).
-func (s *Server) campaigns() *campaign.Service {
-	return campaign.NewService(campaign.Params{DB: s.deps.DB, Source: s.deps.Source, Dispatcher: s.deps.Dispatcher,
-		Log: s.log, Config: campaign.Config{Location: s.deps.Config.Location}})
 }
 
 type campaignHandlers struct{ svc *campaign.Service }

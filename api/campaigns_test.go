@@ -39,7 +39,7 @@ func (b *testBundle) withDemoAndWorker(t *testing.T, n int) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = workers.New(b.deps).Run(wctx)
+		_ = workers.New(b.deps.WorkerParams()).Run(wctx)
 	}()
 	t.Cleanup(func() { stop(); <-done })
 	res, body := b.do(t, "POST", "/api/v1/syncs", b.key(t, ""), map[string]any{"mode": "full"})

@@ -108,7 +108,7 @@ func faultSetup(t *testing.T) *faultBundle {
 	deps, err := app.Open(ctx, cfg, zaptest.NewLogger(t))
 	require.NoError(t, err)
 	t.Cleanup(deps.Close)
-	srv := httptest.NewServer(api.New(deps).Handler())
+	srv := httptest.NewServer(api.New(deps.APIParams()).Handler())
 	t.Cleanup(srv.Close)
 	b := &testBundle{deps: deps, srv: srv}
 	comp1, admin := b.key(t, "COMP001"), b.key(t, "")
@@ -116,7 +116,7 @@ func faultSetup(t *testing.T) *faultBundle {
 	// A worker builds the index, an export and a snapshot, then stops.
 	workerCtx, stopWorker := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
-	go func() { stopped <- workers.New(deps).Run(workerCtx) }()
+	go func() { stopped <- workers.New(deps.WorkerParams()).Run(workerCtx) }()
 	wait := func(id string) {
 		t.Helper()
 		deadline := time.Now().Add(3 * time.Minute)

@@ -14,16 +14,13 @@ import (
 	"github.com/reactivation/reactivation/internal/campaign"
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/segment"
 )
 
 // exportRoutes registers the export routes: start, status, download,
 // delete, and the audit log for admin keys.
 func (s *Server) exportRoutes(g *gin.RouterGroup) {
-	svc := export.New(export.Params{Jobs: s.deps.Jobs, Exports: postgres.NewExports(s.deps.DB), Dispatcher: s.deps.Dispatcher, Log: s.log,
-		Config: export.Config{Retention: s.deps.Config.ExportRetention, Location: s.deps.Config.Location}})
-	h := exportHandlers{svc: svc, campaigns: campaignHandlers{svc: s.campaigns()}}
+	h := exportHandlers{svc: s.deps.Exports, campaigns: campaignHandlers{svc: s.deps.Campaigns}}
 	g.POST("/exports", s.idempotent(), h.start)
 	g.GET("/exports/audit", h.audit)
 	g.GET("/exports/:id", h.get)

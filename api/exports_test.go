@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/profile"
-	"github.com/reactivation/reactivation/workers"
 )
 
 // indexProfiles serves n customers, a third of them COMP002's.
@@ -43,7 +42,7 @@ func (b *testBundle) runExport(t *testing.T, id string) {
 	t.Helper()
 	_, err := b.deps.Jobs.Start(context.Background(), id)
 	require.NoError(t, err)
-	require.NoError(t, workers.NewExportService(b.deps).Run(context.Background(), id))
+	require.NoError(t, b.deps.Exports.Run(context.Background(), id))
 }
 
 // deleteExport deletes an export and returns its status afterwards.

@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/idempotency"
-	"github.com/reactivation/reactivation/internal/postgres"
 )
 
 // idempotencyWait is how long a duplicate of a request still running
@@ -31,7 +30,7 @@ const idempotencyWait = 10 * time.Second
 //
 //	g.POST("/exports", s.idempotent(), h.start)
 func (s *Server) idempotent() gin.HandlerFunc {
-	store := idempotency.NewStore(postgres.NewIdempotency(s.deps.DB), idempotency.Config{})
+	store := s.deps.Idempotency
 	return func(c *gin.Context) {
 		key := c.GetHeader("Idempotency-Key")
 		if key == "" {

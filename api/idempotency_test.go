@@ -48,7 +48,7 @@ func (b *testBundle) countJobs(t *testing.T, typ string) int {
 func TestIdempotencyKeyReplaysTheFirstAnswer(t *testing.T) {
 	b := setup(t)
 	comp1, comp2, admin := b.key(t, "COMP001"), b.key(t, "COMP002"), b.key(t, "")
-	replica := httptest.NewServer(api.New(b.deps).Handler())
+	replica := httptest.NewServer(api.New(b.deps.APIParams()).Handler())
 	t.Cleanup(replica.Close)
 
 	routes := []struct{ path, key, body, other, jobType string }{
@@ -120,7 +120,7 @@ func TestIdempotencyKeyReplaysTheFirstAnswer(t *testing.T) {
 func TestConcurrentDuplicatesCreateOnce(t *testing.T) {
 	b := setup(t)
 	comp1 := b.key(t, "COMP001")
-	replica := httptest.NewServer(api.New(b.deps).Handler())
+	replica := httptest.NewServer(api.New(b.deps.APIParams()).Handler())
 	t.Cleanup(replica.Close)
 	body := `{"filter":{"city":"Cartago"}}`
 	var wg sync.WaitGroup

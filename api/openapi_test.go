@@ -90,7 +90,7 @@ var ginParam = regexp.MustCompile(`:(\w+)`)
 // /monitoring forwards to it are Asynqmon's, not ours.
 func TestSpecDocumentsEveryRoute(t *testing.T) {
 	b := specSetup(t)
-	engine, ok := api.New(b.deps).Handler().(*gin.Engine)
+	engine, ok := api.New(b.deps.APIParams()).Handler().(*gin.Engine)
 	require.True(t, ok, "the handler is a gin engine")
 	var served []string
 	for _, r := range engine.Routes() {
@@ -247,7 +247,7 @@ func (b *specBundle) seedDemo(t *testing.T) demoFixture {
 
 	workerCtx, cancelWorker := context.WithCancel(ctx)
 	stopped := make(chan error, 1)
-	go func() { stopped <- workers.New(b.deps).Run(workerCtx) }()
+	go func() { stopped <- workers.New(b.deps.WorkerParams()).Run(workerCtx) }()
 	stopWorker := sync.OnceValue(func() error {
 		cancelWorker()
 		return <-stopped
@@ -459,7 +459,7 @@ func TestResponsesMatchTheSpec(t *testing.T) {
 
 	// A key over its budget: 429 with Retry-After.
 	t.Run("rate limited", func(t *testing.T) {
-		limited := b.variant(t, func(d *app.Deps) { d.Config.RateLimitPerMinute, d.Config.RateLimitBurst = 1, 1 })
+		limited := b.variant(t, func(d *app.App) { d.Config.RateLimitPerMinute, d.Config.RateLimitBurst = 1, 1 })
 		keys := map[string]string{"k": limited.key(t, "COMP001")}
 		c := specCase{method: "GET", path: "/api/v1/jobs", key: "k"}
 		res, _ := limited.call(t, c, keys, ids)
@@ -471,7 +471,7 @@ func TestResponsesMatchTheSpec(t *testing.T) {
 
 	// No search engine: readiness and search answer 503.
 	t.Run("unavailable", func(t *testing.T) {
-		degraded := b.variant(t, func(d *app.Deps) { d.Engine = nil })
+		degraded := b.variant(t, func(d *app.App) { d.Engine = nil })
 		res, _ := degraded.call(t, specCase{method: "GET", path: "/readyz"}, f.keys, ids)
 		require.Equal(t, http.StatusOK, res.StatusCode, "degraded, still serving PostgreSQL routes")
 		res, _ = degraded.call(t, specCase{method: "GET", path: "/readyz?strict=1"}, f.keys, ids)
@@ -483,11 +483,11 @@ func TestResponsesMatchTheSpec(t *testing.T) {
 
 // variant serves the same dependencies, changed by change, on a server of
 // its own.
-func (b *specBundle) variant(t *testing.T, change func(*app.Deps)) *specBundle {
+func (b *specBundle) variant(t *testing.T, change func(*app.App)) *specBundle {
 	t.Helper()
 	deps := *b.deps
 	change(&deps)
-	srv := httptest.NewServer(api.New(&deps).Handler())
+	srv := httptest.NewServer(api.New(deps.APIParams()).Handler())
 	t.Cleanup(srv.Close)
 	return &specBundle{testBundle: &testBundle{deps: &deps, srv: srv}, doc: b.doc, router: b.router}
 }

@@ -6,12 +6,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/reactivation/reactivation/internal/errs"
-	"github.com/reactivation/reactivation/internal/postgres"
-	"github.com/reactivation/reactivation/internal/scores"
 )
 
 func (s *Server) scoresRoutes(g *gin.RouterGroup) {
-	store := scores.NewStore(postgres.NewScores(s.deps.DB))
+	store := s.deps.Scores
 	g.GET("/scores", func(c *gin.Context) {
 		t := tenantOf(c)
 		company := c.Query("companyId")

@@ -10,28 +10,71 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/hibiken/asynq"
 	asynqmetrics "github.com/hibiken/asynq/x/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/auth"
+	"github.com/reactivation/reactivation/internal/cache"
+	"github.com/reactivation/reactivation/internal/campaign"
+	"github.com/reactivation/reactivation/internal/config"
+	"github.com/reactivation/reactivation/internal/export"
+	"github.com/reactivation/reactivation/internal/idempotency"
+	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/scores"
+	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/segsearch"
+	"github.com/reactivation/reactivation/internal/syncrun"
 )
+
+// Params are exactly what the API uses; cmd (through internal/app) fills
+// them with the process's services, each built once.
+type Params struct {
+	Config config.Config
+	Log    *zap.Logger
+	// Check pings each dependency by name for /readyz; nil errors mean
+	// healthy.
+	Check func(ctx context.Context) map[string]error
+	// Redis backs the rate limits; RedisConn the monitoring UI; Inspector
+	// the queue metrics of /metrics.
+	Redis     *redis.Client
+	RedisConn asynq.RedisConnOpt
+	Inspector *asynq.Inspector
+	// Engine serves searches; nil answers them 503 (degraded).
+	Engine      search.Engine
+	Cache       *cache.Cache
+	Keys        Authenticator
+	Jobs        *jobs.Store
+	Dispatcher  *jobs.Dispatcher
+	Sync        *syncrun.Service
+	Exports     *export.Service
+	Segments    *segsearch.Service
+	Campaigns   *campaign.Service
+	Scores      *scores.Store
+	Idempotency *idempotency.Store
+}
+
+// Authenticator resolves an API key's secret to the key.
+type Authenticator interface {
+	Authenticate(ctx context.Context, secret string) (auth.Key, error)
+}
 
 // Server holds the API's dependencies. Its Handler is safe for concurrent use.
 type Server struct {
-	deps   *app.Deps
+	deps   Params
 	log    *zap.Logger
 	router *gin.Engine
 	// redisDown pauses optional Redis use (cache, rate limits) after a failure.
 	redisDown breaker
 }
 
-// New builds the router over deps.
-func New(deps *app.Deps) *Server {
+// New builds the router over p.
+func New(p Params) *Server {
 	gin.SetMode(gin.ReleaseMode)
-	s := &Server{deps: deps, log: deps.Log, router: gin.New()}
+	s := &Server{deps: p, log: p.Log, router: gin.New()}
 	s.routes()
 	return s
 }

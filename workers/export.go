@@ -7,24 +7,14 @@ import (
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
 
-	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/export"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/tasks"
 )
 
-// NewExportService returns the export service over deps, configured from
-// them.
-func NewExportService(d *app.Deps) *export.Service {
-	return export.New(export.Params{Jobs: d.Jobs, Exports: postgres.NewExports(d.DB), Dispatcher: d.Dispatcher, Engine: d.Engine, Log: d.Log,
-		Audiences: NewCampaignService(d),
-		Config:    export.Config{Retention: d.Config.ExportRetention, Location: d.Config.Location}})
-}
-
 // registerExport registers the export run and the retention cleanup.
 func (w *Worker) registerExport(mux *asynq.ServeMux) {
-	svc := NewExportService(w.deps)
+	svc := w.deps.Exports
 	mux.HandleFunc(tasks.TypeExport, func(ctx context.Context, t *asynq.Task) error {
 		var p tasks.ExportPayload
 		if err := tasks.Decode(t, &p); err != nil {

@@ -10,7 +10,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.uber.org/zap"
 
-	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/syncrun"
 	"github.com/reactivation/reactivation/tasks"
@@ -19,27 +19,50 @@ import (
 // SyncStarter starts a sync job; the scheduler calls it on its ticks.
 type SyncStarter func(ctx context.Context, mode string) (jobID string, err error)
 
+// TickClaimer records a scheduler tick once across replicas.
+type TickClaimer interface {
+	// Claim reports whether this caller is the first to claim (name, slot).
+	Claim(ctx context.Context, name string, slot time.Time) (bool, error)
+}
+
+// Enqueuer enqueues a task (an *asynq.Client).
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// SchedulerParams are exactly what the scheduler uses.
+type SchedulerParams struct {
+	// Config gives the schedules (SYNC_FULL_CRON, SYNC_INCREMENTAL_EVERY,
+	// SYNC_RECONCILE_EVERY, REAPER_INTERVAL) and the business time zone.
+	Config config.Config
+	Log    *zap.Logger
+	Ticks  TickClaimer
+	// Enqueuer takes the maintenance tasks (reaper, cleanups).
+	Enqueuer Enqueuer
+	// StartSync starts syncs of the modes of syncrun.Modes.
+	StartSync SyncStarter
+}
+
 // Scheduler enqueues the nightly full sync, the incremental sync, the
 // reconcile pass (SYNC_RECONCILE_EVERY) and the reaper on their schedules.
 // Two replicas may run: every tick is claimed in PostgreSQL first, so each
 // is acted on once.
 type Scheduler struct {
-	deps      *app.Deps
-	log       *zap.Logger
-	startSync SyncStarter
-	full      cron.Schedule
+	deps SchedulerParams
+	log  *zap.Logger
+	full cron.Schedule
 	// lastTick is the Unix time of the last tick, for /healthz.
 	lastTick atomic.Int64
 }
 
-// NewScheduler returns a scheduler; startSync starts syncs of the modes
-// of syncrun.Modes.
-func NewScheduler(deps *app.Deps, startSync SyncStarter) (*Scheduler, error) {
-	sched, err := cron.ParseStandard(deps.Config.SyncFullCron)
+// NewScheduler returns a scheduler over p; a SYNC_FULL_CRON that does not
+// parse is an error.
+func NewScheduler(p SchedulerParams) (*Scheduler, error) {
+	sched, err := cron.ParseStandard(p.Config.SyncFullCron)
 	if err != nil {
 		return nil, fmt.Errorf("SYNC_FULL_CRON: %w", err)
 	}
-	return &Scheduler{deps: deps, log: deps.Log, startSync: startSync, full: sched}, nil
+	return &Scheduler{deps: p, log: p.Log, full: sched}, nil
 }
 
 // Run ticks until ctx ends.
@@ -93,7 +116,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 
 // fire claims the tick (name, slot) and runs act if this replica won it.
 func (s *Scheduler) fire(ctx context.Context, name string, slot time.Time, act func() error) {
-	won, err := s.Claim(ctx, name, slot)
+	won, err := s.deps.Ticks.Claim(ctx, name, slot)
 	if err != nil {
 		s.log.Error("claim tick", zap.String("schedule", name), zap.Error(err))
 		return
@@ -106,18 +129,8 @@ func (s *Scheduler) fire(ctx context.Context, name string, slot time.Time, act f
 	}
 }
 
-// Claim records that tick (name, slot) is being acted on; false means
-// another replica already did.
-func (s *Scheduler) Claim(ctx context.Context, name string, slot time.Time) (bool, error) {
-	tag, err := s.deps.DB.Exec(ctx, `INSERT INTO schedule_ticks (name, slot) VALUES ($1, $2) ON CONFLICT DO NOTHING`, name, slot.UTC())
-	if err != nil {
-		return false, err
-	}
-	return tag.RowsAffected() == 1, nil
-}
-
 func (s *Scheduler) sync(ctx context.Context, mode string) error {
-	id, err := s.startSync(ctx, mode)
+	id, err := s.deps.StartSync(ctx, mode)
 	if errs.Is(err, errs.Conflict) {
 		s.log.Info("scheduled sync skipped: one is running", zap.String("mode", mode))
 		return nil
@@ -133,7 +146,7 @@ func (s *Scheduler) sync(ctx context.Context, mode string) error {
 func (s *Scheduler) enqueue(ctx context.Context, build func() (*asynq.Task, string, error)) {
 	task, _, err := build()
 	if err == nil {
-		_, err = s.deps.Asynq.EnqueueContext(ctx, task)
+		_, err = s.deps.Enqueuer.EnqueueContext(ctx, task)
 	}
 	if err != nil && !isDuplicate(err) {
 		s.log.Warn("enqueue maintenance task", zap.Error(err))

@@ -11,28 +11,51 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/reactivation/reactivation/internal/app"
+	"github.com/reactivation/reactivation/internal/campaign"
+	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/export"
+	"github.com/reactivation/reactivation/internal/idempotency"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/metrics"
+	"github.com/reactivation/reactivation/internal/segsearch"
+	"github.com/reactivation/reactivation/internal/syncrun"
 	"github.com/reactivation/reactivation/tasks"
 )
 
+// Params are exactly what a worker uses; cmd (through internal/app) fills
+// them with the process's services, each built once.
+type Params struct {
+	// Config gives the concurrency, the queue weights and the shutdown
+	// timeout.
+	Config config.Config
+	Log    *zap.Logger
+	// Redis is the connection asynq's server takes tasks over.
+	Redis       *redis.Client
+	Jobs        *jobs.Store
+	Dispatcher  *jobs.Dispatcher
+	Reaper      *jobs.Reaper
+	Sync        *syncrun.Service
+	Exports     *export.Service
+	Segments    *segsearch.Service
+	Campaigns   *campaign.Service
+	Idempotency *idempotency.Store
+}
+
 // Worker processes tasks from the queues with the configured concurrency.
 type Worker struct {
-	deps   *app.Deps
-	log    *zap.Logger
-	reaper *jobs.Reaper
+	deps Params
+	log  *zap.Logger
 	// admit wakes the fair-queue loop when a per-company job finishes.
 	admit chan struct{}
 }
 
-// New returns a worker over deps.
-func New(deps *app.Deps) *Worker {
-	return &Worker{deps: deps, log: deps.Log, reaper: jobs.NewReaper(deps.Dispatcher, deps.Log),
-		admit: make(chan struct{}, 1)}
+// New returns a worker over p.
+func New(p Params) *Worker {
+	return &Worker{deps: p, log: p.Log, admit: make(chan struct{}, 1)}
 }
 
 // Mux registers every handler behind the middleware.
@@ -209,7 +232,7 @@ func isFinal(ctx context.Context, err error) bool {
 }
 
 func (w *Worker) reap(ctx context.Context, t *asynq.Task) error {
-	failed, err := w.reaper.Reap(ctx)
+	failed, err := w.deps.Reaper.Reap(ctx)
 	if len(failed) > 0 {
 		loggerFrom(ctx, w.log).Warn("reaped jobs", zap.Strings("job_ids", failed))
 	}

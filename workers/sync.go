@@ -5,16 +5,16 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/syncrun"
 	"github.com/reactivation/reactivation/tasks"
 )
 
 // StartSync returns the scheduler's way of starting a sync as the system
 // (no company, no key).
-func StartSync(d *app.Deps) SyncStarter {
+func StartSync(svc *syncrun.Service) SyncStarter {
 	return func(ctx context.Context, mode string) (string, error) {
-		job, err := d.Sync.Start(ctx, mode, jobs.Tenant{Admin: true}, "scheduler")
+		job, err := svc.Start(ctx, mode, jobs.Tenant{Admin: true}, "scheduler")
 		return job.ID, err
 	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 func main() {
-	app.Main("api", "serves the HTTP API on API_ADDR", func(ctx context.Context, d *app.Deps) error {
-		return api.New(d).Run(ctx, d.Config.APIAddr, d.Config.ShutdownTimeout, nil)
+	app.Main("api", "serves the HTTP API on API_ADDR", func(ctx context.Context, d *app.App) error {
+		return api.New(d.APIParams()).Run(ctx, d.Config.APIAddr, d.Config.ShutdownTimeout, nil)
 	})
 }

@@ -63,7 +63,7 @@ func runBench(ctx context.Context, scenario string, customers int, seed int64, e
 			return err
 		}
 		defer d.Close()
-		return api.New(d).Run(ctx, cfg.APIAddr, cfg.ShutdownTimeout, func(a net.Addr) { ready(a.String()) })
+		return api.New(d.APIParams()).Run(ctx, cfg.APIAddr, cfg.ShutdownTimeout, func(a net.Addr) { ready(a.String()) })
 	})
 	r, err := bench.Run(ctx, scenario, bench.Env{Config: cfg, Log: log, Customers: customers, Seed: seed, Engine: engine, Out: os.Stdout,
 		Worker: func(ctx context.Context, cfg config.Config, log *zap.Logger) error {
@@ -72,7 +72,7 @@ func runBench(ctx context.Context, scenario string, customers int, seed int64, e
 				return err
 			}
 			defer d.Close()
-			return workers.New(d).Run(ctx)
+			return workers.New(d.WorkerParams()).Run(ctx)
 		}})
 	if err != nil {
 		return err

@@ -19,7 +19,6 @@ import (
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/segment"
-	"github.com/reactivation/reactivation/workers"
 )
 
 func init() { register(campaignCommand) }
@@ -41,9 +40,9 @@ or --json), and imports delivery events from an NDJSON or CSV file.`,
 }
 
 // withCampaigns opens the connections and runs fn with the campaign service.
-func withCampaigns(cmd *cobra.Command, fn func(ctx context.Context, d *app.Deps, svc *campaign.Service) error) error {
-	return app.Command(cmd.Context(), func(ctx context.Context, d *app.Deps) error {
-		return fn(ctx, d, workers.NewCampaignService(d))
+func withCampaigns(cmd *cobra.Command, fn func(ctx context.Context, d *app.App, svc *campaign.Service) error) error {
+	return app.Command(cmd.Context(), func(ctx context.Context, d *app.App) error {
+		return fn(ctx, d, d.Campaigns)
 	})
 }
 
@@ -68,7 +67,7 @@ func campaignCreateCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return withCampaigns(cmd, func(ctx context.Context, d *app.Deps, svc *campaign.Service) error {
+		return withCampaigns(cmd, func(ctx context.Context, d *app.App, svc *campaign.Service) error {
 			c, job, err := svc.Create(ctx, n, f, "cli")
 			if err != nil {
 				return err
@@ -125,7 +124,7 @@ func campaignListCommand() *cobra.Command {
 	company := cmd.Flags().String("company", "", "only this company's")
 	asJSON := cmd.Flags().Bool("json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		return withCampaigns(cmd, func(ctx context.Context, _ *app.Deps, svc *campaign.Service) error {
+		return withCampaigns(cmd, func(ctx context.Context, _ *app.App, svc *campaign.Service) error {
 			t := admin
 			if *company != "" {
 				t = jobs.Tenant{CompanyID: *company}
@@ -148,7 +147,7 @@ func campaignShowCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "show ID [--json]", Short: "show a campaign", Args: cobra.ExactArgs(1)}
 	asJSON := cmd.Flags().Bool("json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return withCampaigns(cmd, func(ctx context.Context, _ *app.Deps, svc *campaign.Service) error {
+		return withCampaigns(cmd, func(ctx context.Context, _ *app.App, svc *campaign.Service) error {
 			c, err := svc.Get(ctx, admin, args[0])
 			if err != nil {
 				return err
@@ -167,7 +166,7 @@ func campaignReportCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "report ID [--json]", Short: "print a campaign's report as a table", Args: cobra.ExactArgs(1)}
 	asJSON := cmd.Flags().Bool("json", false, "print JSON")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return withCampaigns(cmd, func(ctx context.Context, _ *app.Deps, svc *campaign.Service) error {
+		return withCampaigns(cmd, func(ctx context.Context, _ *app.App, svc *campaign.Service) error {
 			r, err := svc.Report(ctx, admin, args[0])
 			if err != nil {
 				return err
@@ -218,7 +217,7 @@ func campaignEventsCommand() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return withCampaigns(cmd, func(ctx context.Context, _ *app.Deps, svc *campaign.Service) error {
+		return withCampaigns(cmd, func(ctx context.Context, _ *app.App, svc *campaign.Service) error {
 			res, err := svc.ImportEvents(ctx, admin, args[0], rows, res)
 			if err != nil {
 				return err

@@ -19,7 +19,6 @@ import (
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/segment"
-	"github.com/reactivation/reactivation/workers"
 )
 
 func init() { register(exportCommand) }
@@ -66,8 +65,8 @@ downloads the file (implies --wait; "-" writes it to stdout).`,
 		if err != nil {
 			return cli.Usagef("%s", flagNames(err))
 		}
-		return app.Command(cmd.Context(), func(ctx context.Context, d *app.Deps) error {
-			svc := workers.NewExportService(d)
+		return app.Command(cmd.Context(), func(ctx context.Context, d *app.App) error {
+			svc := d.Exports
 			job, err := svc.Start(ctx, f, o, "cli")
 			if err != nil {
 				return err
@@ -156,8 +155,8 @@ checked; a partial file is never left under the final name.`,
 	}
 	out := cmd.Flags().StringP("output", "o", "", "file to write (default: the export's file name; - for stdout)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return app.Command(cmd.Context(), func(ctx context.Context, d *app.Deps) error {
-			return downloadExport(ctx, workers.NewExportService(d), args[0], *out)
+		return app.Command(cmd.Context(), func(ctx context.Context, d *app.App) error {
+			return downloadExport(ctx, d.Exports, args[0], *out)
 		})
 	}
 	return cmd

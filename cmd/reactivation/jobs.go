@@ -56,7 +56,7 @@ func jobsListCommand() *cobra.Command {
 		if *company != "" {
 			t = jobs.Tenant{CompanyID: *company}
 		}
-		return app.Command(cmd.Context(), func(ctx context.Context, d *app.Deps) error {
+		return app.Command(cmd.Context(), func(ctx context.Context, d *app.App) error {
 			list, err := d.Jobs.List(ctx, t, o)
 			if err != nil {
 				return err
@@ -98,7 +98,7 @@ draws the progress until the job ends, and exits 0 only if it succeeded.`,
 	wait := cmd.Flags().Bool("wait", false, "wait until the job ends; exit 0 only if it succeeded")
 	timeout := cmd.Flags().Duration("timeout", 2*time.Hour, "give up waiting after this long")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return app.Command(cmd.Context(), func(ctx context.Context, d *app.Deps) error {
+		return app.Command(cmd.Context(), func(ctx context.Context, d *app.App) error {
 			j, err := d.Jobs.Get(ctx, jobs.Tenant{Admin: true}, args[0])
 			if err != nil {
 				return err
@@ -129,7 +129,7 @@ that already ended is an error.`,
 		Args: cobra.ExactArgs(1),
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		return app.Command(cmd.Context(), func(ctx context.Context, d *app.Deps) error {
+		return app.Command(cmd.Context(), func(ctx context.Context, d *app.App) error {
 			j, err := d.Dispatcher.Cancel(ctx, jobs.Tenant{Admin: true}, args[0], "canceled by the command line")
 			if err != nil {
 				return err

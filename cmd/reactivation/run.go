@@ -54,27 +54,27 @@ func runServers(ctx context.Context, demoN int) error {
 			return err
 		}
 	}
-	return app.Start(ctx, "reactivation", func(ctx context.Context, d *app.Deps) error {
+	return app.Start(ctx, "reactivation", func(ctx context.Context, d *app.App) error {
 		return runAll(ctx, d, demoN > 0)
 	})
 }
 
 // runAll runs the API, a worker and the scheduler in one process until ctx
 // ends, then stops all three.
-func runAll(ctx context.Context, d *app.Deps, firstSync bool) error {
-	sched, err := workers.NewScheduler(d, workers.StartSync(d))
+func runAll(ctx context.Context, d *app.App, firstSync bool) error {
+	sched, err := workers.NewScheduler(d.SchedulerParams())
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return api.New(d).Run(ctx, d.Config.APIAddr, d.Config.ShutdownTimeout, func(a net.Addr) {
+		return api.New(d.APIParams()).Run(ctx, d.Config.APIAddr, d.Config.ShutdownTimeout, func(a net.Addr) {
 			base := "http://" + strings.Replace(a.String(), "[::]", "localhost", 1)
 			fmt.Fprintf(os.Stderr, "\nCustomer Reactivation is running:\n  API        %s/api/v1\n  docs       %s/docs\n  monitoring %s/monitoring\n  metrics    %s/metrics\n  readiness  %s/readyz\nCtrl-C stops it.\n\n",
 				base, base, base, base, base)
 		})
 	})
-	g.Go(func() error { return workers.New(d).Run(ctx) })
+	g.Go(func() error { return workers.New(d.WorkerParams()).Run(ctx) })
 	g.Go(func() error { return sched.Run(ctx) })
 	if firstSync {
 		gen, err := d.Engine.Current(ctx)

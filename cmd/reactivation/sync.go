@@ -36,7 +36,7 @@ A worker must be running to do the work.`,
 		if !slices.Contains(syncModes, *mode) {
 			return cli.Usagef("--mode must be one of %s", strings.Join(syncModes, ", "))
 		}
-		return app.Command(cmd.Context(), func(ctx context.Context, d *app.Deps) error {
+		return app.Command(cmd.Context(), func(ctx context.Context, d *app.App) error {
 			job, err := d.Sync.Start(ctx, *mode, jobs.Tenant{Admin: true}, "cli")
 			if err != nil {
 				return err

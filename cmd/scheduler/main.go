@@ -10,8 +10,8 @@ import (
 )
 
 func main() {
-	app.Main("scheduler", "enqueues the nightly full sync, the incremental syncs and the job reaper; two replicas are safe", func(ctx context.Context, d *app.Deps) error {
-		s, err := workers.NewScheduler(d, workers.StartSync(d))
+	app.Main("scheduler", "enqueues the nightly full sync, the incremental syncs and the job reaper; two replicas are safe", func(ctx context.Context, d *app.App) error {
+		s, err := workers.NewScheduler(d.SchedulerParams())
 		if err != nil {
 			return err
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 func main() {
-	app.Main("worker", "processes asynq tasks (syncs, exports, segment searches); run as many replicas as needed", func(ctx context.Context, d *app.Deps) error {
-		return workers.New(d).RunWithMetrics(ctx, d.Config.WorkerMetricsAddr)
+	app.Main("worker", "processes asynq tasks (syncs, exports, segment searches); run as many replicas as needed", func(ctx context.Context, d *app.App) error {
+		return workers.New(d.WorkerParams()).RunWithMetrics(ctx, d.Config.WorkerMetricsAddr)
 	})
 }

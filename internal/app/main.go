@@ -25,7 +25,7 @@ import (
 // dependencies, runs run and exits. Any error stops the process with one
 // line on stderr and a non-zero exit code. summary is the line --help
 // shows first.
-func Main(process, summary string, run func(ctx context.Context, d *Deps) error) {
+func Main(process, summary string, run func(ctx context.Context, d *App) error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := cli.NewRoot(process, summary, "It takes no arguments: every setting comes from the environment\n"+
@@ -61,17 +61,17 @@ func EnvironmentHelp() string {
 // Start loads the configuration, opens the dependencies and runs run with
 // them, closing them afterwards. run's error is logged (a server's stderr
 // is its log) and returned.
-func Start(ctx context.Context, process string, run func(ctx context.Context, d *Deps) error) error {
+func Start(ctx context.Context, process string, run func(ctx context.Context, d *App) error) error {
 	return start(ctx, process, run, true)
 }
 
 // Command is Start for a command of the CLI: run's error is returned
 // without a log line, for the command to print as its one line.
-func Command(ctx context.Context, run func(ctx context.Context, d *Deps) error) error {
+func Command(ctx context.Context, run func(ctx context.Context, d *App) error) error {
 	return start(ctx, "reactivation", run, false)
 }
 
-func start(ctx context.Context, process string, run func(ctx context.Context, d *Deps) error, logErr bool) error {
+func start(ctx context.Context, process string, run func(ctx context.Context, d *App) error, logErr bool) error {
 	cfg, err := config.Load()
 	if err != nil {
 		return err

@@ -61,7 +61,7 @@ type bulkFloor struct {
 // _bulk of them into the lean mapping and into mappingV1; then it creates
 // the seed's materialized view (timed), dumps its rows (not timed) and
 // times raw _bulk of them into seedMapping. It records every figure.
-func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Client, d *app.Deps, alias string, r *Report) (bulkFloor, error) {
+func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Client, d *app.App, alias string, r *Report) (bulkFloor, error) {
 	var out bulkFloor
 	dir, err := os.MkdirTemp("", "bench-bulk-")
 	if err != nil {

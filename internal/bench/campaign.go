@@ -40,8 +40,7 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	svc := campaign.NewService(campaign.Params{DB: d.DB, Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher,
-		Log: env.Log, Config: campaign.Config{Location: cfg.Location}})
+	svc := d.Campaigns
 	// Sent 120 days ago with a 30-day window: the inactive audience's last
 	// purchases (90+ days ago) fall in it, so the report has work to do.
 	sent := time.Now().UTC().Add(-120 * 24 * time.Hour)

@@ -23,7 +23,6 @@ import (
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/search/elastic"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/syncrun"
@@ -69,8 +68,7 @@ func runExport(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	svc := export.New(export.Params{Jobs: d.Jobs, Exports: postgres.NewExports(d.DB), Dispatcher: d.Dispatcher, Log: env.Log,
-		Config: export.Config{Retention: cfg.ExportRetention, Location: cfg.Location}})
+	svc := d.Exports
 	all := make([]string, len(companies))
 	for i, c := range companies {
 		all[i] = fmt.Sprintf(`{"companyId":%q}`, c)
@@ -149,7 +147,7 @@ func runExport(ctx context.Context, env Env, r *Report) error {
 // openIndexedData opens the benchmark data of env (see dataConfig) with
 // no job of an earlier run left queued or running, and the index serving
 // every customer.
-func openIndexedData(ctx context.Context, env Env) (config.Config, *app.Deps, error) {
+func openIndexedData(ctx context.Context, env Env) (config.Config, *app.App, error) {
 	cfg, err := dataConfig(ctx, env)
 	if err != nil {
 		return cfg, nil, err
@@ -171,7 +169,7 @@ func openIndexedData(ctx context.Context, env Env) (config.Config, *app.Deps, er
 
 // ensureIndexed runs a full sync with an in-process worker unless the
 // alias already serves every customer.
-func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.Deps) error {
+func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.App) error {
 	gen, err := d.Engine.Current(ctx)
 	if err != nil {
 		return err
@@ -190,9 +188,7 @@ func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.Deps)
 	}
 	fmt.Fprintln(env.Out, "indexing: full sync ...")
 	defer runWorker(ctx, env, cfg)()
-	svc := syncrun.New(syncrun.Params{DB: d.DB, Runs: postgres.NewSyncRuns(d.DB), Scores: postgres.NewScores(d.DB), Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: env.Log,
-		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize}})
-	job, err := svc.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
+	job, err := d.Sync.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
 	if err != nil {
 		return err
 	}
@@ -216,7 +212,7 @@ func runWorker(ctx context.Context, env Env, cfg config.Config) (stop func()) {
 }
 
 // companiesBySize lists the companies, the largest first.
-func companiesBySize(ctx context.Context, d *app.Deps) ([]string, error) {
+func companiesBySize(ctx context.Context, d *app.App) ([]string, error) {
 	rows, err := d.Source.Query(ctx, "SELECT company_id FROM customers GROUP BY 1 ORDER BY count(*) DESC, 1")
 	if err != nil {
 		return nil, err

@@ -53,7 +53,7 @@ const benchCompany = "COMP001"
 type apiHarness struct {
 	env    Env
 	cfg    config.Config
-	deps   *app.Deps
+	deps   *app.App
 	base   string
 	client *http.Client
 	keyIDs []string
@@ -282,7 +282,7 @@ func (h *apiHarness) searchMix(ctx context.Context) ([]mixSearch, error) {
 	return out, nil
 }
 
-func firstNames(ctx context.Context, d *app.Deps, sql string) ([]string, error) {
+func firstNames(ctx context.Context, d *app.App, sql string) ([]string, error) {
 	rows, err := d.Source.Query(ctx, sql)
 	if err != nil {
 		return nil, err

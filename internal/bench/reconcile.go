@@ -150,7 +150,7 @@ func runReconcile(ctx context.Context, env Env, r *Report) error {
 
 // reconcileOnce runs one reconcile pass on d's workers and returns its
 // result and its time as the job row records it.
-func reconcileOnce(ctx context.Context, d *app.Deps) (syncrun.Drift, time.Duration, error) {
+func reconcileOnce(ctx context.Context, d *app.App) (syncrun.Drift, time.Duration, error) {
 	var out syncrun.Drift
 	job, err := d.Sync.Start(ctx, syncrun.ModeReconcile, jobs.Tenant{Admin: true}, "bench")
 	if err != nil {
@@ -205,7 +205,7 @@ func planDrift(ctx context.Context, pool *pgxpool.Pool, total int, seed int64) (
 // as p says: in the source without touching updated_at (the changes
 // incremental syncs are not run for here), and in the index directly,
 // with versioned writes as the sync's own.
-func applyDrift(ctx context.Context, d *app.Deps, p drift) error {
+func applyDrift(ctx context.Context, d *app.App, p drift) error {
 	touched := append(p.existing(), p.added...)
 	// The corrupted documents' true profiles, read before anything changes.
 	var corrupted []profile.Profile

@@ -42,7 +42,7 @@ func fullSyncWithoutScores(ctx context.Context, env Env, cfg config.Config) (tim
 
 // reportScores adds the full sync with scores beside the one without, and
 // the BG/NBD fit time of the largest company of the run's generation.
-func reportScores(ctx context.Context, env Env, d *app.Deps, jobID string, with, without time.Duration, r *Report) error {
+func reportScores(ctx context.Context, env Env, d *app.App, jobID string, with, without time.Duration, r *Report) error {
 	r.Add("full_sync_without_scores_seconds", without.Seconds(), "s")
 	r.Add("full_sync_with_scores_seconds", with.Seconds(), "s")
 	r.AtMost("full_sync_with_over_without_scores", with.Seconds()/without.Seconds(), 1.10)

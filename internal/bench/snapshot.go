@@ -7,22 +7,20 @@ import (
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/segment"
-	"github.com/reactivation/reactivation/internal/snapshot"
 )
 
 // snapshotBeside runs a large-segment search of filter on the export
 // scenario's worker process right after the export of the same rows, and
 // reports its rate beside the export's (the target is 0.8x). The snapshot
 // is dropped afterwards.
-func snapshotBeside(ctx context.Context, env Env, d *app.Deps, filter string, exportRows int64, exportRate float64, r *Report) error {
+func snapshotBeside(ctx context.Context, env Env, d *app.App, filter string, exportRows int64, exportRate float64, r *Report) error {
 	f, err := segment.Decode([]byte(filter))
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Out, "snapshot largest ...\n")
-	job, err := snapshot.Start(ctx, d.Dispatcher, f, segment.DefaultSort, "bench")
+	job, err := d.Segments.Start(ctx, f, segment.DefaultSort, "bench")
 	if err != nil {
 		return err
 	}
@@ -39,7 +37,7 @@ func snapshotBeside(ctx context.Context, env Env, d *app.Deps, filter string, ex
 	r.Add("snapshot_largest_seconds", took.Seconds(), "s")
 	r.Add("snapshot_largest_rows_per_second", rate, "rows/s")
 	r.AtLeast("snapshot_vs_export", rate/exportRate, 0.8)
-	return snapshot.NewStore(postgres.NewSnapshots(d.DB)).Drop(ctx, job.ID)
+	return d.Segments.Drop(ctx, job.ID)
 }
 
 // waitSucceeded waits up to an hour for job id to end, and fails unless it

@@ -16,7 +16,7 @@ import (
 
 // openScenario opens cfg's dependencies and cancels the jobs an earlier
 // run of the scenario left queued or running, so its syncs may start.
-func openScenario(ctx context.Context, env Env, cfg config.Config) (*app.Deps, error) {
+func openScenario(ctx context.Context, env Env, cfg config.Config) (*app.App, error) {
 	d, err := app.Open(ctx, cfg, env.Log)
 	if err != nil {
 		return nil, err
@@ -35,7 +35,7 @@ const fullSyncTimeout = 2 * time.Hour
 // timeFullSync runs a full sync on d's workers, records its time (plan
 // to alias swap, as the job row records it) and rate in r, and returns
 // the job's id and the time.
-func timeFullSync(ctx context.Context, d *app.Deps, r *Report) (string, time.Duration, error) {
+func timeFullSync(ctx context.Context, d *app.App, r *Report) (string, time.Duration, error) {
 	job, err := d.Sync.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
 	if err != nil {
 		return "", 0, err
@@ -62,7 +62,7 @@ func timeFullSync(ctx context.Context, d *app.Deps, r *Report) (string, time.Dur
 // incremental sync and waits until searchable says every changed customer
 // is found by the new city; it records the time from enqueue to
 // searchable in r, with its 10 s target.
-func timeIncremental(ctx context.Context, env Env, d *app.Deps, r *Report, searchable func(city string, n int) error) error {
+func timeIncremental(ctx context.Context, env Env, d *app.App, r *Report, searchable func(city string, n int) error) error {
 	changed, city, err := changeCities(ctx, env, d)
 	if err != nil {
 		return err

@@ -128,7 +128,7 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 
 // timeSeedView times building the seed's materialized view over d's
 // source, runs then (when not nil) while the view exists, and drops it.
-func timeSeedView(ctx context.Context, env Env, d *app.Deps, then func() error) (time.Duration, error) {
+func timeSeedView(ctx context.Context, env Env, d *app.App, then func() error) (time.Duration, error) {
 	fmt.Fprintln(env.Out, "seed materialized view ...")
 	start := time.Now()
 	if _, err := d.Source.Exec(ctx, "DROP MATERIALIZED VIEW IF EXISTS customer_stats"); err != nil {
@@ -149,7 +149,7 @@ func timeSeedView(ctx context.Context, env Env, d *app.Deps, then func() error) 
 // changeCities moves 1% of the customers (at least one) to a new city of
 // this run, as an edit the incremental sync must pick up, and returns how
 // many changed and the city.
-func changeCities(ctx context.Context, env Env, d *app.Deps) (int, string, error) {
+func changeCities(ctx context.Context, env Env, d *app.App) (int, string, error) {
 	changed := max(env.Customers/100, 1)
 	fmt.Fprintf(env.Out, "incremental of %d customers ...\n", changed)
 	city := fmt.Sprintf("Bench %d", time.Now().UnixNano())
@@ -163,7 +163,7 @@ func waitFinal(ctx context.Context, store *jobs.Store, id string, timeout time.D
 }
 
 // timeCopy runs a COPY ... TO STDOUT and throws the bytes away.
-func timeCopy(ctx context.Context, d *app.Deps, sql string) (time.Duration, error) {
+func timeCopy(ctx context.Context, d *app.App, sql string) (time.Duration, error) {
 	conn, err := d.Source.Acquire(ctx)
 	if err != nil {
 		return 0, err

@@ -22,7 +22,7 @@ import (
 )
 
 type testBundle struct {
-	deps *app.Deps
+	deps *app.App
 	svc  *campaign.Service
 	// failAfter, when > 0, makes a freeze fail once it has written that
 	// many members (a worker dying mid-copy).

@@ -28,7 +28,6 @@ import (
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
-	"github.com/reactivation/reactivation/workers"
 )
 
 // syncWithWorker starts a worker process and runs a full sync with it; the
@@ -42,7 +41,7 @@ func (b *testBundle) syncWithWorker(t *testing.T) *process {
 	return w
 }
 
-func (b *testBundle) exports() *export.Service { return workers.NewExportService(b.deps) }
+func (b *testBundle) exports() *export.Service { return b.deps.Exports }
 
 // startExport starts an export as the API does for a key of the filter's
 // company.

@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 
 type testBundle struct {
 	cfg  config.Config
-	deps *app.Deps
+	deps *app.App
 }
 
 // setup migrates a fresh schema, seeds n demo customers into it and opens

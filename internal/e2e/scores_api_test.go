@@ -23,7 +23,7 @@ import (
 // a key without the search scope is refused.
 func checkScoresAPI(t *testing.T, b *testBundle, gen string, set *scores.Set, groups map[string]map[string]int64) {
 	ctx := context.Background()
-	srv := httptest.NewServer(api.New(b.deps).Handler())
+	srv := httptest.NewServer(api.New(b.deps.APIParams()).Handler())
 	t.Cleanup(srv.Close)
 	key := func(company string, scopes ...auth.Scope) string {
 		_, secret, err := b.deps.Keys.Create(ctx, auth.NewKey{Name: "scores", CompanyID: company, Admin: company == "", Scopes: scopes})

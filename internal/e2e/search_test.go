@@ -164,7 +164,7 @@ func TestSearchAgainstSQL(t *testing.T) {
 	full := b.startSync(t, "full")
 	require.Equal(t, jobs.Succeeded, waitJob(t, b.deps.Jobs, full, 5*time.Minute).State)
 
-	srv := httptest.NewServer(api.New(b.deps).Handler())
+	srv := httptest.NewServer(api.New(b.deps.APIParams()).Handler())
 	t.Cleanup(srv.Close)
 	newKey := func(company string, admin bool) string {
 		_, secret, err := b.deps.Keys.Create(ctx, auth.NewKey{Name: "t", CompanyID: company, Admin: admin, Scopes: auth.AllScopes[:3]})

@@ -43,7 +43,7 @@ var hostileNames = []string{
 }
 
 type testBundle struct {
-	deps     *app.Deps
+	deps     *app.App
 	svc      *export.Service
 	profiles map[string]profile.Profile // by customer id, as indexed
 }

@@ -22,7 +22,7 @@ import (
 
 type testBundle struct {
 	cfg  config.Config
-	deps *app.Deps
+	deps *app.App
 	svc  *syncrun.Service
 }
 
