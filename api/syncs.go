@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -28,12 +27,13 @@ func (s *Server) syncRoutes(g *gin.RouterGroup) {
 			writeProblem(c, problem(http.StatusForbidden, "syncs of the whole index are for admin keys; a company key refreshes its own customers with POST /api/v1/customers/refresh"))
 			return
 		}
-		if !slices.Contains(syncrun.Modes, req.Mode) {
+		mode, ok := syncrun.ParseMode(req.Mode)
+		if !ok {
 			invalid(c, "mode", "must be one of "+strings.Join(syncrun.Modes, ", "))
 			return
 		}
 		k, _ := keyOf(c)
-		job, err := svc.Start(c.Request.Context(), req.Mode, tenantOf(c), k.ID)
+		job, err := svc.Start(c.Request.Context(), mode, tenantOf(c), k.ID)
 		if err != nil {
 			fail(c, err)
 			return

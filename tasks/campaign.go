@@ -11,12 +11,6 @@ const (
 	TypeCampaignFreeze = "campaign:freeze"
 )
 
-func init() {
-	// A freeze reads the engine like an export does, so it queues with
-	// exports.
-	queues[TypeCampaignFreeze] = QueueExport
-}
-
 // CampaignFreezePayload freezes the audience of a campaign.
 type CampaignFreezePayload struct {
 	JobPayload

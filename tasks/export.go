@@ -13,11 +13,6 @@ const (
 	TypeExportCleanup = "export:cleanup"
 )
 
-func init() {
-	queues[TypeExport] = QueueExport
-	queues[TypeExportCleanup] = QueueDefault
-}
-
 // ExportPayload writes the file of an export job. Everything else the run
 // needs (filter, format, fields) is in the export's row.
 type ExportPayload struct {

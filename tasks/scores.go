@@ -10,10 +10,6 @@ import (
 // per company) between its plan and its shards.
 const TypeScoresFit = "scores:fit"
 
-func init() {
-	queues[TypeScoresFit] = QueueSync
-}
-
 // ScoresFitPayload computes the scores of a full sync's generation; the
 // shards are enqueued when they are stored.
 type ScoresFitPayload struct {

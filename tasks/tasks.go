@@ -30,27 +30,43 @@ const (
 	TypeSyncCatalog     = "sync:catalog"
 	TypeJobsReap        = "jobs:reap"
 	TypeSegmentSearch   = "segment:search"
-	TypeCleanup         = "maintenance:cleanup"
+	// TypeSnapshotsCleanup deletes expired segment snapshots (and expired
+	// idempotency records, on the same hourly tick).
+	TypeSnapshotsCleanup = "snapshots:cleanup"
+	// TypeCleanupLegacy is TypeSnapshotsCleanup's name before 2026-12:
+	// workers still handle it for one release, so a task a scheduler of
+	// the previous release enqueued is not left unprocessed. Remove it in
+	// the release after.
+	TypeCleanupLegacy = "maintenance:cleanup"
 	// TypeSyncReconcile plans a reconcile pass; TypeSyncReconcileShard
 	// compares and repairs one key range.
 	TypeSyncReconcile      = "sync:reconcile"
 	TypeSyncReconcileShard = "sync:reconcile-shard"
 )
 
-// queues maps each type to the queue it runs on.
+// queues maps each type to the queue it runs on: every type of the
+// package is listed here, in this one place.
 var queues = map[string]string{
-	TypeSyncPlan:        QueueSync,
-	TypeSyncShard:       QueueSync,
-	TypeSyncFinalize:    QueueCritical,
-	TypeSyncIncremental: QueueSync,
-	TypeSyncRefresh:     QueueCritical,
-	TypeSyncCatalog:     QueueSync,
-	TypeJobsReap:        QueueCritical,
-	TypeSegmentSearch:   QueueDefault,
-	TypeCleanup:         QueueDefault,
+	TypeSyncPlan:         QueueSync,
+	TypeSyncShard:        QueueSync,
+	TypeSyncFinalize:     QueueCritical,
+	TypeSyncIncremental:  QueueSync,
+	TypeSyncRefresh:      QueueCritical,
+	TypeSyncCatalog:      QueueSync,
+	TypeJobsReap:         QueueCritical,
+	TypeSegmentSearch:    QueueDefault,
+	TypeSnapshotsCleanup: QueueDefault,
+	TypeCleanupLegacy:    QueueDefault,
 	// A reconcile is background work: behind the sync queue's shards.
 	TypeSyncReconcile:      QueueSync,
 	TypeSyncReconcileShard: QueueSync,
+	// The fit runs between a full sync's plan and its shards.
+	TypeScoresFit:     QueueSync,
+	TypeExport:        QueueExport,
+	TypeExportCleanup: QueueDefault,
+	// A freeze reads the engine like an export does, so it queues with
+	// exports.
+	TypeCampaignFreeze: QueueExport,
 }
 
 // QueueOf returns the queue tasks of typ run on.
@@ -129,8 +145,8 @@ type SegmentSearchPayload struct {
 	JobPayload
 }
 
-// CleanupPayload asks a worker to delete expired snapshots.
-type CleanupPayload struct {
+// SnapshotsCleanupPayload asks a worker to delete expired snapshots.
+type SnapshotsCleanupPayload struct {
 	Slot int64 `json:"slot"`
 }
 
@@ -183,9 +199,10 @@ func NewSegmentSearchTask(p SegmentSearchPayload) (*asynq.Task, string, error) {
 	return newTask(TypeSegmentSearch, p, p.JobID+":segment", asynq.MaxRetry(5), asynq.Timeout(30*time.Minute))
 }
 
-// NewCleanupTask returns the cleanup task of one scheduler slot.
-func NewCleanupTask(p CleanupPayload) (*asynq.Task, string, error) {
-	return newTask(TypeCleanup, p, fmt.Sprintf("cleanup:%d", p.Slot), asynq.MaxRetry(0), asynq.Timeout(10*time.Minute))
+// NewSnapshotsCleanupTask returns the snapshots cleanup task of one
+// scheduler slot; replicas that enqueue the same slot collide on its id.
+func NewSnapshotsCleanupTask(p SnapshotsCleanupPayload) (*asynq.Task, string, error) {
+	return newTask(TypeSnapshotsCleanup, p, fmt.Sprintf("snapshots-cleanup:%d", p.Slot), asynq.MaxRetry(0), asynq.Timeout(10*time.Minute))
 }
 
 // SyncReconcilePayload starts a reconcile pass.

@@ -17,7 +17,7 @@ import (
 )
 
 // SyncStarter starts a sync job; the scheduler calls it on its ticks.
-type SyncStarter func(ctx context.Context, mode string) (jobID string, err error)
+type SyncStarter func(ctx context.Context, mode syncrun.Mode) (jobID string, err error)
 
 // TickClaimer records a scheduler tick once across replicas.
 type TickClaimer interface {
@@ -82,19 +82,19 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case now := <-tick.C:
 			s.lastTick.Store(now.Unix())
 			if !now.Before(nextFull) {
-				s.fire(ctx, "sync.full", nextFull, func() error { return s.sync(ctx, syncrun.ModeFull) })
+				s.fire(ctx, syncrun.ModeFull, nextFull)
 				nextFull = s.full.Next(now.In(cfg.Location))
 			}
 			if slot := now.Truncate(cfg.SyncIncrementalEvery); slot.After(lastInc) {
 				if !lastInc.IsZero() {
-					s.fire(ctx, "sync.incremental", slot, func() error { return s.sync(ctx, syncrun.ModeIncremental) })
+					s.fire(ctx, syncrun.ModeIncremental, slot)
 				}
 				lastInc = slot
 			}
 			if every := cfg.SyncReconcileEvery; every > 0 {
 				if slot := now.Truncate(every); slot.After(lastReconcile) {
 					if !lastReconcile.IsZero() {
-						s.fire(ctx, "sync.reconcile", slot, func() error { return s.sync(ctx, syncrun.ModeReconcile) })
+						s.fire(ctx, syncrun.ModeReconcile, slot)
 					}
 					lastReconcile = slot
 				}
@@ -106,7 +106,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			if slot := now.Truncate(time.Hour); slot.After(lastClean) {
 				lastClean = slot
 				s.enqueue(ctx, func() (*asynq.Task, string, error) {
-					return tasks.NewCleanupTask(tasks.CleanupPayload{Slot: slot.Unix()})
+					return tasks.NewSnapshotsCleanupTask(tasks.SnapshotsCleanupPayload{Slot: slot.Unix()})
 				})
 				s.enqueue(ctx, func() (*asynq.Task, string, error) { return tasks.NewExportCleanupTask(slot.Unix()) })
 			}
@@ -114,8 +114,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	}
 }
 
-// fire claims the tick (name, slot) and runs act if this replica won it.
-func (s *Scheduler) fire(ctx context.Context, name string, slot time.Time, act func() error) {
+// fire claims the tick of mode's slot and starts a sync of mode if this
+// replica won it. Ticks are named after the mode's job type ("sync.full"),
+// as schedule_ticks has always recorded them.
+func (s *Scheduler) fire(ctx context.Context, mode syncrun.Mode, slot time.Time) {
+	spec, _ := syncrun.SpecOf(mode)
+	name := spec.JobType
 	won, err := s.deps.Ticks.Claim(ctx, name, slot)
 	if err != nil {
 		s.log.Error("claim tick", zap.String("schedule", name), zap.Error(err))
@@ -124,19 +128,19 @@ func (s *Scheduler) fire(ctx context.Context, name string, slot time.Time, act f
 	if !won {
 		return
 	}
-	if err := act(); err != nil {
+	if err := s.sync(ctx, mode); err != nil {
 		s.log.Warn("scheduled run not started", zap.String("schedule", name), zap.Error(err))
 	}
 }
 
-func (s *Scheduler) sync(ctx context.Context, mode string) error {
+func (s *Scheduler) sync(ctx context.Context, mode syncrun.Mode) error {
 	id, err := s.deps.StartSync(ctx, mode)
 	if errs.Is(err, errs.Conflict) {
-		s.log.Info("scheduled sync skipped: one is running", zap.String("mode", mode))
+		s.log.Info("scheduled sync skipped: one is running", zap.Stringer("mode", mode))
 		return nil
 	}
 	if err == nil {
-		s.log.Info("scheduled sync enqueued", zap.String("mode", mode), zap.String("job_id", id))
+		s.log.Info("scheduled sync enqueued", zap.Stringer("mode", mode), zap.String("job_id", id))
 	}
 	return err
 }

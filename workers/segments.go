@@ -19,7 +19,7 @@ func (w *Worker) registerSegments(mux *asynq.ServeMux) {
 		}
 		return svc.Run(ctx, p.JobID)
 	})
-	mux.HandleFunc(tasks.TypeCleanup, func(ctx context.Context, t *asynq.Task) error {
+	cleanup := func(ctx context.Context, t *asynq.Task) error {
 		n, err := svc.Cleanup(ctx)
 		if n > 0 {
 			loggerFrom(ctx, w.log).Info("expired segment snapshots", zap.Int64("snapshots", n))
@@ -30,5 +30,9 @@ func (w *Worker) registerSegments(mux *asynq.ServeMux) {
 			loggerFrom(ctx, w.log).Info("expired idempotency keys", zap.Int64("keys", keys))
 		}
 		return errors.Join(err, kerr)
-	})
+	}
+	mux.HandleFunc(tasks.TypeSnapshotsCleanup, cleanup)
+	// Tasks enqueued under the old name by a scheduler of the previous
+	// release (see tasks.TypeCleanupLegacy).
+	mux.HandleFunc(tasks.TypeCleanupLegacy, cleanup)
 }

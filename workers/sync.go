@@ -13,7 +13,7 @@ import (
 // StartSync returns the scheduler's way of starting a sync as the system
 // (no company, no key).
 func StartSync(svc *syncrun.Service) SyncStarter {
-	return func(ctx context.Context, mode string) (string, error) {
+	return func(ctx context.Context, mode syncrun.Mode) (string, error) {
 		job, err := svc.Start(ctx, mode, jobs.Tenant{Admin: true}, "scheduler")
 		return job.ID, err
 	}

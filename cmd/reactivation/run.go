@@ -21,6 +21,7 @@ import (
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/syncrun"
 	"github.com/reactivation/reactivation/workers"
 )
 
@@ -79,7 +80,7 @@ func runAll(ctx context.Context, d *app.App, firstSync bool) error {
 	if firstSync {
 		gen, err := d.Engine.Current(ctx)
 		if err == nil && gen == "" {
-			job, err := d.Sync.Start(ctx, "full", jobs.Tenant{Admin: true}, "run")
+			job, err := d.Sync.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "run")
 			if err != nil && !errs.Is(err, errs.Conflict) {
 				d.Log.Warn("first full sync not started", zap.Error(err))
 			} else if err == nil {

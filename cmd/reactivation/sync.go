@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -33,11 +32,12 @@ A worker must be running to do the work.`,
 	wait := cmd.Flags().Bool("wait", false, "wait until the run ends; exit 0 only if it succeeded")
 	timeout := cmd.Flags().Duration("timeout", 2*time.Hour, "give up waiting after this long")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		if !slices.Contains(syncModes, *mode) {
+		m, ok := syncrun.ParseMode(*mode)
+		if !ok {
 			return cli.Usagef("--mode must be one of %s", strings.Join(syncModes, ", "))
 		}
 		return app.Command(cmd.Context(), func(ctx context.Context, d *app.App) error {
-			job, err := d.Sync.Start(ctx, *mode, jobs.Tenant{Admin: true}, "cli")
+			job, err := d.Sync.Start(ctx, m, jobs.Tenant{Admin: true}, "cli")
 			if err != nil {
 				return err
 			}

@@ -18,6 +18,7 @@ import (
 	"github.com/reactivation/reactivation/internal/auth"
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/syncrun"
 )
 
 // PromQL words that are not metric names: operators and modifiers.
@@ -154,7 +155,7 @@ func TestDashboardAndAlertMetricsExist(t *testing.T) {
 	apiURL := "http://" + a.logField(t, "api listening", "addr", 20*time.Second)
 	w.waitLog(t, "worker started", 20*time.Second)
 
-	for _, mode := range []string{"full", "incremental"} {
+	for _, mode := range []syncrun.Mode{syncrun.ModeFull, syncrun.ModeIncremental} {
 		j := waitJob(t, b.deps.Jobs, b.startSync(t, mode), 5*time.Minute)
 		require.Equal(t, jobs.Succeeded, j.State, j.Error)
 	}

@@ -29,7 +29,7 @@ const demoCustomers = 20000
 
 func (b *testBundle) syncService() *syncrun.Service { return b.deps.Sync }
 
-func (b *testBundle) startSync(t *testing.T, mode string) string {
+func (b *testBundle) startSync(t *testing.T, mode syncrun.Mode) string {
 	t.Helper()
 	job, err := b.syncService().Start(context.Background(), mode, jobs.Tenant{Admin: true}, "test")
 	require.NoError(t, err)

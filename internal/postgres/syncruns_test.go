@@ -26,13 +26,13 @@ func TestSyncRunsRecordAndState(t *testing.T) {
 	job := b.job(t, "")
 	_, err = runs.RunStatus(b.ctx, job)
 	require.True(t, errs.Is(err, errs.NotFound), "a job without a run: %v", err)
-	require.NoError(t, runs.InsertRun(b.ctx, job, syncrun.ModeFull))
+	require.NoError(t, runs.InsertRun(b.ctx, job, syncrun.ModeFull.String()))
 	st, err := runs.RunStatus(b.ctx, job)
 	require.NoError(t, err)
 	require.Equal(t, syncrun.ModeFull, st.Mode)
 	require.Empty(t, st.Generation)
 	require.Nil(t, st.Planned)
-	err = runs.InsertRun(b.ctx, job, syncrun.ModeFull)
+	err = runs.InsertRun(b.ctx, job, syncrun.ModeFull.String())
 	require.True(t, errs.Is(err, errs.Conflict), "one run per job: %v", err)
 }
 

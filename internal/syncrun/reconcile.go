@@ -146,7 +146,7 @@ func (s *Service) reconcileDone(ctx context.Context, jobID string) error {
 	metrics.IndexDrift.WithLabelValues(metrics.DriftMissing).Set(float64(d.Missing))
 	metrics.IndexDrift.WithLabelValues(metrics.DriftExtra).Set(float64(d.Extra))
 	metrics.IndexDrift.WithLabelValues(metrics.DriftStale).Set(float64(d.Stale))
-	metrics.LastSyncTimestamp.WithLabelValues(ModeReconcile).SetToCurrentTime()
+	metrics.LastSyncTimestamp.WithLabelValues(ModeReconcile.String()).SetToCurrentTime()
 	s.log.Info("reconcile done", zap.String("job_id", jobID), zap.Int64("missing", d.Missing), zap.Int64("extra", d.Extra),
 		zap.Int64("stale", d.Stale), zap.Int64("repaired", d.Repaired), zap.Int64("checked", d.Checked))
 	return nil
@@ -235,7 +235,7 @@ func (s *Service) repair(ctx context.Context, profiles []profile.Profile, extra 
 		if err := s.write(ctx, gen, chunk); err != nil {
 			return n, fmt.Errorf("repair: %w", err)
 		}
-		metrics.DocumentsIndexed.WithLabelValues(ModeReconcile).Add(float64(len(chunk)))
+		metrics.DocumentsIndexed.WithLabelValues(ModeReconcile.String()).Add(float64(len(chunk)))
 		n += int64(len(chunk))
 	}
 	if len(extra) > 0 {

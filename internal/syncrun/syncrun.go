@@ -30,20 +30,6 @@ import (
 	"github.com/reactivation/reactivation/tasks"
 )
 
-// Modes of a sync.
-const (
-	ModeFull        = "full"
-	ModeIncremental = "incremental"
-	ModeRefresh     = "refresh"
-	// ModeReconcile compares every customer's fingerprint in the source
-	// with the index and repairs the differences (see reconcile.go).
-	ModeReconcile = "reconcile"
-)
-
-// Modes are the modes Start accepts, for the API, the CLI and the
-// scheduler (a refresh names its customers: StartRefresh).
-var Modes = []string{ModeFull, ModeIncremental, ModeReconcile}
-
 // Config tunes a Service.
 type Config struct {
 	// Alias names the serving index; sync state is kept per alias.
@@ -135,37 +121,20 @@ func New(p Params) *Service {
 // first task.
 // A second sync of the same mode while one runs is a Conflict naming the
 // running job.
-func (s *Service) Start(ctx context.Context, mode string, t jobs.Tenant, createdBy string) (jobs.Job, error) {
-	var typ string
-	var first jobs.TaskFunc
-	switch mode {
-	case ModeFull:
-		typ = jobs.TypeSyncFull
-		first = func(id string) (*asynq.Task, string, error) {
-			return tasks.NewSyncPlanTask(tasks.SyncPlanPayload{JobPayload: tasks.JobPayload{JobID: id}})
-		}
-	case ModeIncremental:
-		if err := s.requireWatermark(ctx); err != nil {
-			return jobs.Job{}, err
-		}
-		typ = jobs.TypeSyncIncremental
-		first = func(id string) (*asynq.Task, string, error) {
-			return tasks.NewSyncIncrementalTask(tasks.SyncIncrementalPayload{JobPayload: tasks.JobPayload{JobID: id}})
-		}
-	case ModeReconcile:
-		if err := s.requireWatermark(ctx); err != nil {
-			return jobs.Job{}, err
-		}
-		typ = jobs.TypeSyncReconcile
-		first = func(id string) (*asynq.Task, string, error) {
-			return tasks.NewSyncReconcileTask(tasks.SyncReconcilePayload{JobPayload: tasks.JobPayload{JobID: id}})
-		}
-	default:
-		return jobs.Job{}, errs.E(errs.Invalid, "mode must be one of %s, got %q", strings.Join(Modes, ", "), mode)
+func (s *Service) Start(ctx context.Context, mode Mode, t jobs.Tenant, createdBy string) (jobs.Job, error) {
+	spec, ok := SpecOf(mode)
+	if !ok || !spec.Startable {
+		return jobs.Job{}, errs.E(errs.Invalid, "mode must be one of %s, got %q", modeList(), mode)
 	}
-	job, err := s.dispatcher.Start(ctx, jobs.New{CompanyID: t.CompanyID, Type: typ, Params: map[string]string{"mode": mode}, CreatedBy: createdBy},
-		first, func(ctx context.Context, j jobs.Job) error {
-			return s.runs.InsertRun(ctx, j.ID, mode)
+	if spec.NeedsWatermark {
+		if err := s.requireWatermark(ctx); err != nil {
+			return jobs.Job{}, err
+		}
+	}
+	typ := spec.JobType
+	job, err := s.dispatcher.Start(ctx, jobs.New{CompanyID: t.CompanyID, Type: typ, Params: map[string]string{"mode": mode.String()}, CreatedBy: createdBy},
+		spec.first, func(ctx context.Context, j jobs.Job) error {
+			return s.runs.InsertRun(ctx, j.ID, mode.String())
 		})
 	var running *jobs.AlreadyRunning
 	if errors.As(err, &running) {
@@ -192,7 +161,7 @@ func (s *Service) StartRefresh(ctx context.Context, ids []string, t jobs.Tenant,
 		func(id string) (*asynq.Task, string, error) {
 			return tasks.NewSyncRefreshTask(tasks.SyncRefreshPayload{JobPayload: tasks.JobPayload{JobID: id}, CustomerIDs: ids})
 		}, func(ctx context.Context, j jobs.Job) error {
-			return s.runs.InsertRun(ctx, j.ID, ModeRefresh)
+			return s.runs.InsertRun(ctx, j.ID, ModeRefresh.String())
 		})
 }
 
@@ -334,7 +303,7 @@ func (s *Service) Shard(ctx context.Context, p tasks.SyncShardPayload) error {
 			if err := s.track(ctx, p.Generation, batch); err != nil {
 				return fmt.Errorf("index shard %d: %w", p.Shard, err)
 			}
-			metrics.DocumentsIndexed.WithLabelValues(ModeFull).Add(float64(len(batch)))
+			metrics.DocumentsIndexed.WithLabelValues(ModeFull.String()).Add(float64(len(batch)))
 			return nil
 		})
 	if err != nil {
@@ -439,7 +408,7 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 	if err != nil {
 		return fmt.Errorf("finalize: catch up: %w", err)
 	}
-	metrics.LastSyncTimestamp.WithLabelValues(ModeFull).SetToCurrentTime()
+	metrics.LastSyncTimestamp.WithLabelValues(ModeFull.String()).SetToCurrentTime()
 	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{
 		"generation": p.Generation, "documents": indexed, "caughtUp": caught.Documents, "caughtUpDeleted": caught.Deleted,
 		"durationSeconds": time.Since(started).Seconds(),
@@ -497,7 +466,7 @@ func (s *Service) Incremental(ctx context.Context, jobID string) error {
 	if err != nil {
 		return err
 	}
-	metrics.LastSyncTimestamp.WithLabelValues(ModeIncremental).SetToCurrentTime()
+	metrics.LastSyncTimestamp.WithLabelValues(ModeIncremental.String()).SetToCurrentTime()
 	_, err = s.jobs.Succeed(ctx, jobID, res)
 	return err
 }
@@ -545,7 +514,7 @@ func (s *Service) Refresh(ctx context.Context, p tasks.SyncRefreshPayload) error
 // generation; the ids the source no longer has (companyID: under that
 // company) are deleted from it, versioned by the snapshot that found them
 // absent, and returned.
-func (s *Service) upsert(ctx context.Context, jobID string, ids []string, companyID, mode string) (int64, []string, error) {
+func (s *Service) upsert(ctx context.Context, jobID string, ids []string, companyID string, mode Mode) (int64, []string, error) {
 	if len(ids) == 0 {
 		return 0, nil, nil
 	}
@@ -592,7 +561,7 @@ func (s *Service) upsert(ctx context.Context, jobID string, ids []string, compan
 			return n, gone, err
 		}
 		gone = append(gone, absent...)
-		metrics.DocumentsIndexed.WithLabelValues(mode).Add(float64(len(batch)))
+		metrics.DocumentsIndexed.WithLabelValues(mode.String()).Add(float64(len(batch)))
 		n += int64(len(batch))
 		_ = s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: int64(start + len(chunk)), Total: total})
 	}

@@ -28,10 +28,6 @@ import (
 // invoice and line counts (lower than tracked: something was deleted or
 // moved away; absent: the customer was deleted) and the catalog.
 
-// ModeCatalog is the background re-enrichment of the buyers of changed
-// products.
-const ModeCatalog = "catalog"
-
 // Changed is what one change-tracking pass did.
 type Changed struct {
 	// Documents counts the documents written.
@@ -319,7 +315,7 @@ func (s *Service) startCatalog(ctx context.Context, products []string) (string, 
 		func(id string) (*asynq.Task, string, error) {
 			return tasks.NewSyncCatalogTask(tasks.SyncCatalogPayload{JobPayload: tasks.JobPayload{JobID: id}, Products: products, Shard: -1})
 		}, func(ctx context.Context, j jobs.Job) error {
-			return s.runs.InsertRun(ctx, j.ID, ModeCatalog)
+			return s.runs.InsertRun(ctx, j.ID, ModeCatalog.String())
 		})
 	if err != nil {
 		return "", fmt.Errorf("start catalog re-enrichment: %w", err)
@@ -352,7 +348,7 @@ func (s *Service) Catalog(ctx context.Context, p tasks.SyncCatalogPayload) error
 			if err := s.write(ctx, gen, batch); err != nil {
 				return fmt.Errorf("catalog shard %d: %w", p.Shard, err)
 			}
-			metrics.DocumentsIndexed.WithLabelValues(ModeCatalog).Add(float64(len(batch)))
+			metrics.DocumentsIndexed.WithLabelValues(ModeCatalog.String()).Add(float64(len(batch)))
 			return nil
 		})
 	if err != nil {
