@@ -3,20 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
-	"github.com/reactivation/reactivation/api"
-	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/bench"
 	"github.com/reactivation/reactivation/internal/cli"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/logging"
-	"github.com/reactivation/reactivation/workers"
 )
 
 func init() { register(benchCommand) }
@@ -57,23 +52,7 @@ func runBench(ctx context.Context, scenario string, customers int, seed int64, e
 	if err != nil {
 		return err
 	}
-	bench.SetAPIStarter(func(ctx context.Context, cfg config.Config, log *zap.Logger, ready func(string)) error {
-		d, err := app.Open(ctx, cfg, log)
-		if err != nil {
-			return err
-		}
-		defer d.Close()
-		return api.New(d.APIParams()).Run(ctx, cfg.APIAddr, cfg.ShutdownTimeout, func(a net.Addr) { ready(a.String()) })
-	})
-	r, err := bench.Run(ctx, scenario, bench.Env{Config: cfg, Log: log, Customers: customers, Seed: seed, Engine: engine, Out: os.Stdout,
-		Worker: func(ctx context.Context, cfg config.Config, log *zap.Logger) error {
-			d, err := app.Open(ctx, cfg, log)
-			if err != nil {
-				return err
-			}
-			defer d.Close()
-			return workers.New(d.WorkerParams()).Run(ctx)
-		}})
+	r, err := bench.Run(ctx, scenario, bench.Env{Config: cfg, Log: log, Customers: customers, Seed: seed, Engine: engine, Out: os.Stdout})
 	if err != nil {
 		return err
 	}

@@ -31,9 +31,6 @@ type Env struct {
 	// default).
 	Engine string
 	Out    io.Writer
-	// Worker runs a worker process's loop over cfg until ctx ends. cmd wires
-	// it, so bench does not depend on the workers package.
-	Worker func(ctx context.Context, cfg config.Config, log *zap.Logger) error
 }
 
 // Figure is one measured value.

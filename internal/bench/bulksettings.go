@@ -43,9 +43,6 @@ var bulkSweep = []bulkSetting{
 }
 
 func runBulkSettings(ctx context.Context, env Env, r *Report) error {
-	if env.Worker == nil {
-		return errors.New("no worker wired")
-	}
 	if env.Config.ElasticsearchURL == "" {
 		return errors.New("the bulk scenario measures the search engine: set ELASTICSEARCH_URL")
 	}
@@ -59,7 +56,10 @@ func runBulkSettings(ctx context.Context, env Env, r *Report) error {
 		return err
 	}
 	defer d.Close()
-	stop := runWorker(ctx, env, cfg)
+	stop, err := runWorker(ctx, cfg)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintln(env.Out, "full sync ...")
 	_, _, err = timeFullSync(ctx, d, r)
 	stop()

@@ -1,28 +1,23 @@
 package bench
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
-	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/procs"
 	"github.com/reactivation/reactivation/internal/search/elastic"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/syncrun"
@@ -58,7 +53,7 @@ func runExport(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	defer worker.stop()
+	defer worker.Stop()
 
 	companies, err := companiesBySize(ctx, d)
 	if err != nil {
@@ -183,32 +178,18 @@ func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.App) 
 			return nil
 		}
 	}
-	if env.Worker == nil {
-		return errors.New("no worker wired")
-	}
 	fmt.Fprintln(env.Out, "indexing: full sync ...")
-	defer runWorker(ctx, env, cfg)()
+	stop, err := runWorker(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	job, err := d.Sync.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
 	if err != nil {
 		return err
 	}
 	_, err = waitSucceeded(ctx, d.Jobs, job.ID, "full sync")
 	return err
-}
-
-// runWorker runs env.Worker over cfg in this process until the returned
-// stop is called.
-func runWorker(ctx context.Context, env Env, cfg config.Config) (stop func()) {
-	workerCtx, stopWorker := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := env.Worker(workerCtx, cfg, env.Log); err != nil {
-			env.Log.Error("bench worker", zap.Error(err))
-		}
-	}()
-	return func() { stopWorker(); wg.Wait() }
 }
 
 // companiesBySize lists the companies, the largest first.
@@ -317,83 +298,29 @@ func rawScroll(ctx context.Context, client *elasticsearch.Client, cfg config.Con
 	return n, time.Since(start), nil
 }
 
-// workerProcess is the `worker` binary beside the running executable, run
-// with the bench configuration, so its memory is its own.
-type workerProcess struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-}
+// workerProcess is the worker binary run with the bench configuration, so
+// its memory is its own.
+type workerProcess struct{ *procs.Process }
 
-// startWorkerProcess starts the worker binary over cfg; extra ("NAME=value")
-// overrides its defaults.
+// startWorkerProcess starts the worker binary over cfg with two task
+// slots; extra ("NAME=value") overrides that.
 func startWorkerProcess(ctx context.Context, cfg config.Config, extra ...string) (*workerProcess, error) {
-	self, err := os.Executable()
+	p, err := startBinary(ctx, "worker", cfg, append([]string{"WORKER_CONCURRENCY=2"}, extra...)...)
 	if err != nil {
 		return nil, err
 	}
-	bin := filepath.Join(filepath.Dir(self), "worker")
-	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("the export scenario runs the worker binary beside %s (make build): %w", self, err)
-	}
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), environ(cfg)...)
-	cmd.Env = append(cmd.Env, "LOG_LEVEL=info", "WORKER_CONCURRENCY=2", "WORKER_METRICS_ADDR=127.0.0.1:0")
-	cmd.Env = append(cmd.Env, extra...)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	w := &workerProcess{cmd: cmd, done: make(chan struct{})}
-	started := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "worker started") {
-				once.Do(func() { close(started) })
-			}
-		}
-		_ = cmd.Wait()
-		close(w.done)
-	}()
-	select {
-	case <-started:
-		return w, nil
-	case <-w.done:
-		return nil, fmt.Errorf("worker process exited: %v", cmd.ProcessState)
-	case <-time.After(30 * time.Second):
-		w.stop()
-		return nil, errors.New("worker process did not start within 30 s")
-	case <-ctx.Done():
-		w.stop()
-		return nil, ctx.Err()
-	}
-}
-
-// stop ends the worker gracefully, or kills it after 15 s.
-func (w *workerProcess) stop() {
-	_ = w.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-w.done:
-	case <-time.After(15 * time.Second):
-		_ = w.cmd.Process.Kill()
-		<-w.done
-	}
+	return &workerProcess{p}, nil
 }
 
 // resetPeak starts a new peak RSS measurement (Linux clear_refs "5").
 func (w *workerProcess) resetPeak() error {
-	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", w.cmd.Process.Pid), []byte("5"), 0)
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", w.Pid()), []byte("5"), 0)
 }
 
 // peakRSS is the worker's peak resident set size since the last reset, in
 // MB (VmHWM).
 func (w *workerProcess) peakRSS() (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", w.Pid()))
 	if err != nil {
 		return 0, err
 	}
@@ -404,18 +331,4 @@ func (w *workerProcess) peakRSS() (float64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM in /proc status")
-}
-
-// environ renders cfg as environment variables, one per env-tagged field.
-func environ(cfg config.Config) []string {
-	var out []string
-	v, t := reflect.ValueOf(cfg), reflect.TypeOf(cfg)
-	for i := range t.NumField() {
-		name := strings.Split(t.Field(i).Tag.Get("env"), ",")[0]
-		if name == "" || name == "-" {
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s=%v", name, v.Field(i).Interface()))
-	}
-	return out
 }

@@ -76,7 +76,7 @@ func startFairness(ctx context.Context, env Env, maxInFlight int) (*fairnessBenc
 
 func (f *fairnessBench) close() {
 	for _, w := range f.workers {
-		w.stop()
+		w.Stop()
 	}
 	f.h.close()
 }

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
-	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/auth"
@@ -29,27 +28,12 @@ import (
 	"github.com/reactivation/reactivation/internal/segment"
 )
 
-// APIStarter serves the HTTP API over cfg (on cfg.APIAddr) until ctx
-// ends, calling ready with the bound address once it accepts connections.
-// cmd wires it, so bench does not depend on the api package.
-type APIStarter func(ctx context.Context, cfg config.Config, log *zap.Logger, ready func(addr string)) error
-
-var apiStarter APIStarter
-
-// SetAPIStarter sets how scenarios that measure the HTTP API start it. Call
-// it before Run.
-func SetAPIStarter(f APIStarter) {
-	mu.Lock()
-	defer mu.Unlock()
-	apiStarter = f
-}
-
 // benchCompany is the company every API scenario's keys belong to, the
 // demo data's largest.
 const benchCompany = "COMP001"
 
-// apiHarness is the API served in-process over the benchmark data, on
-// loopback, with a client sized for the scenarios' concurrency.
+// apiHarness is the API binary serving the benchmark data on loopback,
+// with a client sized for the scenarios' concurrency.
 type apiHarness struct {
 	env    Env
 	cfg    config.Config
@@ -62,14 +46,9 @@ type apiHarness struct {
 
 // startAPI opens the benchmark data (synced first when the index does not
 // serve every customer), lets tune adjust the API's configuration, and
-// serves the API on 127.0.0.1:0. close stops everything it started.
+// starts the API binary on a free loopback port. close stops everything
+// it started.
 func startAPI(ctx context.Context, env Env, tune func(*config.Config)) (_ *apiHarness, err error) {
-	mu.Lock()
-	starter := apiStarter
-	mu.Unlock()
-	if starter == nil {
-		return nil, errors.New("no API wired (bench.SetAPIStarter)")
-	}
 	if env.Config.ElasticsearchURL == "" {
 		return nil, errors.New("this scenario measures the search engine: set ELASTICSEARCH_URL")
 	}
@@ -106,41 +85,24 @@ func startAPI(ctx context.Context, env Env, tune func(*config.Config)) (_ *apiHa
 	if tune != nil {
 		tune(&h.cfg)
 	}
-	h.cfg.APIAddr = "127.0.0.1:0"
-	apiCtx, stopAPI := context.WithCancel(ctx)
-	addr, done := make(chan string, 1), make(chan error, 1)
-	go func() { done <- starter(apiCtx, h.cfg, env.Log, func(a string) { addr <- a }) }()
-	select {
-	case a := <-addr:
-		h.base = "http://" + a
-		h.stops = append(h.stops, func() { stopAPI(); <-done })
-	case err := <-done:
-		stopAPI()
-		return nil, fmt.Errorf("api stopped before serving: %v", err)
-	case <-time.After(30 * time.Second):
-		stopAPI()
-		return nil, errors.New("api did not start within 30 s")
+	api, err := startBinary(ctx, "api", h.cfg)
+	if err != nil {
+		return nil, err
 	}
+	h.base = api.URL()
+	h.stops = append(h.stops, api.Stop)
 	h.client = &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 512, DisableCompression: true}}
 	return h, nil
 }
 
-// startWorker runs an in-process worker over the API's configuration
-// until close.
+// startWorker starts a worker process over the API's configuration until
+// close.
 func (h *apiHarness) startWorker(ctx context.Context) error {
-	if h.env.Worker == nil {
-		return errors.New("no worker wired")
+	stop, err := runWorker(ctx, h.cfg)
+	if err != nil {
+		return err
 	}
-	workerCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := h.env.Worker(workerCtx, h.cfg, h.env.Log); err != nil {
-			h.env.Log.Error("bench worker", zap.Error(err))
-		}
-	}()
-	h.stops = append(h.stops, func() { stop(); wg.Wait() })
+	h.stops = append(h.stops, stop)
 	return nil
 }
 

@@ -73,9 +73,6 @@ func (p drift) existing() []string {
 // The source is changed in place and restored at the end (and at the start
 // of the next run, if this one stopped before).
 func runReconcile(ctx context.Context, env Env, r *Report) error {
-	if env.Worker == nil {
-		return errors.New("no worker wired")
-	}
 	r.Engine = env.Engine
 	cfg, err := dataConfig(ctx, env)
 	if err != nil {
@@ -96,7 +93,11 @@ func runReconcile(ctx context.Context, env Env, r *Report) error {
 	if err := restoreSource(ctx, d.Source); err != nil {
 		return err
 	}
-	defer runWorker(ctx, env, cfg)()
+	stop, err := runWorker(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stop()
 
 	fmt.Fprintln(env.Out, "full sync ...")
 	_, full, err := timeFullSync(ctx, d, r)

@@ -23,7 +23,10 @@ func fullSyncWithoutScores(ctx context.Context, env Env, cfg config.Config) (tim
 		return 0, err
 	}
 	defer d.Close()
-	stop := runWorker(ctx, env, cfg)
+	stop, err := runWorker(ctx, cfg)
+	if err != nil {
+		return 0, err
+	}
 	defer stop()
 	fmt.Fprintln(env.Out, "full sync without scores ...")
 	job, err := d.Sync.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")

@@ -56,9 +56,6 @@ const linesFloor = `COPY (SELECT i.customer_id, i.invoice_id, ip.product_id, i.t
 	FROM invoice_products ip JOIN invoices i ON i.invoice_id = ip.invoice_id) TO STDOUT`
 
 func runSync(ctx context.Context, env Env, r *Report) error {
-	if env.Worker == nil {
-		return errors.New("no worker wired")
-	}
 	if env.Engine == EnginePostgres {
 		return runSyncPostgres(ctx, env, r)
 	}
@@ -83,7 +80,11 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 		return err
 	}
 	cfg.ScoresEnabled = true
-	defer runWorker(ctx, env, cfg)()
+	stop, err := runWorker(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stop()
 
 	// The full sync: plan to alias swap, as the job row times it.
 	fmt.Fprintln(env.Out, "full sync ...")

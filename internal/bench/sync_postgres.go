@@ -25,7 +25,11 @@ func runSyncPostgres(ctx context.Context, env Env, r *Report) error {
 		return err
 	}
 	defer d.Close()
-	defer runWorker(ctx, env, cfg)()
+	stop, err := runWorker(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer stop()
 
 	fmt.Fprintf(env.Out, "full sync (postgres engine, shard size %d) ...\n", cfg.SyncShardSize)
 	_, full, err := timeFullSync(ctx, d, r)

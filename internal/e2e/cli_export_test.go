@@ -106,8 +106,8 @@ func TestCLIExportAndJobs(t *testing.T) {
 	require.NotContains(t, r.stdout, id, "another company's list")
 
 	// With no worker, an export stays queued: cancel it.
-	require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
-	<-w.done
+	require.NoError(t, w.Signal(syscall.SIGTERM))
+	<-w.Done()
 	r = runCLI(t, env, "reactivation", "export", "create", "--filter", `{"companyId":"COMP002"}`)
 	require.Equal(t, 0, r.code, r.stderr)
 	queued := strings.TrimSpace(r.stdout)

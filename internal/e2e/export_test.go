@@ -35,7 +35,6 @@ import (
 func (b *testBundle) syncWithWorker(t *testing.T) *process {
 	t.Helper()
 	w := start(t, b.cfg, "worker")
-	w.waitLog(t, "worker started", 20*time.Second)
 	j := waitJob(t, b.deps.Jobs, b.startSync(t, "full"), 5*time.Minute)
 	require.Equal(t, jobs.Succeeded, j.State, j.Error)
 	return w
@@ -240,12 +239,11 @@ func slowEngine(t *testing.T, target string, delay time.Duration) string {
 func (b *testBundle) slowWorkerAfterSync(t *testing.T) *process {
 	t.Helper()
 	syncer := b.syncWithWorker(t)
-	require.NoError(t, syncer.cmd.Process.Signal(syscall.SIGTERM))
-	<-syncer.done
+	require.NoError(t, syncer.Signal(syscall.SIGTERM))
+	<-syncer.Done()
 	slow := b.cfg
 	slow.ElasticsearchURL = slowEngine(t, b.cfg.ElasticsearchURL, 300*time.Millisecond)
 	victim := start(t, slow, "worker")
-	victim.waitLog(t, "worker started", 20*time.Second)
 	return victim
 }
 
@@ -260,8 +258,8 @@ func TestExportSurvivesAWorkerKilledMidRun(t *testing.T) {
 
 	id := b.startExport(t, `{"companyId":"COMP001"}`, export.Options{Format: export.FormatNDJSON, Fields: allFields})
 	waitProgress(t, b.deps.Jobs, id, 1, time.Minute)
-	require.NoError(t, victim.cmd.Process.Kill())
-	<-victim.done
+	require.NoError(t, victim.Kill())
+	<-victim.Done()
 	j, err := b.deps.Jobs.GetAny(context.Background(), id)
 	require.NoError(t, err)
 	require.Equal(t, jobs.Running, j.State)
@@ -270,8 +268,7 @@ func TestExportSurvivesAWorkerKilledMidRun(t *testing.T) {
 	_, err = b.exports().Open(context.Background(), jobs.Tenant{Admin: true}, id)
 	require.Error(t, err, "a half-written export is not downloadable")
 
-	survivor := start(t, b.cfg, "worker")
-	survivor.waitLog(t, "worker started", 20*time.Second)
+	start(t, b.cfg, "worker")
 	killedAt := j.Progress
 	j = waitJob(t, b.deps.Jobs, id, 4*time.Minute)
 	t.Logf("killed at %d/%d rows; the export ended %s %s", killedAt.Done, killedAt.Total, j.State, j.Error)

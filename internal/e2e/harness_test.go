@@ -3,16 +3,13 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +21,7 @@ import (
 	"github.com/reactivation/reactivation/internal/demo"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/procs"
 	"github.com/reactivation/reactivation/internal/source"
 	"github.com/reactivation/reactivation/internal/testenv"
 )
@@ -85,78 +83,48 @@ func setup(t *testing.T, n int, mutate func(*config.Config)) *testBundle {
 	return &testBundle{cfg: cfg, deps: deps}
 }
 
-// environ renders cfg as the environment of a child process.
+// childEnv is what every child process of these tests runs with, over
+// its configuration's environment.
+var childEnv = []string{"WORKER_CONCURRENCY=2", "SHUTDOWN_TIMEOUT=5s", "LOG_LEVEL=info"}
+
+// environ renders cfg as the environment of a child process (the CLI's).
 func environ(cfg config.Config) []string {
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "DATABASE_URL=") && !strings.HasPrefix(kv, "REDIS_URL=") &&
-			!strings.HasPrefix(kv, "ELASTICSEARCH_URL=") && !strings.HasPrefix(kv, "SOURCE_DATABASE_URL=") {
-			env = append(env, kv)
-		}
-	}
-	return append(env,
-		"DATABASE_URL="+cfg.DatabaseURL,
-		"SOURCE_DATABASE_URL="+cfg.SourceDatabaseURL,
-		"REDIS_URL="+cfg.RedisURL,
-		"ELASTICSEARCH_URL="+cfg.ElasticsearchURL,
-		"SEARCH_FLAVOR="+cfg.SearchFlavor,
-		"INDEX_ALIAS="+cfg.IndexAlias,
-		fmt.Sprintf("SYNC_SHARD_SIZE=%d", cfg.SyncShardSize),
-		fmt.Sprintf("TENANT_MAX_IN_FLIGHT=%d", cfg.TenantMaxInFlight),
-		"WORKER_CONCURRENCY=2",
-		"SHUTDOWN_TIMEOUT=5s",
-		"LOG_LEVEL=info",
-		"WORKER_METRICS_ADDR=127.0.0.1:0",
-		"SCHEDULER_METRICS_ADDR=127.0.0.1:0",
-		"API_ADDR="+cfg.APIAddr,
-		"REDIS_SENTINEL_ADDRS="+cfg.RedisSentinelAddrs,
-		"REDIS_SENTINEL_MASTER="+cfg.RedisSentinelMaster,
-	)
+	return append(append(os.Environ(), cfg.Environ()...), childEnv...)
 }
 
-// process is a running binary whose log lines the test can wait for.
+// process is a running server binary whose log lines the test can wait
+// for.
 type process struct {
-	cmd   *exec.Cmd
+	*procs.Process
 	mu    sync.Mutex
 	lines []string
-	done  chan struct{}
 }
 
-// start runs binary with cfg's environment until the test ends.
+// start runs binary (api, worker, scheduler) with cfg's environment until
+// the test ends, and returns once it is ready (procs.Start: its health
+// endpoint answers).
 func start(t *testing.T, cfg config.Config, binary string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(binDir, binary), args...)
-	cmd.Env = environ(cfg)
-	var stderrCopy io.Writer
-	cmd.Stdout, stderrCopy = captureOutput(t, binary)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	p := &process{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		sc := bufio.NewScanner(io.TeeReader(stderr, stderrCopy))
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
+	stdout, stderrCopy := captureOutput(t, binary)
+	p := &process{}
+	var err error
+	p.Process, err = procs.Start(context.Background(), filepath.Join(binDir, binary), cfg, procs.Options{
+		Env: childEnv, Args: args, Stdout: stdout,
+		Log: func(line string) {
+			fmt.Fprintln(stderrCopy, line)
 			p.mu.Lock()
-			p.lines = append(p.lines, sc.Text())
+			p.lines = append(p.lines, line)
 			p.mu.Unlock()
-		}
-		cmd.Wait()
-		close(p.done)
-	}()
+		},
+	})
+	require.NoError(t, err)
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
+		p.Stop()
 		if t.Failed() {
 			p.mu.Lock()
 			tail := p.lines[max(0, len(p.lines)-30):]
 			p.mu.Unlock()
-			t.Logf("%s %d last log lines:\n%s", binary, cmd.Process.Pid, strings.Join(tail, "\n"))
+			t.Logf("%s %d last log lines:\n%s", binary, p.Pid(), strings.Join(tail, "\n"))
 		}
 	})
 	return p

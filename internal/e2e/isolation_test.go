@@ -8,7 +8,6 @@ import (
 	"encoding/csv"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -16,12 +15,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/auth"
-	"github.com/reactivation/reactivation/internal/config"
 )
 
 // TestFromOutside runs, against the real api and worker binaries, what
@@ -38,12 +35,9 @@ import (
 //     its treatment is exported, the events of a contacted customer are
 //     taken (one suppression) and the report has both groups.
 func TestFromOutside(t *testing.T) {
-	port := freePort(t)
-	b := setup(t, 2000, func(c *config.Config) { c.APIAddr = fmt.Sprintf("127.0.0.1:%d", port) })
+	b := setup(t, 2000, nil)
 	b.syncWithWorker(t)
-	api := start(t, b.cfg, "api")
-	api.waitLog(t, "api listening", 20*time.Second)
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	base := start(t, b.cfg, "api").URL()
 	ctx := context.Background()
 	keyOf := func(company string, scopes ...auth.Scope) string {
 		_, secret, err := b.deps.Keys.Create(ctx, auth.NewKey{Name: "probe-" + company, CompanyID: company, Scopes: scopes})

@@ -150,10 +150,9 @@ func TestDashboardAndAlertMetricsExist(t *testing.T) {
 	w := start(t, b.cfg, "worker")
 	s := start(t, b.cfg, "scheduler")
 	a := start(t, b.cfg, "api")
-	workerURL := "http://" + w.logField(t, "worker metrics listening", "addr", 20*time.Second)
-	schedulerURL := "http://" + s.logField(t, "scheduler metrics listening", "addr", 20*time.Second)
-	apiURL := "http://" + a.logField(t, "api listening", "addr", 20*time.Second)
-	w.waitLog(t, "worker started", 20*time.Second)
+	workerURL := w.URL()
+	schedulerURL := s.URL()
+	apiURL := a.URL()
 
 	for _, mode := range []syncrun.Mode{syncrun.ModeFull, syncrun.ModeIncremental} {
 		j := waitJob(t, b.deps.Jobs, b.startSync(t, mode), 5*time.Minute)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,29 +14,6 @@ import (
 
 	"github.com/reactivation/reactivation/internal/testenv"
 )
-
-// logField waits for a JSON log line whose msg is msg and returns its
-// string field (the bound address of a listener started on port 0).
-func (p *process) logField(t *testing.T, msg, field string, timeout time.Duration) string {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		p.mu.Lock()
-		lines := append([]string(nil), p.lines...)
-		p.mu.Unlock()
-		for _, l := range lines {
-			var rec map[string]any
-			if json.Unmarshal([]byte(l), &rec) == nil && rec["msg"] == msg {
-				if v, ok := rec[field].(string); ok {
-					return v
-				}
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("no log line %q with field %q within %s", msg, field, timeout)
-	return ""
-}
 
 // probe GETs url and returns the status and body.
 func probe(t *testing.T, url string) (int, string) {
@@ -80,8 +56,7 @@ func TestWorkerProbesFollowRedis(t *testing.T) {
 	wcfg.RedisURL = proxy.URL() + u.Path
 
 	w := start(t, wcfg, "worker")
-	base := "http://" + w.logField(t, "worker metrics listening", "addr", 20*time.Second)
-	w.waitLog(t, "worker started", 20*time.Second)
+	base := w.URL()
 	waitStatus(t, base+"/healthz", http.StatusOK, 5*time.Second)
 	waitStatus(t, base+"/readyz", http.StatusOK, 5*time.Second)
 	_, metrics := probe(t, base+"/metrics")
@@ -106,7 +81,7 @@ func TestWorkerProbesFollowRedis(t *testing.T) {
 func TestSchedulerServesMetricsAndHealth(t *testing.T) {
 	b := setup(t, 0, nil)
 	s := start(t, b.cfg, "scheduler")
-	base := "http://" + s.logField(t, "scheduler metrics listening", "addr", 20*time.Second)
+	base := s.URL()
 	waitStatus(t, base+"/healthz", http.StatusOK, 5*time.Second)
 	_, metrics := probe(t, base+"/metrics")
 	require.True(t, strings.Contains(metrics, `reactivation_build_info{goversion="go`), "build info with the Go version:\n%s", metrics)

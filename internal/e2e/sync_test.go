@@ -62,8 +62,6 @@ func TestFullAndIncrementalSyncWithTwoWorkers(t *testing.T) {
 	b := setup(t, demoCustomers, nil)
 	w1 := start(t, b.cfg, "worker")
 	w2 := start(t, b.cfg, "worker")
-	w1.waitLog(t, "worker started", 20*time.Second)
-	w2.waitLog(t, "worker started", 20*time.Second)
 
 	id := b.startSync(t, "full")
 	j := waitJob(t, b.deps.Jobs, id, 5*time.Minute)
@@ -122,16 +120,14 @@ func refresh(t *testing.T, b *testBundle) {
 func TestSyncSurvivesAWorkerKilledMidRun(t *testing.T) {
 	b := setup(t, demoCustomers, nil)
 	victim := start(t, b.cfg, "worker")
-	victim.waitLog(t, "worker started", 20*time.Second)
 
 	id := b.startSync(t, "full")
 	victim.waitLog(t, `"task_type":"sync:shard"`, time.Minute)
 	waitProgress(t, b.deps.Jobs, id, 2, time.Minute)
-	require.NoError(t, victim.cmd.Process.Kill())
-	<-victim.done
+	require.NoError(t, victim.Kill())
+	<-victim.Done()
 
-	survivor := start(t, b.cfg, "worker")
-	survivor.waitLog(t, "worker started", 20*time.Second)
+	start(t, b.cfg, "worker")
 	j := waitJob(t, b.deps.Jobs, id, 4*time.Minute)
 	require.Equal(t, jobs.Succeeded, j.State, j.Error)
 	require.Len(t, b.aliasIndexes(t), 1)
@@ -149,7 +145,6 @@ func TestSyncSurvivesASearchEngineOutage(t *testing.T) {
 	proxy := testenv.NewProxy(t, testenv.ElasticsearchURL())
 	b := setup(t, demoCustomers, func(c *config.Config) { c.ElasticsearchURL = proxy.URL() })
 	w := start(t, b.cfg, "worker")
-	w.waitLog(t, "worker started", 20*time.Second)
 
 	id := b.startSync(t, "full")
 	waitProgress(t, b.deps.Jobs, id, 2, time.Minute)
@@ -172,13 +167,12 @@ func TestSyncSurvivesASearchEngineOutage(t *testing.T) {
 func TestFailedRunNeverSwaps(t *testing.T) {
 	b := setup(t, 3000, nil)
 	w := start(t, b.cfg, "worker")
-	w.waitLog(t, "worker started", 20*time.Second)
 	first := b.startSync(t, "full")
 	require.Equal(t, jobs.Succeeded, waitJob(t, b.deps.Jobs, first, 2*time.Minute).State)
 	before := b.aliasIndexes(t)
 	require.Len(t, before, 1)
-	require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
-	<-w.done
+	require.NoError(t, w.Signal(syscall.SIGTERM))
+	<-w.Done()
 
 	ctx := context.Background()
 	var victim string
@@ -186,7 +180,6 @@ func TestFailedRunNeverSwaps(t *testing.T) {
 	rejecting := b.cfg
 	rejecting.ElasticsearchURL = rejectingEngine(t, b.cfg.ElasticsearchURL, victim)
 	w = start(t, rejecting, "worker")
-	w.waitLog(t, "worker started", 20*time.Second)
 	second := b.startSync(t, "full")
 	j := waitJob(t, b.deps.Jobs, second, 2*time.Minute)
 	require.Equal(t, jobs.Failed, j.State)
@@ -248,8 +241,7 @@ func rejectingEngine(t *testing.T, target, id string) string {
 func TestFullSyncIntoThePostgresEngine(t *testing.T) {
 	b := setup(t, 5000, func(c *config.Config) { c.ElasticsearchURL = "" })
 	require.Equal(t, "postgres", b.deps.Engine.Name())
-	w := start(t, b.cfg, "worker")
-	w.waitLog(t, "worker started", 20*time.Second)
+	start(t, b.cfg, "worker")
 	id := b.startSync(t, "full")
 	j := waitJob(t, b.deps.Jobs, id, 3*time.Minute)
 	require.Equal(t, jobs.Succeeded, j.State, j.Error)
