@@ -162,7 +162,7 @@ func openIndexedData(ctx context.Context, env Env) (config.Config, *app.App, err
 	return cfg, d, nil
 }
 
-// ensureIndexed runs a full sync with an in-process worker unless the
+// ensureIndexed runs a full sync with a worker process unless the
 // alias already serves every customer.
 func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.App) error {
 	gen, err := d.Engine.Current(ctx)

@@ -14,7 +14,9 @@ import (
 // the running executable (make build puts them all in bin/) over cfg, with
 // extra ("NAME=value") overriding it, and returns once it is ready. The
 // bench starts every API and worker this way, so what it measures runs in
-// a process of its own, as in production.
+// a process of its own, as in production. They log warnings only, like the
+// bench itself: an info line per request or task would be part of what is
+// measured.
 func startBinary(ctx context.Context, name string, cfg config.Config, extra ...string) (*procs.Process, error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -24,7 +26,7 @@ func startBinary(ctx context.Context, name string, cfg config.Config, extra ...s
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("the bench runs the %s binary beside %s (make build): %w", name, self, err)
 	}
-	return procs.Start(ctx, bin, cfg, procs.Options{Env: extra})
+	return procs.Start(ctx, bin, cfg, procs.Options{Env: append([]string{"LOG_LEVEL=warn"}, extra...)})
 }
 
 // runWorker starts a worker process over cfg; stop ends it. It fails

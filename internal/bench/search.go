@@ -242,7 +242,7 @@ func clusterQueries(ctx context.Context, client *elasticsearch.Client, alias str
 }
 
 // largeSegment runs a large-segment search of all of benchCompany through
-// the API with an in-process worker and times it from the request to the
+// the API with a worker process and times it from the request to the
 // job's end as a client polling every 100 ms sees it.
 func largeSegment(ctx context.Context, env Env, h *apiHarness, key string, r *Report) error {
 	if err := h.startWorker(ctx); err != nil {
