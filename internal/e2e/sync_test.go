@@ -179,7 +179,7 @@ func TestFailedRunNeverSwaps(t *testing.T) {
 	require.NoError(t, b.deps.Source.QueryRow(ctx, "SELECT min(customer_id) FROM customers").Scan(&victim))
 	rejecting := b.cfg
 	rejecting.ElasticsearchURL = rejectingEngine(t, b.cfg.ElasticsearchURL, victim)
-	w = start(t, rejecting, "worker")
+	start(t, rejecting, "worker")
 	second := b.startSync(t, "full")
 	j := waitJob(t, b.deps.Jobs, second, 2*time.Minute)
 	require.Equal(t, jobs.Failed, j.State)
