@@ -29,7 +29,7 @@ func TestSyncRunsRecordAndState(t *testing.T) {
 	require.NoError(t, runs.InsertRun(b.ctx, job, syncrun.ModeFull.String()))
 	st, err := runs.RunStatus(b.ctx, job)
 	require.NoError(t, err)
-	require.Equal(t, syncrun.ModeFull, st.Mode)
+	require.Equal(t, syncrun.ModeFull.String(), st.Mode)
 	require.Empty(t, st.Generation)
 	require.Nil(t, st.Planned)
 	err = runs.InsertRun(b.ctx, job, syncrun.ModeFull.String())
