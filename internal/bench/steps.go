@@ -28,6 +28,20 @@ func openScenario(ctx context.Context, env Env, cfg config.Config) (*app.App, er
 	return d, nil
 }
 
+// openWithWorker opens cfg's dependencies (openScenario) and starts a
+// worker process on cfg; closeAll stops the worker, then closes them.
+func openWithWorker(ctx context.Context, env Env, cfg config.Config) (d *app.App, closeAll func(), err error) {
+	if d, err = openScenario(ctx, env, cfg); err != nil {
+		return nil, nil, err
+	}
+	stop, err := runWorker(ctx, cfg)
+	if err != nil {
+		d.Close()
+		return nil, nil, err
+	}
+	return d, func() { stop(); d.Close() }, nil
+}
+
 // fullSyncTimeout bounds the wait for a full sync: an 800k run on a busy
 // 2-core machine has taken over 30 minutes.
 const fullSyncTimeout = 2 * time.Hour

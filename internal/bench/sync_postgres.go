@@ -20,16 +20,11 @@ func runSyncPostgres(ctx context.Context, env Env, r *Report) error {
 	cfg.ElasticsearchURL = ""
 	cfg.IndexAlias += "_pg" // its own sync state and view beside the Elasticsearch run's
 	cfg.WorkerConcurrency = 4
-	d, err := openScenario(ctx, env, cfg)
+	d, closeAll, err := openWithWorker(ctx, env, cfg)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	stop, err := runWorker(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer stop()
+	defer closeAll()
 
 	fmt.Fprintf(env.Out, "full sync (postgres engine, shard size %d) ...\n", cfg.SyncShardSize)
 	_, full, err := timeFullSync(ctx, d, r)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,8 +18,8 @@ import (
 // version's xmin is the transaction that wrote it, so every row written
 // since a snapshot S has xmin >= S.xmin, however long its transaction ran
 // and whatever either clock says. Deletes and rows moved away leave no row
-// to see: they show as lower counts per customer than the index's
-// documents were computed from.
+// to see: they show as lower counts, per bucket of customers, than the
+// index's documents were computed from.
 
 // Snapshot is a source transaction snapshot, as pg_current_snapshot()
 // prints it: xmin:xmax:xip,... with 64-bit (epoch-qualified) ids.
@@ -41,23 +42,28 @@ func ParseSnapshot(s string) (Snapshot, error) {
 	return Snapshot{Xmin: xmin, Xmax: xmax, Text: s}, nil
 }
 
-// CurrentSnapshot returns the source's current snapshot.
-func CurrentSnapshot(ctx context.Context, pool *pgxpool.Pool) (Snapshot, error) {
+// PlanSnapshot returns the source's current snapshot and its number of
+// customers, read in one statement (so in that snapshot).
+func PlanSnapshot(ctx context.Context, pool *pgxpool.Pool) (Snapshot, int64, error) {
 	var s string
-	if err := pool.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&s); err != nil {
-		return Snapshot{}, fmt.Errorf("source snapshot: %w", err)
+	var n int64
+	if err := pool.QueryRow(ctx, "SELECT pg_current_snapshot()::text, (SELECT count(*) FROM customers)").Scan(&s, &n); err != nil {
+		return Snapshot{}, 0, fmt.Errorf("source snapshot: %w", err)
 	}
-	return ParseSnapshot(s)
+	snap, err := ParseSnapshot(s)
+	return snap, n, err
 }
 
-// fullXid widens a 32-bit xid column to the 64-bit id it stands for,
-// given $1, the 64-bit xmax of the reading snapshot: an xid above xmax's
-// low half belongs to the previous epoch. Unfrozen row versions are never
-// more than 2^31 transactions old, so the widening is exact for them; a
-// frozen version reads as xid 2, which widens to an old id.
-func fullXid(col string) string {
-	return "((CASE WHEN " + col + "::text::bigint <= ($1::bigint & 4294967295) THEN $1::bigint >> 32 ELSE ($1::bigint >> 32) - 1 END << 32) + " +
-		col + "::text::bigint)"
+// CountCustomersSince returns the source's customers now, and how many of
+// them were written (inserted or updated) since the snapshot, in one
+// statement.
+func CountCustomersSince(ctx context.Context, pool *pgxpool.Pool, since Snapshot) (now, written int64, err error) {
+	err = pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE age(xmin) <= age(($1::bigint & 4294967295)::text::xid))
+		FROM customers`, since.Xmin).Scan(&now, &written)
+	if err != nil {
+		return 0, 0, fmt.Errorf("count source customers: %w", err)
+	}
+	return now, written, nil
 }
 
 // Changes is what ReadChanges found, all as of one source snapshot.
@@ -70,70 +76,233 @@ type Changes struct {
 	// (a superset of the changes: also those of transactions that
 	// snapshot already saw).
 	Written []string
+	// Differ lists the other customers whose counts differ from the
+	// tracked ones, or who are gone from the source or from the tracked
+	// set, in the buckets whose totals differed.
+	Differ []string
+	// Buckets and Drilled count the buckets compared and those whose
+	// totals differed.
+	Buckets, Drilled int
 	// Products is every product's fingerprint: its name and ingredient
 	// names.
 	Products map[string]string
 }
 
-// CustomerCounts is one customer's invoices and invoice lines in the source.
-type CustomerCounts struct {
-	CustomerID string
-	Invoices   int64
-	Lines      int64
+// Counts is a customer's (or a bucket's) customers, invoices and
+// invoice lines.
+type Counts struct {
+	Customers, Invoices, Lines int64
+}
+
+// Tracked is what the index's documents were computed from, bucketed by
+// customer id: bucket b holds the ids from bounds[b-1] (inclusive) to
+// bounds[b] (exclusive) in byte order, bucket 0 those below bounds[0]
+// (SQL: width_bucket(customer_id COLLATE "C", bounds)).
+type Tracked interface {
+	// Buckets sums the tracked customers and their invoices per bucket:
+	// every tracked customer when only is nil, else only those listed.
+	Buckets(ctx context.Context, bounds, only []string) (map[int]Counts, error)
+	// InBuckets returns every tracked customer of the buckets.
+	InBuckets(ctx context.Context, bounds []string, buckets []int) (map[string]Counts, error)
 }
 
 // ReadChanges reads, in one REPEATABLE READ READ ONLY transaction, the
-// customers written since since.Xmin and the catalog's fingerprints, and
-// calls counts with every customer's counts in customer_id byte order
-// (COLLATE "C"). It writes nothing to the source.
-func ReadChanges(ctx context.Context, pool *pgxpool.Pool, since Snapshot, counts func(CustomerCounts) error) (Changes, error) {
+// customers written since since.Xmin, the catalog's fingerprints, and the
+// customers whose counts differ from tracked. It writes nothing to the
+// source.
+//
+// A customer not written since can only have lost rows: an insert, an
+// update or a move of an invoice or line is a write (its xmin), and it
+// makes its current owner written. So, per bucket, the source's customers
+// and invoices of the customers not written equal the tracked ones
+// unless one of them was deleted, lost an invoice (voided or moved
+// away); only such buckets are compared customer by customer (their
+// line counts too). A line deleted from an invoice that is otherwise
+// untouched changes no count compared per bucket: it is found in a
+// compared bucket or by the reconcile pass.
+func ReadChanges(ctx context.Context, pool *pgxpool.Pool, since Snapshot, bounds []string, tracked Tracked) (Changes, error) {
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return Changes{}, fmt.Errorf("read changes: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var text string
-	if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text").Scan(&text); err != nil {
+	var horizon int64
+	// age(xid) counts back from an id fixed for the transaction, so
+	// age(xmin) <= age(since.xmin) is xmin >= since.xmin for every
+	// unfrozen row version (no text cast per row: twice as fast as
+	// widening each xmin to 64 bits); a frozen version's age is
+	// 2^31-1, as old as can be.
+	if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text, age(($1::bigint & 4294967295)::text::xid)",
+		since.Xmin).Scan(&text, &horizon); err != nil {
 		return Changes{}, fmt.Errorf("read changes: snapshot: %w", err)
 	}
 	var ch Changes
 	if ch.Snapshot, err = ParseSnapshot(text); err != nil {
 		return Changes{}, err
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT customer_id FROM customers WHERE `+fullXid("xmin")+` >= $2
-		UNION
-		SELECT customer_id FROM invoices WHERE `+fullXid("xmin")+` >= $2
-		UNION
-		SELECT i.customer_id FROM invoice_products ip JOIN invoices i ON i.invoice_id = ip.invoice_id
-		WHERE `+fullXid("ip.xmin")+` >= $2`, ch.Snapshot.Xmax, since.Xmin)
-	if err != nil {
-		return Changes{}, fmt.Errorf("read changes: written rows: %w", err)
-	}
-	if ch.Written, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		return Changes{}, fmt.Errorf("read changes: written rows: %w", err)
+	if ch.Written, err = written(ctx, tx, horizon); err != nil {
+		return Changes{}, err
 	}
 	catalog, err := LoadCatalog(ctx, tx)
 	if err != nil {
 		return Changes{}, err
 	}
 	ch.Products = catalog.Fingerprints()
-	rows, err = tx.Query(ctx, `
-		SELECT c.customer_id, coalesce(iv.n, 0), coalesce(ln.n, 0)
-		FROM customers c
-		LEFT JOIN (SELECT customer_id, count(*) AS n FROM invoices GROUP BY customer_id) iv ON iv.customer_id = c.customer_id
-		LEFT JOIN (SELECT i.customer_id, count(ip.product_id) AS n FROM invoice_products ip
-		           JOIN invoices i ON i.invoice_id = ip.invoice_id GROUP BY i.customer_id) ln ON ln.customer_id = c.customer_id
-		ORDER BY c.customer_id COLLATE "C"`)
+	drill, err := differingBuckets(ctx, tx, bounds, ch.Written, tracked)
 	if err != nil {
-		return Changes{}, fmt.Errorf("read changes: counts: %w", err)
+		return Changes{}, err
 	}
-	var c CustomerCounts
-	_, err = pgx.ForEachRow(rows, []any{&c.CustomerID, &c.Invoices, &c.Lines}, func() error { return counts(c) })
-	if err != nil {
-		return Changes{}, fmt.Errorf("read changes: counts: %w", err)
+	ch.Buckets, ch.Drilled = len(bounds)+1, len(drill)
+	if len(drill) == 0 {
+		return ch, nil
+	}
+	if ch.Differ, err = differing(ctx, tx, bounds, drill, ch.Written, tracked); err != nil {
+		return Changes{}, err
 	}
 	return ch, nil
+}
+
+// written returns the customers with a row, an invoice or a line whose
+// age is at most horizon (see ReadChanges).
+func written(ctx context.Context, tx pgx.Tx, horizon int64) ([]string, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT customer_id FROM customers WHERE age(xmin) <= $1
+		UNION
+		SELECT customer_id FROM invoices WHERE age(xmin) <= $1`, horizon)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: written rows: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read changes: written rows: %w", err)
+	}
+	// Lines in two steps: the planner cannot tell how few lines age()
+	// keeps, and joined in one statement it hashes every invoice.
+	rows, err = tx.Query(ctx, "SELECT DISTINCT invoice_id FROM invoice_products WHERE age(xmin) <= $1", horizon)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: written lines: %w", err)
+	}
+	invoices, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(invoices) == 0 {
+		return dedupe(ids), err
+	}
+	rows, err = tx.Query(ctx, "SELECT DISTINCT customer_id FROM invoices WHERE invoice_id = ANY($1)", invoices)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: owners of written lines: %w", err)
+	}
+	owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("read changes: owners of written lines: %w", err)
+	}
+	return dedupe(append(ids, owners...)), nil
+}
+
+func dedupe(ids []string) []string {
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// bucketCounts sums the source's customers and invoices per bucket:
+// every customer when only is nil, else only those listed.
+func bucketCounts(ctx context.Context, tx pgx.Tx, bounds, only []string) (map[int]Counts, error) {
+	where := ""
+	args := []any{bounds}
+	if only != nil {
+		where, args = "WHERE customer_id = ANY($2)", append(args, only)
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT b, sum(c)::bigint, sum(n)::bigint FROM (
+			SELECT width_bucket(customer_id COLLATE "C", $1::text[]) AS b, 1 AS c, 0 AS n FROM customers `+where+`
+			UNION ALL
+			SELECT width_bucket(customer_id COLLATE "C", $1::text[]), 0, n
+			FROM (SELECT customer_id, count(*) AS n FROM invoices `+where+` GROUP BY customer_id) iv
+		) t GROUP BY b`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: bucket counts: %w", err)
+	}
+	out := map[int]Counts{}
+	var b int
+	var c Counts
+	_, err = pgx.ForEachRow(rows, []any{&b, &c.Customers, &c.Invoices}, func() error { out[b] = c; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("read changes: bucket counts: %w", err)
+	}
+	return out, nil
+}
+
+// differingBuckets returns the buckets whose customers not written
+// count differently in the source and in tracked.
+func differingBuckets(ctx context.Context, tx pgx.Tx, bounds, written []string, tracked Tracked) ([]int, error) {
+	src, err := bucketCounts(ctx, tx, bounds, nil)
+	if err != nil {
+		return nil, err
+	}
+	srcW, err := bucketCounts(ctx, tx, bounds, written)
+	if err != nil {
+		return nil, err
+	}
+	trk, err := tracked.Buckets(ctx, bounds, nil)
+	if err != nil {
+		return nil, err
+	}
+	trkW, err := tracked.Buckets(ctx, bounds, written)
+	if err != nil {
+		return nil, err
+	}
+	var drill []int
+	for b := 0; b <= len(bounds); b++ {
+		s, sw, t, tw := src[b], srcW[b], trk[b], trkW[b]
+		if s.Customers-sw.Customers != t.Customers-tw.Customers || s.Invoices-sw.Invoices != t.Invoices-tw.Invoices {
+			drill = append(drill, b)
+		}
+	}
+	return drill, nil
+}
+
+// differing compares the buckets customer by customer and returns those
+// not written whose counts differ or who are in only one of source and
+// tracked.
+func differing(ctx context.Context, tx pgx.Tx, bounds []string, buckets []int, written []string, tracked Tracked) ([]string, error) {
+	trk, err := tracked.InBuckets(ctx, bounds, buckets)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT c.customer_id,
+			(SELECT count(*) FROM invoices i WHERE i.customer_id = c.customer_id),
+			(SELECT count(ip.product_id) FROM invoices i JOIN invoice_products ip ON ip.invoice_id = i.invoice_id
+			 WHERE i.customer_id = c.customer_id)
+		FROM customers c WHERE width_bucket(c.customer_id COLLATE "C", $1::text[]) = ANY($2)`, bounds, buckets)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: counts: %w", err)
+	}
+	skip := make(map[string]bool, len(written))
+	for _, id := range written {
+		skip[id] = true
+	}
+	var differ []string
+	var id string
+	var c Counts
+	_, err = pgx.ForEachRow(rows, []any{&id, &c.Invoices, &c.Lines}, func() error {
+		c.Customers = 1
+		t, ok := trk[id]
+		delete(trk, id)
+		if !skip[id] && (!ok || t != c) {
+			differ = append(differ, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read changes: counts: %w", err)
+	}
+	for id := range trk { // tracked, gone from the source
+		if !skip[id] {
+			differ = append(differ, id)
+		}
+	}
+	slices.Sort(differ)
+	return differ, nil
 }
 
 // Fingerprints returns every product's fingerprint: a hash of its name

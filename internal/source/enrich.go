@@ -379,27 +379,6 @@ func ShardBounds(ctx context.Context, pool *pgxpool.Pool, size int) ([]string, e
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// ChangedSince returns the customers whose row or invoices changed after t.
-// Lines have no timestamp of their own: the source touches its invoice's
-// updated_at when lines change.
-func ChangedSince(ctx context.Context, pool *pgxpool.Pool, t time.Time) ([]string, error) {
-	rows, err := pool.Query(ctx, `
-		SELECT customer_id FROM customers WHERE updated_at > $1
-		UNION
-		SELECT customer_id FROM invoices WHERE updated_at > $1`, t)
-	if err != nil {
-		return nil, fmt.Errorf("changed customers: %w", err)
-	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
-}
-
-// CountChangedSince counts customers whose own row changed after t.
-func CountChangedSince(ctx context.Context, pool *pgxpool.Pool, t time.Time) (int64, error) {
-	var n int64
-	err := pool.QueryRow(ctx, "SELECT count(*) FROM customers WHERE updated_at > $1", t).Scan(&n)
-	return n, err
-}
-
 // Existing reports which of ids are customers of the source.
 func Existing(ctx context.Context, pool *pgxpool.Pool, ids []string) (map[string]bool, error) {
 	rows, err := pool.Query(ctx, "SELECT customer_id FROM customers WHERE customer_id = ANY($1)", ids)

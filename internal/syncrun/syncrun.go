@@ -371,7 +371,7 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 			return fmt.Errorf("finalize: serving generation: %w", err)
 		}
 		if serving != p.Generation {
-			if reason, err := s.verify(ctx, p.Generation, indexed, wm); err != nil {
+			if reason, err := s.verify(ctx, p.JobID, p.Generation, indexed); err != nil {
 				return err
 			} else if reason != "" {
 				return s.abandon(ctx, p, reason)
@@ -419,8 +419,15 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 
 // verify checks a generation not yet serving: its document count against
 // what the shards wrote, and against the source's customers give or take
-// those that changed since the run began. A non-empty reason fails it.
-func (s *Service) verify(ctx context.Context, gen string, indexed int64, wm time.Time) (reason string, err error) {
+// those written or deleted since the run's plan. A non-empty reason
+// fails it.
+//
+// With P customers at the plan, D deleted and I inserted since, and W
+// (>= I) written since, each shard read its range at some moment in
+// between, so the generation holds P - D' + I' documents (D' <= D,
+// I' <= I) and the source now has P - D + I: the count is at most P + W
+// and at least now - W.
+func (s *Service) verify(ctx context.Context, jobID, gen string, indexed int64) (reason string, err error) {
 	count, err := s.engine.Count(ctx, gen)
 	if err != nil {
 		return "", fmt.Errorf("finalize: count generation: %w", err)
@@ -428,16 +435,29 @@ func (s *Service) verify(ctx context.Context, gen string, indexed int64, wm time
 	if count != indexed {
 		return fmt.Sprintf("generation %s holds %d documents but the shards wrote %d", gen, count, indexed), nil
 	}
-	sourceCount, err := source.CountCustomers(ctx, s.source)
-	if err != nil {
-		return "", fmt.Errorf("finalize: count source: %w", err)
+	var snap *string
+	var planned *int64
+	if err := s.db.QueryRow(ctx, "SELECT snapshot, plan_customers FROM sync_runs WHERE job_id = $1", jobID).Scan(&snap, &planned); err != nil {
+		return "", fmt.Errorf("finalize: %w", err)
 	}
-	changed, err := source.CountChangedSince(ctx, s.source, wm)
+	if snap == nil {
+		return "", fmt.Errorf("finalize %s: no plan snapshot recorded", jobID)
+	}
+	since, err := source.ParseSnapshot(*snap)
+	if err != nil {
+		return "", err
+	}
+	now, written, err := source.CountCustomersSince(ctx, s.source, since)
 	if err != nil {
 		return "", fmt.Errorf("finalize: %w", err)
 	}
-	if diff := sourceCount - count; diff > changed || -diff > changed {
-		return fmt.Sprintf("generation %s holds %d documents but the source has %d customers", gen, count, sourceCount), nil
+	plan := now // a run planned before plan_customers was recorded
+	if planned != nil {
+		plan = *planned
+	}
+	if count > plan+written || now-count > written {
+		return fmt.Sprintf("generation %s holds %d documents but the source had %d customers at the plan and has %d now, %d written since",
+			gen, count, plan, now, written), nil
 	}
 	return "", nil
 }

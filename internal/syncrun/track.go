@@ -24,9 +24,10 @@ import (
 // per generation, what each customer's document was computed from
 // (tracked_customers) and, per alias, the source snapshot the serving
 // generation is current with and the catalog it reflects. A pass reads
-// in one source snapshot the customers written since, every customer's
-// invoice and line counts (lower than tracked: something was deleted or
-// moved away; absent: the customer was deleted) and the catalog.
+// in one source snapshot the customers written since, the catalog, and
+// per bucket of customer ids the customers and invoices of those not
+// written (lower than tracked: something was deleted or moved away),
+// comparing customer by customer only the buckets that differ.
 
 // Changed is what one change-tracking pass did.
 type Changed struct {
@@ -37,6 +38,11 @@ type Changed struct {
 	// CatalogJobID is the background job re-enriching the buyers of
 	// changed products, when any changed.
 	CatalogJobID string `json:"catalogJobId,omitempty"`
+	// Buckets counts the buckets of customers whose totals the pass
+	// compared, BucketsDiffered those it then compared customer by
+	// customer (a delete or a move away in them).
+	Buckets         int `json:"buckets,omitempty"`
+	BucketsDiffered int `json:"bucketsDiffered,omitempty"`
 }
 
 // trackedState is the alias's serving generation and its snapshot.
@@ -120,62 +126,96 @@ func (s *Service) untrack(ctx context.Context, gen string, tombs []search.Tombst
 	return nil
 }
 
-// changes reads the source since the snapshot and compares its counts
-// with generation gen's tracked documents: it returns the customers to
-// re-enrich (written since, counts that differ, untracked, or gone: the
-// enrichment finds the gone ones absent and deletes them) and what the
-// source pass read.
+// bucketSize is the number of tracked customers per bucket of the change
+// pass (source.ReadChanges): a bucket whose totals differ is compared
+// customer by customer.
+const bucketSize = 1000
+
+// changes reads the source since the snapshot and compares it with
+// generation gen's tracked documents (source.ReadChanges): it returns the
+// customers to re-enrich (written since, counts that differ, untracked,
+// or gone: the enrichment finds the gone ones absent and deletes them)
+// and what the source pass read.
 func (s *Service) changes(ctx context.Context, gen string, since source.Snapshot) ([]string, source.Changes, error) {
-	rows, err := s.db.Query(ctx, `SELECT customer_id, invoices, lines FROM tracked_customers
-		WHERE alias = $1 AND generation = $2 ORDER BY customer_id`, s.cfg.Alias, gen)
-	if err != nil {
-		return nil, source.Changes{}, fmt.Errorf("read tracked customers: %w", err)
-	}
-	defer rows.Close()
-	var t source.CustomerCounts
-	var more bool
-	next := func() error {
-		more = rows.Next()
-		if more {
-			return rows.Scan(&t.CustomerID, &t.Invoices, &t.Lines)
-		}
-		return rows.Err()
-	}
-	if err := next(); err != nil {
-		return nil, source.Changes{}, err
-	}
-	var differ []string
-	ch, err := source.ReadChanges(ctx, s.source, since, func(c source.CustomerCounts) error {
-		for more && t.CustomerID < c.CustomerID { // tracked, gone from the source
-			differ = append(differ, t.CustomerID)
-			if err := next(); err != nil {
-				return err
-			}
-		}
-		if more && t.CustomerID == c.CustomerID {
-			if t != c {
-				differ = append(differ, c.CustomerID)
-			}
-			return next()
-		}
-		differ = append(differ, c.CustomerID) // not tracked: never indexed
-		return nil
-	})
+	bounds, err := s.bucketBounds(ctx, gen)
 	if err != nil {
 		return nil, source.Changes{}, err
 	}
-	for ; more; err = next() {
-		if err != nil {
-			return nil, source.Changes{}, err
-		}
-		differ = append(differ, t.CustomerID)
-	}
-	if err := rows.Err(); err != nil {
+	ch, err := source.ReadChanges(ctx, s.source, since, bounds, trackedSet{s, gen})
+	if err != nil {
 		return nil, source.Changes{}, err
 	}
-	ids := append(ch.Written, differ...)
+	ids := append(append([]string(nil), ch.Written...), ch.Differ...)
 	slices.Sort(ids)
 	return slices.Compact(ids), ch, nil
+}
+
+// bucketBounds returns generation gen's bucket bounds: every
+// bucketSize-th tracked customer id, from the first, in byte order,
+// chosen once per generation and kept in sync_state.
+func (s *Service) bucketBounds(ctx context.Context, gen string) ([]string, error) {
+	var bounds []string
+	err := s.db.QueryRow(ctx, "SELECT bounds FROM sync_state WHERE alias = $1 AND generation = $2", s.cfg.Alias, gen).Scan(&bounds)
+	if err != nil || bounds != nil {
+		return bounds, err
+	}
+	rows, err := s.db.Query(ctx, `SELECT customer_id FROM (
+			SELECT customer_id, row_number() OVER (ORDER BY customer_id) AS rn
+			FROM tracked_customers WHERE alias = $1 AND generation = $2) t
+		WHERE rn % $3 = 1 ORDER BY customer_id`, s.cfg.Alias, gen, bucketSize)
+	if err != nil {
+		return nil, fmt.Errorf("bucket bounds: %w", err)
+	}
+	if bounds, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return nil, fmt.Errorf("bucket bounds: %w", err)
+	}
+	if len(bounds) == 0 {
+		bounds = []string{""}
+	}
+	_, err = s.db.Exec(ctx, "UPDATE sync_state SET bounds = $3 WHERE alias = $1 AND generation = $2", s.cfg.Alias, gen, bounds)
+	return bounds, err
+}
+
+// trackedSet is one generation's tracked customers, bucketed as
+// source.ReadChanges compares them (tracked_customers.customer_id is
+// COLLATE "C": byte order, as the source side buckets).
+type trackedSet struct {
+	s   *Service
+	gen string
+}
+
+func (t trackedSet) Buckets(ctx context.Context, bounds, only []string) (map[int]source.Counts, error) {
+	where, args := "", []any{t.s.cfg.Alias, t.gen, bounds}
+	if only != nil {
+		where, args = "AND customer_id = ANY($4)", append(args, only)
+	}
+	rows, err := t.s.db.Query(ctx, `SELECT width_bucket(customer_id, $3::text[]), count(*), coalesce(sum(invoices), 0)::bigint
+		FROM tracked_customers WHERE alias = $1 AND generation = $2 `+where+` GROUP BY 1`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("tracked bucket counts: %w", err)
+	}
+	out := map[int]source.Counts{}
+	var b int
+	var c source.Counts
+	if _, err := pgx.ForEachRow(rows, []any{&b, &c.Customers, &c.Invoices}, func() error { out[b] = c; return nil }); err != nil {
+		return nil, fmt.Errorf("tracked bucket counts: %w", err)
+	}
+	return out, nil
+}
+
+func (t trackedSet) InBuckets(ctx context.Context, bounds []string, buckets []int) (map[string]source.Counts, error) {
+	rows, err := t.s.db.Query(ctx, `SELECT customer_id, invoices, lines FROM tracked_customers
+		WHERE alias = $1 AND generation = $2 AND width_bucket(customer_id, $3::text[]) = ANY($4)`, t.s.cfg.Alias, t.gen, bounds, buckets)
+	if err != nil {
+		return nil, fmt.Errorf("tracked customers: %w", err)
+	}
+	out := map[string]source.Counts{}
+	var id string
+	c := source.Counts{Customers: 1}
+	if _, err := pgx.ForEachRow(rows, []any{&id, &c.Invoices, &c.Lines}, func() error { out[id] = c; return nil }); err != nil {
+		return nil, fmt.Errorf("tracked customers: %w", err)
+	}
+	return out, nil
 }
 
 // changedProducts compares the catalog with the one the alias reflects
@@ -235,7 +275,7 @@ func (s *Service) adoptRun(ctx context.Context, jobID, gen string) error {
 		return fmt.Errorf("adopt run %s: no plan snapshot recorded", jobID)
 	}
 	if _, err := s.db.Exec(ctx, `INSERT INTO sync_state (alias, generation, snapshot) VALUES ($1, $2, $3)
-		ON CONFLICT (alias) DO UPDATE SET generation = $2, snapshot = $3`, s.cfg.Alias, gen, *snap); err != nil {
+		ON CONFLICT (alias) DO UPDATE SET generation = $2, snapshot = $3, bounds = NULL`, s.cfg.Alias, gen, *snap); err != nil {
 		return fmt.Errorf("adopt run: %w", err)
 	}
 	if err := s.saveCatalog(ctx, catalog); err != nil {
@@ -247,10 +287,11 @@ func (s *Service) adoptRun(ctx context.Context, jobID, gen string) error {
 	return nil
 }
 
-// recordPlan keeps a full run's starting point: the source snapshot, then
-// the catalog (read after it, before any shard reads).
+// recordPlan keeps a full run's starting point: the source snapshot and
+// its customer count, then the catalog (read after it, before any shard
+// reads).
 func (s *Service) recordPlan(ctx context.Context, jobID string) error {
-	snap, err := source.CurrentSnapshot(ctx, s.source)
+	snap, customers, err := source.PlanSnapshot(ctx, s.source)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
@@ -258,7 +299,8 @@ func (s *Service) recordPlan(ctx context.Context, jobID string) error {
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	_, err = s.db.Exec(ctx, "UPDATE sync_runs SET snapshot = $2, catalog = $3 WHERE job_id = $1", jobID, snap.Text, catalog.Fingerprints())
+	_, err = s.db.Exec(ctx, "UPDATE sync_runs SET snapshot = $2, catalog = $3, plan_customers = $4 WHERE job_id = $1",
+		jobID, snap.Text, catalog.Fingerprints(), customers)
 	if err != nil {
 		return fmt.Errorf("plan: record snapshot: %w", err)
 	}
@@ -278,7 +320,7 @@ func (s *Service) trackChanges(ctx context.Context, jobID string) (Changed, erro
 	if err != nil {
 		return Changed{}, err
 	}
-	var res Changed
+	res := Changed{Buckets: ch.Buckets, BucketsDiffered: ch.Drilled}
 	products, err := s.changedProducts(ctx, ch.Products)
 	if err != nil {
 		return Changed{}, err
@@ -302,7 +344,8 @@ func (s *Service) trackChanges(ctx context.Context, jobID string) (Changed, erro
 		return res, fmt.Errorf("advance snapshot: %w", err)
 	}
 	s.log.Info("changes tracked", zap.String("job_id", jobID), zap.Int("customers", len(ids)),
-		zap.Int64("deleted", res.Deleted), zap.Int("products", len(products)))
+		zap.Int64("deleted", res.Deleted), zap.Int("products", len(products)),
+		zap.Int("buckets", res.Buckets), zap.Int("buckets_differed", res.BucketsDiffered))
 	return res, nil
 }
 
