@@ -13,6 +13,7 @@ import (
 
 	"github.com/reactivation/reactivation/internal/cache"
 	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/metrics"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
@@ -23,7 +24,9 @@ import (
 // sort, size and cursor. Answers are cached under a key made of the tenant,
 // the normalised request, the index version and the business date, so a
 // finished sync or a new day never serves a stale answer. A request with
-// Cache-Control: no-cache is computed afresh.
+// Cache-Control: no-cache is computed afresh. The exact total is counted
+// once per (tenant, filter, index version, day) and reused by the filter's
+// later pages and other sorts (docs/search-latency.md).
 func (s *Server) searchCustomers(c *gin.Context) {
 	body, ok := readBody(c)
 	if !ok {
@@ -44,13 +47,32 @@ func (s *Server) searchCustomers(c *gin.Context) {
 		return
 	}
 	now := time.Now()
+	day := now.In(s.deps.Config.Location).Format(time.DateOnly)
+	// totalKey is set once the index version is known: the filter's exact
+	// total is then counted once and reused by its other pages and sorts.
+	var totalKey string
 	compute := func(ctx context.Context) ([]byte, error) {
-		page, err := s.deps.Engine.Search(ctx, search.Query{
+		q := search.Query{
 			Filter: req.Filter, Sort: req.Sort, Size: req.Size, Cursor: req.Cursor,
 			Now: now, Location: s.deps.Config.Location,
-		})
+		}
+		var known int64
+		if totalKey != "" {
+			known, q.Uncounted = s.deps.Cache.Total(ctx, totalKey)
+		}
+		page, err := s.deps.Engine.Search(ctx, q)
 		if err != nil {
 			return nil, engineUnavailable(err)
+		}
+		switch {
+		case q.Uncounted:
+			page.Total = known
+			metrics.SearchTotals.WithLabelValues("reused").Inc()
+		case totalKey != "":
+			s.deps.Cache.SetTotal(ctx, totalKey, page.Total)
+			fallthrough
+		default:
+			metrics.SearchTotals.WithLabelValues("counted").Inc()
 		}
 		if page.Customers == nil {
 			page.Customers = []profile.Profile{}
@@ -82,8 +104,9 @@ func (s *Server) searchCustomers(c *gin.Context) {
 		fail(c, engineUnavailable(err))
 		return
 	}
-	day := now.In(s.deps.Config.Location).Format(time.DateOnly)
-	key := cache.Key(tenantOf(c).CompanyID, string(req.Canonical()), version, day)
+	company := tenantOf(c).CompanyID
+	key := cache.Key(company, string(req.Canonical()), version, day)
+	totalKey = cache.Key(company, string(req.Filter.Canonical()), version, day)
 	fresh := strings.Contains(c.GetHeader("Cache-Control"), "no-cache")
 	out, hit, err := s.deps.Cache.Do(ctx, key, fresh, compute)
 	if err != nil {

@@ -128,3 +128,11 @@ func init() {
 		g.WithLabelValues("other").Set(0)
 	}
 }
+
+// SearchTotals counts how synchronous searches got their exact total:
+// "counted" by the engine (track_total_hits), or "reused" from the totals
+// cache (the same filter, index version and day counted before).
+var SearchTotals = promauto.NewCounterVec(prometheus.CounterOpts{
+	Name: "reactivation_search_totals_total",
+	Help: "Synchronous searches by how their exact total was obtained: counted by the engine or reused from the totals cache.",
+}, []string{"result"})

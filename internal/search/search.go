@@ -29,6 +29,12 @@ type Query struct {
 	// caller reads; Scan may leave the others empty. A hint: engines may
 	// fill more.
 	Fields []string
+	// Uncounted tells Search the caller already knows the exact total of
+	// this filter (the API's totals cache): Page.Total may then be 0.
+	// Elasticsearch skips counting (track_total_hits false), the most
+	// expensive part of a page; PostgreSQL may count anyway. Scan ignores
+	// it.
+	Uncounted bool
 }
 
 // Page is one page of results. Total counts every match, exactly.

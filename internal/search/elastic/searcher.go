@@ -35,7 +35,8 @@ var sortFields = map[string]string{
 	segment.SortExpectedPurchases90d: "expectedPurchases90dKey",
 }
 
-// Search returns one page with an exact total. The cursor holds the sort
+// Search returns one page with an exact total, or a total of 0 when
+// q.Uncounted (the engine does not count: track_total_hits false). The cursor holds the sort
 // values of the page's last hit, for search_after; there is no from/size
 // paging. A serving alias that does not exist yet answers an empty page.
 func (e *Engine) Search(ctx context.Context, q search.Query) (search.Page, error) {
@@ -44,7 +45,7 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Page, error
 		return search.Page{}, err
 	}
 	// One hit more than asked tells whether there is a next page.
-	hits, total, err := e.search(ctx, plan, plan.Size+1, true)
+	hits, total, err := e.search(ctx, plan, plan.Size+1, !q.Uncounted)
 	if err != nil {
 		return search.Page{}, err
 	}

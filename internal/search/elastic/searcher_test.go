@@ -2,6 +2,7 @@ package elastic_test
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/reactivation/reactivation/internal/profile"
@@ -30,5 +31,26 @@ func TestNothingServedYet(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUncountedSearchSkipsTheTotal: a search whose caller knows the total
+// does not make the engine count (Total 0) and answers the same page.
+func TestUncountedSearchSkipsTheTotal(t *testing.T) {
+	_, _, e, _, _ := scanFixture(t, 12, 2)
+	ctx := context.Background()
+	q := search.Query{Size: 4}
+	q.Filter.PinCompany("C1")
+	counted, err := e.Search(ctx, q)
+	if err != nil || counted.Total != 6 || len(counted.Customers) != 4 {
+		t.Fatalf("counted: %+v, %v", counted, err)
+	}
+	q.Uncounted = true
+	uncounted, err := e.Search(ctx, q)
+	if err != nil || uncounted.Total != 0 {
+		t.Fatalf("uncounted: total %d, %v", uncounted.Total, err)
+	}
+	if !reflect.DeepEqual(counted.Customers, uncounted.Customers) || counted.NextCursor != uncounted.NextCursor {
+		t.Fatalf("the pages differ: %+v against %+v", uncounted, counted)
 	}
 }
