@@ -109,7 +109,7 @@ func (d *App) build() {
 	d.Dispatcher = jobs.NewDispatcher(d.Jobs, d.Asynq, d.Inspector,
 		jobs.FairConfig{MaxInFlight: cfg.TenantMaxInFlight, FallbackCapacity: cfg.WorkerConcurrency})
 	d.Reaper = jobs.NewReaper(d.Dispatcher, log)
-	d.Keys = auth.NewStore(postgres.NewKeys(d.DB))
+	d.Keys = auth.NewCachedStore(postgres.NewKeys(d.DB), cfg.APIKeyCacheTTL)
 	d.Cache = cache.New(d.Redis, cfg.IndexAlias, cfg.SearchCacheTTL)
 	d.Sync = syncrun.New(syncrun.Params{
 		DB: d.DB, Runs: postgres.NewSyncRuns(d.DB), Scores: postgres.NewScores(d.DB),

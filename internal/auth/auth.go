@@ -109,10 +109,26 @@ type Repository interface {
 
 // Store issues and checks keys kept by a Repository. Safe for concurrent
 // use.
-type Store struct{ repo Repository }
+type Store struct {
+	repo  Repository
+	cache *keyCache // nil: every Authenticate reads the repository
+}
 
-// NewStore returns a key store over repo.
+// NewStore returns a key store over repo that reads the repository on
+// every Authenticate (the CLI's).
 func NewStore(repo Repository) *Store { return &Store{repo: repo} }
+
+// NewCachedStore returns a key store over repo whose Authenticate trusts a
+// key read from the repository for ttl (the API's; DefaultKeyCacheTTL):
+// a key revoked, deleted or changed elsewhere keeps working in this
+// process for at most ttl, one revoked or deleted through this Store stops
+// at once. ttl <= 0 is NewStore.
+func NewCachedStore(repo Repository, ttl time.Duration) *Store {
+	if ttl <= 0 {
+		return NewStore(repo)
+	}
+	return &Store{repo: repo, cache: &keyCache{ttl: ttl, keys: map[string]cachedKey{}}}
+}
 
 // Create stores a new key and returns it with its secret, which is shown
 // once and never stored.
@@ -146,7 +162,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (Key, error) {
 	if !ok || !ok2 || prefix == "" {
 		return Key{}, errs.E(errs.Unauthorized, "invalid API key")
 	}
-	sk, err := s.repo.KeyByPrefix(ctx, prefix)
+	sk, err := s.keyByPrefix(ctx, prefix)
 	if errs.Is(err, errs.NotFound) {
 		return Key{}, errs.E(errs.Unauthorized, "invalid API key")
 	}
@@ -162,11 +178,22 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (Key, error) {
 		return Key{}, errs.E(errs.Unauthorized, "API key revoked")
 	}
 	// last_used_at is informational; at most one write a minute per key,
-	// decided from the row just read, so most requests cost one query.
+	// decided from the row read (or cached), so most requests cost no query.
 	if k.LastUsedAt == nil || time.Since(*k.LastUsedAt) > time.Minute {
 		_ = s.repo.TouchKey(ctx, k.ID)
+		if s.cache != nil {
+			s.cache.touched(prefix, time.Now())
+		}
 	}
 	return k, nil
+}
+
+// keyByPrefix reads the key of prefix through the cache, if any.
+func (s *Store) keyByPrefix(ctx context.Context, prefix string) (StoredKey, error) {
+	if s.cache == nil {
+		return s.repo.KeyByPrefix(ctx, prefix)
+	}
+	return s.cache.get(ctx, prefix, s.repo.KeyByPrefix)
 }
 
 // List returns every key, newest first.
@@ -187,6 +214,9 @@ func (s *Store) Revoke(ctx context.Context, ref string) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("revoke key: %w", err)
 	}
+	if s.cache != nil {
+		s.cache.forget(k.Prefix)
+	}
 	return k, nil
 }
 
@@ -195,6 +225,9 @@ func (s *Store) Revoke(ctx context.Context, ref string) (Key, error) {
 func (s *Store) Delete(ctx context.Context, ids []string) error {
 	if err := s.repo.DeleteKeys(ctx, ids); err != nil {
 		return fmt.Errorf("delete keys: %w", err)
+	}
+	if s.cache != nil {
+		s.cache.forgetAll() // ids, not prefixes: the cache is cheap to refill
 	}
 	return nil
 }

@@ -67,6 +67,11 @@ type Config struct {
 	// ScoresEnabled computes customer scores (RFM, BG/NBD) at each full
 	// sync and on every write; false indexes documents without them.
 	ScoresEnabled bool `env:"SCORES_ENABLED" envDefault:"true"`
+	// APIKeyCacheTTL is how long an API process trusts a key it read from
+	// PostgreSQL (auth.NewCachedStore): the bound on how long a key
+	// revoked elsewhere (another replica, the CLI) keeps working; 0 reads
+	// PostgreSQL on every request.
+	APIKeyCacheTTL time.Duration `env:"API_KEY_CACHE_TTL" envDefault:"1s"`
 
 	// PrometheusURL, when set, is the Prometheus server Asynqmon queries
 	// for its queue charts (http://prometheus:9090); empty shows none.
@@ -193,6 +198,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SyncReconcileEvery < 0 {
 		return bad("SYNC_RECONCILE_EVERY", "must be a duration, 0 to disable, got %s", c.SyncReconcileEvery)
+	}
+	if c.APIKeyCacheTTL < 0 {
+		return bad("API_KEY_CACHE_TTL", "must be a duration, 0 to disable, got %s", c.APIKeyCacheTTL)
 	}
 	if c.RateLimitPerMinute < 1 {
 		return bad("RATE_LIMIT_PER_MINUTE", "must be at least 1, got %d", c.RateLimitPerMinute)

@@ -46,6 +46,7 @@ func (c Config) Environ() []string {
 		{"REDIS_SENTINEL_MASTER", c.RedisSentinelMaster},
 		{"REDIS_SENTINEL_PASSWORD", c.RedisSentinelPassword},
 		{"REDIS_PASSWORD", c.RedisPassword},
+		{"API_KEY_CACHE_TTL", d(c.APIKeyCacheTTL)},
 	}
 	out := make([]string, len(vars))
 	for n, v := range vars {
