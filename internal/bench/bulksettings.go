@@ -46,12 +46,7 @@ func runBulkSettings(ctx context.Context, env Env, r *Report) error {
 	if env.Config.ElasticsearchURL == "" {
 		return errors.New("the bulk scenario measures the search engine: set ELASTICSEARCH_URL")
 	}
-	cfg, err := dataConfig(ctx, env)
-	if err != nil {
-		return err
-	}
-	cfg.WorkerConcurrency = 4
-	d, err := openScenario(ctx, env, cfg)
+	cfg, d, err := openSyncData(ctx, env)
 	if err != nil {
 		return err
 	}

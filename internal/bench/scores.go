@@ -10,7 +10,6 @@ import (
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/scores"
-	"github.com/reactivation/reactivation/internal/syncrun"
 )
 
 // fullSyncWithoutScores times a full sync (plan to alias swap) with scores
@@ -29,18 +28,11 @@ func fullSyncWithoutScores(ctx context.Context, env Env, cfg config.Config) (tim
 	}
 	defer stop()
 	fmt.Fprintln(env.Out, "full sync without scores ...")
-	job, err := d.Sync.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
+	_, took, err := fullSyncOnce(ctx, d)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("without scores: %w", err)
 	}
-	done, err := waitFinal(ctx, d.Jobs, job.ID, fullSyncTimeout)
-	if err != nil {
-		return 0, err
-	}
-	if done.State != jobs.Succeeded {
-		return 0, fmt.Errorf("full sync without scores %s: %s", done.State, done.Error)
-	}
-	return done.FinishedAt.Sub(*done.StartedAt), nil
+	return took, nil
 }
 
 // reportScores adds the full sync with scores beside the one without, and

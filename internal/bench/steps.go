@@ -50,6 +50,22 @@ const fullSyncTimeout = 2 * time.Hour
 // to alias swap, as the job row records it) and rate in r, and returns
 // the job's id and the time.
 func timeFullSync(ctx context.Context, d *app.App, r *Report) (string, time.Duration, error) {
+	id, full, err := fullSyncOnce(ctx, d)
+	if err != nil {
+		return "", 0, err
+	}
+	run, err := d.Sync.Get(ctx, jobs.Tenant{Admin: true}, id)
+	if err != nil {
+		return "", 0, err
+	}
+	r.Add("full_sync_seconds", full.Seconds(), "s")
+	r.Add("full_sync_documents_per_second", float64(run.Documents)/full.Seconds(), "docs/s")
+	return id, full, nil
+}
+
+// fullSyncOnce runs a full sync on d's workers and returns its job id and
+// time, plan to alias swap, as the job row records it.
+func fullSyncOnce(ctx context.Context, d *app.App) (string, time.Duration, error) {
 	job, err := d.Sync.Start(ctx, syncrun.ModeFull, jobs.Tenant{Admin: true}, "bench")
 	if err != nil {
 		return "", 0, err
@@ -61,15 +77,19 @@ func timeFullSync(ctx context.Context, d *app.App, r *Report) (string, time.Dura
 	if done.State != jobs.Succeeded {
 		return "", 0, fmt.Errorf("full sync %s: %s", done.State, done.Error)
 	}
-	run, err := d.Sync.Get(ctx, jobs.Tenant{Admin: true}, job.ID)
+	return job.ID, done.FinishedAt.Sub(*done.StartedAt), nil
+}
+
+// openSyncData opens the scenario's data and dependencies for full syncs
+// with WORKER_CONCURRENCY=4 (openScenario); the caller starts workers.
+func openSyncData(ctx context.Context, env Env) (config.Config, *app.App, error) {
+	cfg, err := dataConfig(ctx, env)
 	if err != nil {
-		return "", 0, err
+		return cfg, nil, err
 	}
-	docs := run.Documents
-	full := done.FinishedAt.Sub(*done.StartedAt)
-	r.Add("full_sync_seconds", full.Seconds(), "s")
-	r.Add("full_sync_documents_per_second", float64(docs)/full.Seconds(), "docs/s")
-	return job.ID, full, nil
+	cfg.WorkerConcurrency = 4
+	d, err := openScenario(ctx, env, cfg)
+	return cfg, d, err
 }
 
 // timeIncremental changes 1% of the customers (changeCities), runs an
