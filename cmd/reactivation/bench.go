@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -18,7 +19,7 @@ func init() { register(benchCommand) }
 
 func benchCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "bench --scenario NAME [--customers N] [--seed S] [--engine postgres|elastic] [--out FILE]",
+		Use:   "bench --scenario NAME [--customers N] [--seed S] [--engine postgres|elastic] [--out FILE] [--cpuprofile FILE]",
 		Short: "measure a scenario against its baseline",
 		Long: `Bench runs a scenario on its own demo data in the configured services and
 prints its figures beside a baseline measured in the same run. Scenarios: ` + strings.Join(bench.Names(), ", ") + ".",
@@ -28,12 +29,24 @@ prints its figures beside a baseline measured in the same run. Scenarios: ` + st
 	seed := cmd.Flags().Int64("seed", 1, "demo data seed")
 	out := cmd.Flags().String("out", "", "write the report as JSON to this file")
 	engine := cmd.Flags().String("engine", "", "search engine of the sync and reconcile scenarios: postgres or elastic (default: elastic when ELASTICSEARCH_URL is set)")
+	cpuProfile := cmd.Flags().String("cpuprofile", "", "write a CPU profile of the bench process (go tool pprof) to this file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if *scenario == "" {
 			return cli.Usagef("--scenario is required (one of %s)", strings.Join(bench.Names(), ", "))
 		}
 		if *customers <= 0 {
 			return cli.Usagef("--customers must be positive")
+		}
+		if *cpuProfile != "" {
+			f, err := os.Create(*cpuProfile)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
 		}
 		return runBench(cmd.Context(), *scenario, *customers, *seed, *engine, *out)
 	}

@@ -26,5 +26,6 @@ func openEngine(_ context.Context, cfg config.Config, db *pgxpool.Pool) (search.
 	if err != nil {
 		return nil, err
 	}
-	return elastic.New(client, cfg.IndexAlias, elastic.WithReplicas(cfg.IndexReplicas)), nil
+	return elastic.New(client, cfg.IndexAlias, elastic.WithReplicas(cfg.IndexReplicas),
+		elastic.WithFlavor(cfg.SearchFlavor), elastic.WithScanSlices(cfg.ScanSlices)), nil
 }

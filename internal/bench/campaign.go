@@ -20,7 +20,7 @@ import (
 func init() {
 	Register(Scenario{
 		Name: "campaign",
-		Description: "freeze of the largest company's inactive audience (90+ days) against a COPY of the same rows, and " +
+		Description: "freeze of the largest company's lapsed audience (14+ days) against a COPY of the same rows, and " +
 			"its report against one plain SQL statement computing the window aggregate, in the same run",
 		Run: runCampaign,
 	})
@@ -36,7 +36,9 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	f, err := segment.Decode([]byte(fmt.Sprintf(`{"companyId":%q,"minDaysSinceLastPurchase":90}`, companies[0])))
+	// Lapsed two weeks or more: about 80% of the largest company, 300k+
+	// customers at 800k (the issue's audience), 8k at 20k.
+	f, err := segment.Decode([]byte(fmt.Sprintf(`{"companyId":%q,"minDaysSinceLastPurchase":14}`, companies[0])))
 	if err != nil {
 		return err
 	}
@@ -66,6 +68,7 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(env.Out, "audience: %d customers\n", len(members))
 	fmt.Fprintln(env.Out, "copy baseline ...")
 	copyTook, err := copyBaselineOf(ctx, d.DB, c.ID, members)
 	if err != nil {
@@ -118,12 +121,14 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	return nil
 }
 
-// copyBaselineOf times a COPY of the audience's rows, already in memory
-// and sorted by customer id, into a table of campaign_members' shape (its
-// primary key and check included): a logged table that exists before the
-// COPY, as campaign_members does, so the COPY writes WAL as the freeze's
-// does (a temporary table would not). Each COPY is rolled back; best of
-// two.
+// copyBaselineOf times a COPY of the audience's rows (campaign, customer,
+// group), already in memory and sorted by customer id, into a table of
+// campaign_members' shape (its primary key and check included): a logged
+// table that exists before the COPY, as campaign_members does, so the COPY
+// writes WAL as the freeze's does (a temporary table would not). Each COPY
+// is one transaction that commits, as the freeze's does (a rollback would
+// skip the WAL flush that makes the rows durable); the table is emptied
+// between runs, untimed. Best of two.
 func copyBaselineOf(ctx context.Context, db interface {
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 	Begin(context.Context) (pgx.Tx, error)
@@ -140,14 +145,15 @@ func copyBaselineOf(ctx context.Context, db interface {
 	defer db.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS bench_audience") //nolint:errcheck // best effort
 	var best time.Duration
 	for i := 0; i < 2; i++ {
-		tx, err := db.Begin(ctx)
-		if err != nil {
-			return 0, err
+		if _, err := db.Exec(ctx, "TRUNCATE bench_audience"); err != nil {
+			return 0, fmt.Errorf("copy baseline: %w", err)
 		}
 		start := time.Now()
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"bench_audience"}, []string{"campaign_id", "customer_id", "grp"}, pgx.CopyFromRows(rows))
+		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+			_, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_audience"}, []string{"campaign_id", "customer_id", "grp"}, pgx.CopyFromRows(rows))
+			return err
+		})
 		took := time.Since(start)
-		_ = tx.Rollback(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("copy baseline: %w", err)
 		}

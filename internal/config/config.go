@@ -87,6 +87,12 @@ type Config struct {
 	// assigned. A full sync always loads without replicas.
 	IndexReplicas int `env:"INDEX_REPLICAS" envDefault:"-1"`
 
+	// ScanSlices is how many slices a campaign's freeze reads the
+	// audience's ids in, in parallel, from one point in time of the
+	// index (OpenSearch; Elasticsearch reads one scroll). 1 reads one
+	// scroll. Default 2.
+	ScanSlices int `env:"SCAN_SLICES" envDefault:"2"`
+
 	// RedisSentinelAddrs, comma-separated host:port, selects Redis
 	// Sentinel: queues, cache and rate limits follow the master named
 	// RedisSentinelMaster through failovers, and REDIS_URL only gives the
@@ -207,6 +213,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimitBurst < 1 {
 		return bad("RATE_LIMIT_BURST", "must be at least 1, got %d", c.RateLimitBurst)
+	}
+	if c.ScanSlices < 1 || c.ScanSlices > 16 {
+		return bad("SCAN_SLICES", "must be between 1 and 16, got %d", c.ScanSlices)
 	}
 	if c.IndexReplicas < -1 {
 		return bad("INDEX_REPLICAS", "must be -1 (decided by the cluster's data nodes) or at least 0, got %d", c.IndexReplicas)

@@ -40,6 +40,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"RATE_LIMIT_BURST":       "-1",
 		"LOG_LEVEL":              "loud",
 		"INDEX_REPLICAS":         "-2",
+		"SCAN_SLICES":            "0",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -42,6 +42,7 @@ func (c Config) Environ() []string {
 		{"PROMETHEUS_URL", c.PrometheusURL},
 		{"SCHEDULER_METRICS_ADDR", c.SchedulerMetricsAddr},
 		{"INDEX_REPLICAS", i(c.IndexReplicas)},
+		{"SCAN_SLICES", i(c.ScanSlices)},
 		{"REDIS_SENTINEL_ADDRS", c.RedisSentinelAddrs},
 		{"REDIS_SENTINEL_MASTER", c.RedisSentinelMaster},
 		{"REDIS_SENTINEL_PASSWORD", c.RedisSentinelPassword},

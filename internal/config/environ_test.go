@@ -31,6 +31,7 @@ func TestEnvironRoundTrips(t *testing.T) {
 	c.IndexReplicas, c.RedisSentinelAddrs, c.RedisSentinelMaster = 0, "127.0.0.1:26379", "mymaster"
 	c.RedisSentinelPassword, c.RedisPassword = "sentinel-secret", "redis-secret"
 	c.APIKeyCacheTTL = 3 * time.Second
+	c.ScanSlices = 3
 	loc, err := time.LoadLocation(c.BusinessTimezone)
 	require.NoError(t, err)
 	c.Location = loc

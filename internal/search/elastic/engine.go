@@ -20,6 +20,11 @@ type Engine struct {
 	// replicas is the serving index's number_of_replicas; AutoReplicas
 	// asks the cluster at each promotion.
 	replicas int
+	// flavor is FlavorElasticsearch or FlavorOpenSearch (WithFlavor).
+	flavor string
+	// scanSlices is how many slices an unordered scan of ids reads in
+	// parallel (WithScanSlices).
+	scanSlices int
 }
 
 // Option configures an Engine.
@@ -33,9 +38,28 @@ func WithReplicas(n int) Option {
 	return func(e *Engine) { e.replicas = n }
 }
 
+// WithFlavor says which engine the client talks to: FlavorOpenSearch
+// enables what only OpenSearch's API offers here (sliced scans, see
+// WithScanSlices). FlavorElasticsearch by default.
+func WithFlavor(flavor string) Option {
+	return func(e *Engine) { e.flavor = flavor }
+}
+
+// WithScanSlices sets how many slices an unordered, company-routed scan of
+// ids (a campaign's freeze) reads in parallel from one point in time
+// (ScanSlices); 1 or less, or an Elasticsearch flavor, reads one scroll.
+// The default is DefaultScanSlices.
+func WithScanSlices(n int) Option {
+	return func(e *Engine) { e.scanSlices = n }
+}
+
+// DefaultScanSlices is the default of WithScanSlices: on a two-core
+// machine two slices keep both busy while PostgreSQL writes what they read.
+const DefaultScanSlices = 2
+
 // New returns an engine on client serving alias (DefaultAlias when "").
 func New(client *elasticsearch.Client, alias string, opts ...Option) *Engine {
-	e := &Engine{client: client, alias: cmp.Or(alias, DefaultAlias)}
+	e := &Engine{client: client, alias: cmp.Or(alias, DefaultAlias), flavor: FlavorElasticsearch, scanSlices: DefaultScanSlices}
 	for _, opt := range opts {
 		opt(e)
 	}

@@ -46,6 +46,8 @@ type Hit struct {
 	Source  json.RawMessage `json:"_source"`
 	// Fields are the doc values Scroll.DocValues asked for.
 	Fields HitFields `json:"fields"`
+	// Sort is the hit's sort values, read by ScanSlices' search_after.
+	Sort []json.RawMessage `json:"sort,omitempty"`
 }
 
 // HitFields are the doc values of a hit's id fields, one value each when

@@ -210,13 +210,20 @@ func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string,
 		s.Source, s.DocValues = nil, slices.Compact(slices.Sorted(slices.Values(fields)))
 		decode = func(hits []Hit) ([]profile.Profile, error) { return decodeIDs(hits, s.DocValues) }
 	}
-	err := ScanIndex(ctx, e.client, s, func(hits []Hit) error {
+	page := func(hits []Hit) error {
 		customers, err := decode(hits)
 		if err != nil {
 			return err
 		}
 		return fn(customers)
-	})
+	}
+	var err error
+	if s.DocValues != nil && s.Routing != "" && e.scanSlices > 1 && e.flavor == FlavorOpenSearch {
+		err = ScanSlices(ctx, e.client, SlicedScan{Index: s.Index, Query: s.Query, DocValues: s.DocValues, Routing: s.Routing,
+			Slices: e.scanSlices, Size: s.Size}, page)
+	} else {
+		err = ScanIndex(ctx, e.client, s, page)
+	}
 	if errors.Is(err, ErrNoIndex) {
 		return nil // no generation promoted yet
 	}
