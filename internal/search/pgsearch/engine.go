@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,6 +23,9 @@ const DefaultView = "customer_profiles"
 type Engine struct {
 	pool *pgxpool.Pool
 	view string
+	// sealed holds the generation tables known to be sealed (see seal):
+	// a table never goes back to loading.
+	sealed sync.Map
 }
 
 // New returns an engine on pool serving view (DefaultView when ""), which

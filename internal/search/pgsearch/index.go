@@ -38,10 +38,10 @@ func (e *Engine) ensureServingTable(ctx context.Context, q interface {
 	return err
 }
 
-// CreateGeneration creates the generation's table; an existing one is a
-// Conflict.
+// CreateGeneration creates the generation's table, loading (see seal);
+// an existing one is a Conflict.
 func (e *Engine) CreateGeneration(ctx context.Context, gen string) error {
-	_, err := e.pool.Exec(ctx, CreateTableSQL(e.table(gen)))
+	err := e.createLoadTable(ctx, e.table(gen))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "42P07" {
 		return errs.E(errs.Conflict, "table %s exists", e.table(gen))
@@ -53,34 +53,25 @@ func (e *Engine) CreateGeneration(ctx context.Context, gen string) error {
 }
 
 // Index writes docs into generation gen, replacing rows of the same
-// customers, in one transaction.
+// customers, all or none. Into a loading generation a customer written
+// twice (a retried shard) keeps its newest row when Count or Promote
+// seals it.
 func (e *Engine) Index(ctx context.Context, gen string, docs []profile.Profile) error {
 	return e.write(ctx, e.table(gen), docs)
 }
 
-func (e *Engine) write(ctx context.Context, table string, docs []profile.Profile) error {
-	if len(docs) == 0 {
-		return nil
+// Count seals generation gen (see seal) and counts its rows.
+func (e *Engine) Count(ctx context.Context, gen string) (int64, error) {
+	if err := e.seal(ctx, e.table(gen)); err != nil {
+		return 0, err
 	}
-	ids := make([]string, len(docs))
-	rows := make([][]any, len(docs))
-	for i, p := range docs {
-		ids[i] = p.CustomerID
-		rows[i] = Row(p)
-	}
-	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM "+quote(table)+" WHERE customer_id = ANY($1)", ids); err != nil {
-			return fmt.Errorf("write %s: %w", table, err)
-		}
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier(strings.Split(table, ".")), Columns, pgx.CopyFromRows(rows)); err != nil {
-			return fmt.Errorf("write %s: %w", table, err)
-		}
-		return nil
-	})
+	return e.Documents(ctx, gen)
 }
 
-// Count counts generation gen's rows.
-func (e *Engine) Count(ctx context.Context, gen string) (int64, error) {
+// Documents counts generation gen's rows, reading only: a loading
+// generation stays loading, and a customer a retried shard wrote twice
+// counts twice until it is sealed.
+func (e *Engine) Documents(ctx context.Context, gen string) (int64, error) {
 	var n int64
 	err := e.pool.QueryRow(ctx, "SELECT count(*) FROM "+quote(e.table(gen))).Scan(&n)
 	if err != nil {
@@ -89,13 +80,13 @@ func (e *Engine) Count(ctx context.Context, gen string) (int64, error) {
 	return n, nil
 }
 
-// Documents counts generation gen's rows; a count is already a pure read
-// in PostgreSQL, so it is Count.
-func (e *Engine) Documents(ctx context.Context, gen string) (int64, error) { return e.Count(ctx, gen) }
-
-// Promote points the view at gen and drops older generations, in one
-// transaction: readers see the old table or the new one, never neither.
+// Promote seals gen (see seal), points the view at it and drops older
+// generations, in one transaction: readers see the old table or the new
+// one, never neither.
 func (e *Engine) Promote(ctx context.Context, gen string) error {
+	if err := e.seal(ctx, e.table(gen)); err != nil {
+		return err
+	}
 	if _, err := e.pool.Exec(ctx, "ANALYZE "+quote(e.table(gen))); err != nil {
 		return fmt.Errorf("analyze %s: %w", gen, err)
 	}

@@ -1,10 +1,13 @@
 package pgsearch
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"math/big"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/reactivation/reactivation/internal/profile"
@@ -25,15 +28,19 @@ var Columns = []string{
 	"recency_score", "frequency_score", "monetary_score", "rfm_group", "p_alive", "expected_purchases_90d",
 }
 
-// CreateTableSQL returns the DDL of one generation table and its indexes.
-// Text compared for sorting and paging (customer_id, name_key) uses
-// COLLATE "C", byte order, as Elasticsearch keywords do.
+// CreateTableSQL returns the DDL of one generation table, its primary
+// key and its indexes. Text compared for sorting and paging (customer_id,
+// name_key) uses COLLATE "C", byte order, as Elasticsearch keywords do.
 func CreateTableSQL(table string) string {
-	t := quote(table)
-	var b strings.Builder
-	b.WriteString(`CREATE TABLE ` + t + ` (
+	return tableSQL(table) + strings.Join(IndexSQL(table), ";\n") + ";\n" + primaryKeySQL(table) + ";\n"
+}
+
+// tableSQL returns the CREATE TABLE of a generation table without its
+// primary key or indexes.
+func tableSQL(table string) string {
+	return `CREATE TABLE ` + quote(table) + ` (
 	company_id text NOT NULL,
-	customer_id text COLLATE "C" NOT NULL PRIMARY KEY,
+	customer_id text COLLATE "C" NOT NULL,
 	name text NOT NULL,
 	name_key text COLLATE "C" NOT NULL,
 	email text NOT NULL,
@@ -70,26 +77,61 @@ func CreateTableSQL(table string) string {
 	p_alive double precision,
 	expected_purchases_90d double precision
 );
-`)
-	for _, cols := range []string{
-		"USING gin (products_key)",
-		"USING gin (favorite_products_key)",
-		"USING gin (ingredients_key)",
-		"USING gin (favorite_ingredients_key)",
-		"(company_id, last_purchase_at DESC NULLS LAST, customer_id)",
-		"(company_id, total_spent, customer_id)",
-		"(company_id, total_purchases, customer_id)",
-		"(company_id, average_ticket, customer_id)",
-		"(company_id, name_key, customer_id)",
-		"(company_id, city_key)",
-		"(company_id, gender)",
-		"(company_id, rfm_group)",
-		"(company_id, p_alive, customer_id)",
-		"(company_id, expected_purchases_90d, customer_id)",
-	} {
-		b.WriteString("CREATE INDEX ON " + t + " " + cols + ";\n")
+`
+}
+
+// indexes are a generation table's secondary indexes, each named by a
+// suffix (docs/postgres-engine.md says which filter or sort each serves).
+var indexes = []struct{ suffix, def string }{
+	{"products_key", "USING gin (products_key)"},
+	{"favorite_products_key", "USING gin (favorite_products_key)"},
+	{"ingredients_key", "USING gin (ingredients_key)"},
+	{"favorite_ingredients_key", "USING gin (favorite_ingredients_key)"},
+	{"last_purchase_at", "(company_id, last_purchase_at DESC NULLS LAST, customer_id)"},
+	{"total_spent", "(company_id, total_spent, customer_id)"},
+	{"total_purchases", "(company_id, total_purchases, customer_id)"},
+	{"average_ticket", "(company_id, average_ticket, customer_id)"},
+	{"name_key", "(company_id, name_key, customer_id)"},
+	{"city_key", "(company_id, city_key)"},
+	{"gender", "(company_id, gender)"},
+	{"rfm_group", "(company_id, rfm_group)"},
+	{"p_alive", "(company_id, p_alive, customer_id)"},
+	{"expected_purchases_90d", "(company_id, expected_purchases_90d, customer_id)"},
+}
+
+// IndexSQL returns the statements that build a generation table's
+// indexes, each independent of the others and a no-op when its index
+// exists: first the unique index on customer_id that becomes the primary
+// key (primaryKeySQL), then the secondary indexes.
+func IndexSQL(table string) []string {
+	t := quote(table)
+	out := []string{"CREATE UNIQUE INDEX IF NOT EXISTS " + indexName(table, "pkey") + " ON " + t + " (customer_id)"}
+	for _, ix := range indexes {
+		out = append(out, "CREATE INDEX IF NOT EXISTS "+indexName(table, ix.suffix)+" ON "+t+" "+ix.def)
 	}
-	return b.String()
+	return out
+}
+
+// primaryKeySQL makes the unique index IndexSQL builds first the table's
+// primary key.
+func primaryKeySQL(table string) string {
+	return "ALTER TABLE " + quote(table) + " ADD PRIMARY KEY USING INDEX " + indexName(table, "pkey")
+}
+
+// indexName is the quoted name of table's index with suffix: the table's
+// name and the suffix, or, when that is longer than PostgreSQL's 63-byte
+// identifiers, a hash of the table's name and the suffix.
+func indexName(table, suffix string) string {
+	_, base, ok := strings.Cut(table, ".")
+	if !ok {
+		base = table
+	}
+	name := base + "_" + suffix
+	if len(name) > 63 {
+		sum := sha256.Sum256([]byte(base))
+		name = "g" + hex.EncodeToString(sum[:8]) + "_" + suffix
+	}
+	return pgx.Identifier{name}.Sanitize()
 }
 
 // ServeSQL returns the statement that points view at table; run in a
