@@ -47,53 +47,52 @@ func (s *Server) searchCustomers(c *gin.Context) {
 		return
 	}
 	now := time.Now()
-	day := now.In(s.deps.Config.Location).Format(time.DateOnly)
-	// totalKey is set once the index version is known: the filter's exact
-	// total is then counted once and reused by its other pages and sorts.
-	var totalKey string
-	compute := func(ctx context.Context) ([]byte, error) {
-		q := search.Query{
+	// compute asks the engine for the page, and for the total only when
+	// the lookup found none: a filter's exact total is counted once and
+	// reused by its other pages and sorts.
+	compute := func(ctx context.Context, known cache.Entry) (cache.Computed, error) {
+		page, err := s.deps.Engine.Search(ctx, search.Query{
 			Filter: req.Filter, Sort: req.Sort, Size: req.Size, Cursor: req.Cursor,
-			Now: now, Location: s.deps.Config.Location,
-		}
-		var known int64
-		if totalKey != "" {
-			known, q.Uncounted = s.deps.Cache.Total(ctx, totalKey)
-		}
-		page, err := s.deps.Engine.Search(ctx, q)
+			Now: now, Location: s.deps.Config.Location, Uncounted: known.Counted,
+		})
 		if err != nil {
-			return nil, engineUnavailable(err)
+			return cache.Computed{}, engineUnavailable(err)
 		}
-		switch {
-		case q.Uncounted:
-			page.Total = known
+		if known.Counted {
+			page.Total = known.Total
 			metrics.SearchTotals.WithLabelValues("reused").Inc()
-		case totalKey != "":
-			s.deps.Cache.SetTotal(ctx, totalKey, page.Total)
-			fallthrough
-		default:
+		} else {
 			metrics.SearchTotals.WithLabelValues("counted").Inc()
 		}
 		if page.Customers == nil {
 			page.Customers = []profile.Profile{}
 		}
-		return json.Marshal(page)
+		out, err := json.Marshal(page)
+		return cache.Computed{Response: out, Total: page.Total, Counted: !known.Counted}, err
 	}
 	// Redis down: the cache is an optimisation, so answer uncached.
 	bypass := func() {
-		out, err := compute(ctx)
+		out, err := compute(ctx, cache.Entry{})
 		if err != nil {
 			fail(c, err)
 			return
 		}
 		c.Header("X-Cache", "bypass")
-		c.Data(http.StatusOK, "application/json; charset=utf-8", out)
+		c.Data(http.StatusOK, "application/json; charset=utf-8", out.Response)
 	}
 	if s.redisDown.open() {
 		bypass()
 		return
 	}
-	version, err := s.deps.Cache.Version(ctx, s.deps.Engine.Current)
+	day := now.In(s.deps.Config.Location).Format(time.DateOnly)
+	company := tenantOf(c).CompanyID
+	keys := cache.Search{
+		Response: cache.Key(company, string(req.Canonical()), day),
+		Total:    cache.Key(company, string(req.Filter.Canonical()), day),
+	}
+	fresh := strings.Contains(c.GetHeader("Cache-Control"), "no-cache")
+	// One round trip: the index version, the response and the total.
+	entry, err := s.deps.Cache.Lookup(ctx, s.deps.Engine.Current, keys, fresh)
 	if errors.Is(err, cache.ErrUnavailable) {
 		s.redisDown.trip()
 		loggerOf(c).Warn("search cache unavailable: answering uncached", zap.Error(err))
@@ -104,19 +103,16 @@ func (s *Server) searchCustomers(c *gin.Context) {
 		fail(c, engineUnavailable(err))
 		return
 	}
-	company := tenantOf(c).CompanyID
-	key := cache.Key(company, string(req.Canonical()), version, day)
-	totalKey = cache.Key(company, string(req.Filter.Canonical()), version, day)
-	fresh := strings.Contains(c.GetHeader("Cache-Control"), "no-cache")
-	out, hit, err := s.deps.Cache.Do(ctx, key, fresh, compute)
+	if entry.Response != nil {
+		c.Header("X-Cache", "HIT")
+		c.Data(http.StatusOK, "application/json; charset=utf-8", entry.Response)
+		return
+	}
+	out, err := s.deps.Cache.Fill(ctx, keys, entry, func(ctx context.Context) (cache.Computed, error) { return compute(ctx, entry) })
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	if hit {
-		c.Header("X-Cache", "HIT")
-	} else {
-		c.Header("X-Cache", "MISS")
-	}
+	c.Header("X-Cache", "MISS")
 	c.Data(http.StatusOK, "application/json; charset=utf-8", out)
 }

@@ -279,6 +279,12 @@ func (r clusterRequest) send(ctx context.Context, client *elasticsearch.Client) 
 	}
 	req.Header = r.header.Clone()
 	res, err := client.Perform(req)
+	return drain(res, err, "search cluster")
+}
+
+// drain reads and closes the whole answer of a request that err did not
+// fail, and fails unless it is a 200 (what names the server).
+func drain(res *http.Response, err error, what string) error {
 	if err != nil {
 		return err
 	}
@@ -287,7 +293,7 @@ func (r clusterRequest) send(ctx context.Context, client *elasticsearch.Client) 
 		return err
 	}
 	if res.StatusCode != http.StatusOK {
-		return fmt.Errorf("search cluster: %s", res.Status)
+		return fmt.Errorf("%s: %s", what, res.Status)
 	}
 	return nil
 }

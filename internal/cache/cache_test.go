@@ -31,90 +31,122 @@ func constant(gen string) func(context.Context) (string, error) {
 	return func(context.Context) (string, error) { return gen, nil }
 }
 
+// computed answers v, counted as total when counted.
+func computed(v string, total int64, counted bool) func(context.Context) (cache.Computed, error) {
+	return func(context.Context) (cache.Computed, error) {
+		return cache.Computed{Response: []byte(v), Total: total, Counted: counted}, nil
+	}
+}
+
 func TestVersionMovesWithPromotionsAndChanges(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	v1, err := b.cache.Version(ctx, constant("g1"))
+	s := cache.Search{Response: cache.Key("r"), Total: cache.Key("t")}
+	e1, err := b.cache.Lookup(ctx, constant("g1"), s, false)
 	require.NoError(t, err)
-	again, err := b.cache.Version(ctx, constant("ignored: the generation is cached"))
+	require.Equal(t, "g1/", e1.Version)
+	again, err := b.cache.Lookup(ctx, constant("ignored: the generation is cached"), s, false)
 	require.NoError(t, err)
-	require.Equal(t, v1, again)
+	require.Equal(t, e1.Version, again.Version)
+	_, err = b.cache.Fill(ctx, s, e1, computed("answer", 7, true))
+	require.NoError(t, err)
+	hit, err := b.cache.Lookup(ctx, constant("g1"), s, false)
+	require.NoError(t, err)
+	require.Equal(t, "answer", string(hit.Response))
+	require.True(t, hit.Counted)
+	require.Equal(t, int64(7), hit.Total)
 
 	require.NoError(t, b.cache.Changed(ctx))
-	v2, err := b.cache.Version(ctx, constant("g1"))
+	e2, err := b.cache.Lookup(ctx, constant("g1"), s, false)
 	require.NoError(t, err)
-	require.NotEqual(t, v1, v2, "an upsert makes new keys")
+	require.NotEqual(t, e1.Version, e2.Version, "an upsert makes new keys")
+	require.Nil(t, e2.Response, "an upsert retires the stored response")
+	require.False(t, e2.Counted, "and the stored total")
 
 	require.NoError(t, b.cache.Promoted(ctx, "g2"))
-	v3, err := b.cache.Version(ctx, constant("g1"))
+	e3, err := b.cache.Lookup(ctx, constant("g1"), s, false)
 	require.NoError(t, err)
-	require.NotEqual(t, v2, v3, "a promotion makes new keys")
-	require.Contains(t, v3, "g2")
+	require.NotEqual(t, e2.Version, e3.Version, "a promotion makes new keys")
+	require.Contains(t, e3.Version, "g2")
 }
 
-func TestDoComputesOnceAndServesHits(t *testing.T) {
+func TestFillComputesOnceAndServesHits(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
 	var calls atomic.Int32
-	compute := func(context.Context) ([]byte, error) {
+	compute := func(context.Context) (cache.Computed, error) {
 		calls.Add(1)
 		time.Sleep(50 * time.Millisecond) // long enough for the callers to meet
-		return []byte("answer"), nil
+		return cache.Computed{Response: []byte("answer")}, nil
 	}
-	key := cache.Key("tenant", "filter")
+	s := cache.Search{Response: cache.Key("tenant", "request"), Total: cache.Key("tenant", "filter")}
+	miss, err := b.cache.Lookup(ctx, constant("g1"), s, false)
+	require.NoError(t, err)
+	require.Nil(t, miss.Response)
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
-			v, hit, err := b.cache.Do(ctx, key, false, compute)
+			v, err := b.cache.Fill(ctx, s, miss, compute)
 			require.NoError(t, err)
-			require.False(t, hit)
 			require.Equal(t, "answer", string(v))
 		})
 	}
 	wg.Wait()
 	require.Equal(t, int32(1), calls.Load(), "identical misses in one process are computed once")
 
-	v, hit, err := b.cache.Do(ctx, key, false, compute)
+	hit, err := b.cache.Lookup(ctx, constant("g1"), s, false)
 	require.NoError(t, err)
-	require.True(t, hit)
-	require.Equal(t, "answer", string(v))
+	require.Equal(t, "answer", string(hit.Response))
+	require.False(t, hit.Counted, "an uncounted fill stores no total")
 
-	_, hit, err = b.cache.Do(ctx, key, true, func(context.Context) ([]byte, error) { return []byte("fresh"), nil })
+	fresh, err := b.cache.Lookup(ctx, constant("g1"), s, true)
 	require.NoError(t, err)
-	require.False(t, hit, "fresh skips the stored value")
-	v, hit, err = b.cache.Do(ctx, key, false, compute)
+	require.Nil(t, fresh.Response, "fresh skips the stored value")
+	_, err = b.cache.Fill(ctx, s, fresh, computed("fresh", 3, true))
 	require.NoError(t, err)
-	require.True(t, hit)
-	require.Equal(t, "fresh", string(v), "and replaces it")
+	hit, err = b.cache.Lookup(ctx, constant("g1"), s, false)
+	require.NoError(t, err)
+	require.Equal(t, "fresh", string(hit.Response), "and replaces it")
+	require.Equal(t, int64(3), hit.Total)
+
+	// Another request of the same filter (another page) finds the total.
+	page2 := cache.Search{Response: cache.Key("tenant", "request page 2"), Total: s.Total}
+	other, err := b.cache.Lookup(ctx, constant("g1"), page2, false)
+	require.NoError(t, err)
+	require.Nil(t, other.Response)
+	require.True(t, other.Counted)
+	require.Equal(t, int64(3), other.Total)
 }
 
 func TestComputeErrorsAreNotCached(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	key := cache.Key("k")
-	boom := errors.New("engine down")
-	_, _, err := b.cache.Do(ctx, key, false, func(context.Context) ([]byte, error) { return nil, boom })
-	require.ErrorIs(t, err, boom)
-	v, hit, err := b.cache.Do(ctx, key, false, func(context.Context) ([]byte, error) { return []byte("ok"), nil })
+	s := cache.Search{Response: cache.Key("k"), Total: cache.Key("t")}
+	e, err := b.cache.Lookup(ctx, constant("g1"), s, false)
 	require.NoError(t, err)
-	require.False(t, hit)
-	require.Equal(t, "ok", string(v))
+	boom := errors.New("engine down")
+	_, err = b.cache.Fill(ctx, s, e, func(context.Context) (cache.Computed, error) { return cache.Computed{}, boom })
+	require.ErrorIs(t, err, boom)
+	e, err = b.cache.Lookup(ctx, constant("g1"), s, false)
+	require.NoError(t, err)
+	require.Nil(t, e.Response)
+	require.False(t, e.Counted)
 }
 
-func TestRedisDownIsUnavailableForVersionButNotForDo(t *testing.T) {
+func TestRedisDownIsUnavailable(t *testing.T) {
 	t.Parallel()
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	t.Cleanup(func() { dead.Close() })
 	c := cache.New(dead, "alias", time.Minute)
 	ctx := context.Background()
-	_, err := c.Version(ctx, constant("g1"))
+	s := cache.Search{Response: cache.Key("k"), Total: cache.Key("t")}
+	_, err := c.Lookup(ctx, constant("g1"), s, false)
 	require.ErrorIs(t, err, cache.ErrUnavailable)
-	v, hit, err := c.Do(ctx, cache.Key("k"), false, func(context.Context) ([]byte, error) { return []byte("computed"), nil })
-	require.NoError(t, err, "the cache is an optimisation")
-	require.False(t, hit)
+	v, err := c.Fill(ctx, s, cache.Entry{}, computed("computed", 1, true))
+	require.NoError(t, err, "storing is an optimisation")
 	require.Equal(t, "computed", string(v))
 }
 
