@@ -27,6 +27,10 @@ func init() {
 }
 
 func runCampaign(ctx context.Context, env Env, r *Report) error {
+	if env.Engine == EnginePostgres {
+		// The PostgreSQL engine, in the service database.
+		env.Config.ElasticsearchURL = ""
+	}
 	cfg, d, err := openIndexedData(ctx, env)
 	if err != nil {
 		return err

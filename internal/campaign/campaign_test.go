@@ -29,12 +29,19 @@ type testBundle struct {
 	failAfter int64
 }
 
-// setup indexes n COMP001 customers and n/4 COMP002 ones and returns a
-// service that freezes in pages of 1000.
-func setup(t *testing.T, n int) *testBundle {
+// setup indexes n COMP001 customers and n/4 COMP002 ones in the
+// configured engine and returns a service that freezes in pages of 1000.
+func setup(t *testing.T, n int) *testBundle { return setupOn(t, n, false) }
+
+// setupOn is setup, on the PostgreSQL engine in the service database when
+// inDatabase.
+func setupOn(t *testing.T, n int, inDatabase bool) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	cfg := testenv.Config(t)
+	if inDatabase {
+		cfg.ElasticsearchURL = ""
+	}
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
 	require.NoError(t, err)
 	_, err = postgres.Migrate(ctx, pool)
@@ -72,9 +79,14 @@ func setup(t *testing.T, n int) *testBundle {
 
 func (b *testBundle) create(t *testing.T, holdout int) (campaign.Campaign, jobs.Job) {
 	t.Helper()
+	return b.createNew(t, campaign.New{Name: "win back", HoldoutPercent: &holdout})
+}
+
+func (b *testBundle) createNew(t *testing.T, n campaign.New) (campaign.Campaign, jobs.Job) {
+	t.Helper()
 	f := segment.Filter{}
 	f.PinCompany("COMP001")
-	c, job, err := b.svc.Create(context.Background(), campaign.New{Name: "win back", HoldoutPercent: &holdout}, f, "test")
+	c, job, err := b.svc.Create(context.Background(), n, f, "test")
 	require.NoError(t, err)
 	return c, job
 }
@@ -168,18 +180,10 @@ func TestFreezeRetryAfterACrashWritesTheSameRowsOnce(t *testing.T) {
 	require.NoError(t, err)
 	before, err := b.svc.Members(ctx, c.ID)
 	require.NoError(t, err)
+	require.Len(t, before, 5000)
 	// A retry after success (the task ran twice) changes nothing.
-	second, err := b.svc.Freeze(ctx, c.ID, job.CreatedAt)
-	require.NoError(t, err)
-	require.Equal(t, first, second)
-	after, err := b.svc.Members(ctx, c.ID)
-	require.NoError(t, err)
-	require.Equal(t, before, after)
-	var total, distinct int64
-	require.NoError(t, b.deps.DB.QueryRow(ctx, `SELECT count(*), count(DISTINCT customer_id) FROM campaign_members
-		WHERE campaign_id = $1`, c.ID).Scan(&total, &distinct))
-	require.Equal(t, int64(5000), total)
-	require.Equal(t, total, distinct)
+	b.requireRerunSame(t, c, job, first, before)
+	var total int64
 
 	// Deleting the campaign deletes its audience (the trigger that stands
 	// for the dropped foreign key's cascade), and no other campaign's.
@@ -192,6 +196,78 @@ func TestFreezeRetryAfterACrashWritesTheSameRowsOnce(t *testing.T) {
 	require.Zero(t, total)
 	require.NoError(t, b.deps.DB.QueryRow(ctx, "SELECT count(*) FROM campaign_members WHERE campaign_id = $1", other.ID).Scan(&total))
 	require.Equal(t, int64(5000), total)
+}
+
+// TestFreezeOnThePostgresEngine: on the engine kept in the service
+// database the freeze writes every match once, each assigned by the
+// documented rule (control group and holdout), the channel's suppressed
+// customers left out and counted (another channel's and another company's
+// suppressions ignored), or kept with includeSuppressed; a re-run writes
+// the same rows once.
+func TestFreezeOnThePostgresEngine(t *testing.T) {
+	const n = 5000
+	b := setupOn(t, n, true)
+	ctx := context.Background()
+	require.Equal(t, "postgres", b.deps.Engine.Name())
+	require.NoError(t, b.svc.SetControlGroup(ctx, "COMP001", 5))
+	_, err := b.deps.DB.Exec(ctx, `INSERT INTO suppressions (company_id, channel, customer_id, reason, at) VALUES
+		('COMP001', 'email', 'C000001', 'unsubscribed', now()), ('COMP001', 'email', 'C000002', 'bounced', now()),
+		('COMP001', 'sms', 'C000003', 'unsubscribed', now()), ('COMP002', 'email', 'C000004', 'unsubscribed', now())`)
+	require.NoError(t, err)
+
+	c, job := b.create(t, 20)
+	counts, err := b.svc.Freeze(ctx, c.ID, job.CreatedAt)
+	require.NoError(t, err)
+	members, err := b.svc.Members(ctx, c.ID)
+	require.NoError(t, err)
+	require.Len(t, members, n-2)
+	require.NotContains(t, members, "C000001")
+	require.NotContains(t, members, "C000002")
+	require.Contains(t, members, "C000003", "suppressed on another channel")
+	require.Contains(t, members, "C000004", "suppressed by another company")
+	tally := campaign.Counts{Suppressed: 2}
+	for cust, grp := range members {
+		require.Equal(t, "C", cust[:1], "another company's customer in the audience")
+		require.Equal(t, expectedGroup(c.ID, "COMP001", cust, 20, 5), grp, cust)
+		switch grp {
+		case campaign.Treatment:
+			tally.Treatment++
+		case campaign.Holdout:
+			tally.Holdout++
+		default:
+			tally.GlobalControl++
+		}
+	}
+	require.Equal(t, tally, counts)
+	require.InDelta(t, 5, 100*float64(counts.GlobalControl)/n, 1)
+	require.InDelta(t, 20, 100*float64(counts.Holdout)/float64(n-2-counts.GlobalControl), 2)
+
+	b.requireRerunSame(t, c, job, counts, members)
+
+	holdout := 10
+	all, allJob := b.createNew(t, campaign.New{Name: "all", HoldoutPercent: &holdout, IncludeSuppressed: true})
+	counts, err = b.svc.Freeze(ctx, all.ID, allJob.CreatedAt)
+	require.NoError(t, err)
+	require.Equal(t, int64(n), counts.Total())
+	require.Zero(t, counts.Suppressed)
+}
+
+// requireRerunSame freezes c again and requires the same counts, the same
+// members and each member in one row.
+func (b *testBundle) requireRerunSame(t *testing.T, c campaign.Campaign, job jobs.Job, counts campaign.Counts, members map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	again, err := b.svc.Freeze(ctx, c.ID, job.CreatedAt)
+	require.NoError(t, err)
+	require.Equal(t, counts, again)
+	after, err := b.svc.Members(ctx, c.ID)
+	require.NoError(t, err)
+	require.Equal(t, members, after)
+	var total, distinct int64
+	require.NoError(t, b.deps.DB.QueryRow(ctx, `SELECT count(*), count(DISTINCT customer_id) FROM campaign_members
+		WHERE campaign_id = $1`, c.ID).Scan(&total, &distinct))
+	require.Equal(t, int64(len(members)), total)
+	require.Equal(t, total, distinct)
 }
 
 func TestCreateValidatesEveryField(t *testing.T) {
