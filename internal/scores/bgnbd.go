@@ -156,7 +156,42 @@ func Fit(cs []Customer, cfg FitConfig) (Params, error) {
 	if repeat == 0 {
 		return Params{}, fmt.Errorf("%w: no customer has a repeat purchase", ErrNoFit)
 	}
-	l := newLikelihood(cs)
+	// A warm start: the maximum of a systematic sample (every k-th
+	// customer) is close to the whole data's, so the optimiser's many
+	// early steps run on a fraction of the customers and the whole data
+	// starts from a small simplex around it; the answer is still the
+	// maximum over every customer.
+	x, step := [4]float64{0, math.Log(max(meanT, 1)), 0, 0}, 0.5
+	if k := len(cs) / warmSample; k >= 4 {
+		sample := make([]Customer, 0, len(cs)/k+1)
+		for i := 0; i < len(cs); i += k {
+			sample = append(sample, cs[i])
+		}
+		if v, err := maximise(newLikelihood(sample), x, step, cfg); err == nil {
+			x, step = v, 0.05
+		}
+	}
+	x, err := maximise(newLikelihood(cs), x, step, cfg)
+	if err != nil {
+		return Params{}, err
+	}
+	p := Params{R: math.Exp(x[0]), Alpha: math.Exp(x[1]), A: math.Exp(x[2]), B: math.Exp(x[3])}
+	for _, v := range []float64{p.R, p.Alpha, p.A, p.B} {
+		if math.IsNaN(v) || math.IsInf(v, 0) || v < 1e-8 || v > 1e8 {
+			return Params{}, fmt.Errorf("%w: parameters ran off to %+v", ErrNoFit, p)
+		}
+	}
+	return p, nil
+}
+
+// warmSample is the size of the sample Fit starts from when there are at
+// least four times as many customers.
+const warmSample = 25000
+
+// maximise returns the log-parameters maximising l's likelihood, by
+// Nelder-Mead from x with an initial simplex of steps step, restarted from
+// its own answer until a restart no longer improves it.
+func maximise(l *likelihood, x [4]float64, step float64, cfg FitConfig) ([4]float64, error) {
 	negLL := func(v [4]float64) float64 {
 		for _, x := range v {
 			if x < -30 || x > 30 { // e^30: far outside any sensible parameter
@@ -169,12 +204,11 @@ func Fit(cs []Customer, cfg FitConfig) (Params, error) {
 		}
 		return -ll
 	}
-	x := [4]float64{0, math.Log(max(meanT, 1)), 0, 0}
 	best := math.Inf(1)
 	for restart := 0; restart < 10; restart++ {
-		v, f, ok := nelderMead(negLL, x, cfg.MaxIterations, cfg.Tolerance)
+		v, f, ok := nelderMead(negLL, x, step, cfg.MaxIterations, cfg.Tolerance)
 		if !ok {
-			return Params{}, fmt.Errorf("%w: the optimiser did not converge in %d iterations", ErrNoFit, cfg.MaxIterations)
+			return x, fmt.Errorf("%w: the optimiser did not converge in %d iterations", ErrNoFit, cfg.MaxIterations)
 		}
 		improved := best-f > cfg.Tolerance*math.Abs(f)
 		x = v
@@ -183,27 +217,21 @@ func Fit(cs []Customer, cfg FitConfig) (Params, error) {
 			break
 		}
 	}
-	p := Params{R: math.Exp(x[0]), Alpha: math.Exp(x[1]), A: math.Exp(x[2]), B: math.Exp(x[3])}
-	for _, v := range []float64{p.R, p.Alpha, p.A, p.B} {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v < 1e-8 || v > 1e8 {
-			return Params{}, fmt.Errorf("%w: parameters ran off to %+v", ErrNoFit, p)
-		}
-	}
-	return p, nil
+	return x, nil
 }
 
 // nelderMead minimises f from x0 with the standard coefficients
 // (reflection 1, expansion 2, contraction 1/2, shrink 1/2) and an initial
-// simplex of steps 0.5 along each axis. ok is false when it did not
+// simplex of steps step along each axis. ok is false when it did not
 // converge within maxIter iterations.
-func nelderMead(f func([4]float64) float64, x0 [4]float64, maxIter int, tol float64) ([4]float64, float64, bool) {
+func nelderMead(f func([4]float64) float64, x0 [4]float64, step float64, maxIter int, tol float64) ([4]float64, float64, bool) {
 	const n = 4
 	var pts [n + 1][4]float64
 	var vals [n + 1]float64
 	pts[0] = x0
 	for i := 1; i <= n; i++ {
 		pts[i] = x0
-		pts[i][i-1] += 0.5
+		pts[i][i-1] += step
 	}
 	for i := range pts {
 		vals[i] = f(pts[i])
