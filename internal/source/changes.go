@@ -94,16 +94,31 @@ type Counts struct {
 	Customers, Invoices, Lines int64
 }
 
+// Buckets is the number of buckets a change pass compares totals in.
+// A customer's bucket is BucketOf its id: a hash of its bytes, the same
+// in the source and in the service database (both PostgreSQL), so no
+// range of ids or collation is involved.
+const Buckets = 65536
+
+// BucketOf is the SQL of the bucket of the text column col.
+func BucketOf(col string) string {
+	return "(hashtext(" + col + ` COLLATE "C") & 65535)`
+}
+
+// bucketProbe is hashed on both databases before a pass trusts that they
+// bucket alike; a difference (another hash function) compares every bucket.
+const bucketProbe = "reactivation bucket probe: ñandú"
+
 // Tracked is what the index's documents were computed from, bucketed by
-// customer id: bucket b holds the ids from bounds[b-1] (inclusive) to
-// bounds[b] (exclusive) in byte order, bucket 0 those below bounds[0]
-// (SQL: width_bucket(customer_id COLLATE "C", bounds)).
+// BucketOf their customer id.
 type Tracked interface {
 	// Buckets sums the tracked customers and their invoices per bucket:
 	// every tracked customer when only is nil, else only those listed.
-	Buckets(ctx context.Context, bounds, only []string) (map[int]Counts, error)
+	Buckets(ctx context.Context, only []string) (map[int]Counts, error)
 	// InBuckets returns every tracked customer of the buckets.
-	InBuckets(ctx context.Context, bounds []string, buckets []int) (map[string]Counts, error)
+	InBuckets(ctx context.Context, buckets []int) (map[string]Counts, error)
+	// Hash is hashtext of s in the tracked side's database.
+	Hash(ctx context.Context, s string) (int64, error)
 }
 
 // ReadChanges reads, in one REPEATABLE READ READ ONLY transaction, the
@@ -115,26 +130,26 @@ type Tracked interface {
 // update or a move of an invoice or line is a write (its xmin), and it
 // makes its current owner written. So, per bucket, the source's customers
 // and invoices of the customers not written equal the tracked ones
-// unless one of them was deleted, lost an invoice (voided or moved
+// unless one of them was deleted or lost an invoice (voided or moved
 // away); only such buckets are compared customer by customer (their
 // line counts too). A line deleted from an invoice that is otherwise
 // untouched changes no count compared per bucket: it is found in a
 // compared bucket or by the reconcile pass.
-func ReadChanges(ctx context.Context, pool *pgxpool.Pool, since Snapshot, bounds []string, tracked Tracked) (Changes, error) {
+func ReadChanges(ctx context.Context, pool *pgxpool.Pool, since Snapshot, tracked Tracked) (Changes, error) {
 	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return Changes{}, fmt.Errorf("read changes: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	var text string
-	var horizon int64
+	var horizon, probe int64
 	// age(xid) counts back from an id fixed for the transaction, so
 	// age(xmin) <= age(since.xmin) is xmin >= since.xmin for every
 	// unfrozen row version (no text cast per row: twice as fast as
 	// widening each xmin to 64 bits); a frozen version's age is
 	// 2^31-1, as old as can be.
-	if err := tx.QueryRow(ctx, "SELECT pg_current_snapshot()::text, age(($1::bigint & 4294967295)::text::xid)",
-		since.Xmin).Scan(&text, &horizon); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text, age(($1::bigint & 4294967295)::text::xid), hashtext($2 COLLATE "C")`,
+		since.Xmin, bucketProbe).Scan(&text, &horizon, &probe); err != nil {
 		return Changes{}, fmt.Errorf("read changes: snapshot: %w", err)
 	}
 	var ch Changes
@@ -149,15 +164,27 @@ func ReadChanges(ctx context.Context, pool *pgxpool.Pool, since Snapshot, bounds
 		return Changes{}, err
 	}
 	ch.Products = catalog.Fingerprints()
-	drill, err := differingBuckets(ctx, tx, bounds, ch.Written, tracked)
+	theirs, err := tracked.Hash(ctx, bucketProbe)
 	if err != nil {
 		return Changes{}, err
 	}
-	ch.Buckets, ch.Drilled = len(bounds)+1, len(drill)
+	var drill []int
+	if theirs == probe {
+		drill, err = differingBuckets(ctx, tx, ch.Written, tracked)
+	} else {
+		drill = make([]int, Buckets) // bucketed unlike the source: compare them all
+		for b := range drill {
+			drill[b] = b
+		}
+	}
+	if err != nil {
+		return Changes{}, err
+	}
+	ch.Buckets, ch.Drilled = Buckets, len(drill)
 	if len(drill) == 0 {
 		return ch, nil
 	}
-	if ch.Differ, err = differing(ctx, tx, bounds, drill, ch.Written, tracked); err != nil {
+	if ch.Differ, err = differing(ctx, tx, drill, ch.Written, tracked); err != nil {
 		return Changes{}, err
 	}
 	return ch, nil
@@ -204,27 +231,30 @@ func dedupe(ids []string) []string {
 }
 
 // bucketCounts sums the source's customers and invoices per bucket:
-// every customer when only is nil, else only those listed.
-func bucketCounts(ctx context.Context, tx pgx.Tx, bounds, only []string) (map[int]Counts, error) {
-	where := ""
-	args := []any{bounds}
+// every customer when only is nil, else only those listed. Each table is
+// counted on its own (index-only scans, hashed per row), not joined.
+func bucketCounts(ctx context.Context, tx pgx.Tx, only []string) (map[int]Counts, error) {
+	where, args := "", []any{}
 	if only != nil {
-		where, args = "WHERE customer_id = ANY($2)", append(args, only)
+		where, args = "WHERE customer_id = ANY($1)", append(args, only)
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT b, sum(c)::bigint, sum(n)::bigint FROM (
-			SELECT width_bucket(customer_id COLLATE "C", $1::text[]) AS b, 1 AS c, 0 AS n FROM customers `+where+`
-			UNION ALL
-			SELECT width_bucket(customer_id COLLATE "C", $1::text[]), 0, n
-			FROM (SELECT customer_id, count(*) AS n FROM invoices `+where+` GROUP BY customer_id) iv
-		) t GROUP BY b`, args...)
+		SELECT `+BucketOf("customer_id")+`, count(*), 0 FROM customers `+where+` GROUP BY 1
+		UNION ALL
+		SELECT `+BucketOf("customer_id")+`, 0, count(*) FROM invoices `+where+` GROUP BY 1`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read changes: bucket counts: %w", err)
 	}
 	out := map[int]Counts{}
 	var b int
-	var c Counts
-	_, err = pgx.ForEachRow(rows, []any{&b, &c.Customers, &c.Invoices}, func() error { out[b] = c; return nil })
+	var customers, invoices int64
+	_, err = pgx.ForEachRow(rows, []any{&b, &customers, &invoices}, func() error {
+		c := out[b]
+		c.Customers += customers
+		c.Invoices += invoices
+		out[b] = c
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read changes: bucket counts: %w", err)
 	}
@@ -233,25 +263,25 @@ func bucketCounts(ctx context.Context, tx pgx.Tx, bounds, only []string) (map[in
 
 // differingBuckets returns the buckets whose customers not written
 // count differently in the source and in tracked.
-func differingBuckets(ctx context.Context, tx pgx.Tx, bounds, written []string, tracked Tracked) ([]int, error) {
-	src, err := bucketCounts(ctx, tx, bounds, nil)
+func differingBuckets(ctx context.Context, tx pgx.Tx, written []string, tracked Tracked) ([]int, error) {
+	src, err := bucketCounts(ctx, tx, nil)
 	if err != nil {
 		return nil, err
 	}
-	srcW, err := bucketCounts(ctx, tx, bounds, written)
+	srcW, err := bucketCounts(ctx, tx, written)
 	if err != nil {
 		return nil, err
 	}
-	trk, err := tracked.Buckets(ctx, bounds, nil)
+	trk, err := tracked.Buckets(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
-	trkW, err := tracked.Buckets(ctx, bounds, written)
+	trkW, err := tracked.Buckets(ctx, written)
 	if err != nil {
 		return nil, err
 	}
 	var drill []int
-	for b := 0; b <= len(bounds); b++ {
+	for b := 0; b < Buckets; b++ {
 		s, sw, t, tw := src[b], srcW[b], trk[b], trkW[b]
 		if s.Customers-sw.Customers != t.Customers-tw.Customers || s.Invoices-sw.Invoices != t.Invoices-tw.Invoices {
 			drill = append(drill, b)
@@ -263,8 +293,8 @@ func differingBuckets(ctx context.Context, tx pgx.Tx, bounds, written []string, 
 // differing compares the buckets customer by customer and returns those
 // not written whose counts differ or who are in only one of source and
 // tracked.
-func differing(ctx context.Context, tx pgx.Tx, bounds []string, buckets []int, written []string, tracked Tracked) ([]string, error) {
-	trk, err := tracked.InBuckets(ctx, bounds, buckets)
+func differing(ctx context.Context, tx pgx.Tx, buckets []int, written []string, tracked Tracked) ([]string, error) {
+	trk, err := tracked.InBuckets(ctx, buckets)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +303,7 @@ func differing(ctx context.Context, tx pgx.Tx, bounds []string, buckets []int, w
 			(SELECT count(*) FROM invoices i WHERE i.customer_id = c.customer_id),
 			(SELECT count(ip.product_id) FROM invoices i JOIN invoice_products ip ON ip.invoice_id = i.invoice_id
 			 WHERE i.customer_id = c.customer_id)
-		FROM customers c WHERE width_bucket(c.customer_id COLLATE "C", $1::text[]) = ANY($2)`, bounds, buckets)
+		FROM customers c JOIN unnest($1::int[]) AS d(b) ON d.b = `+BucketOf("c.customer_id"), buckets)
 	if err != nil {
 		return nil, fmt.Errorf("read changes: counts: %w", err)
 	}

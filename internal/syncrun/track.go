@@ -126,22 +126,13 @@ func (s *Service) untrack(ctx context.Context, gen string, tombs []search.Tombst
 	return nil
 }
 
-// bucketSize is the number of tracked customers per bucket of the change
-// pass (source.ReadChanges): a bucket whose totals differ is compared
-// customer by customer.
-const bucketSize = 1000
-
 // changes reads the source since the snapshot and compares it with
 // generation gen's tracked documents (source.ReadChanges): it returns the
 // customers to re-enrich (written since, counts that differ, untracked,
 // or gone: the enrichment finds the gone ones absent and deletes them)
 // and what the source pass read.
 func (s *Service) changes(ctx context.Context, gen string, since source.Snapshot) ([]string, source.Changes, error) {
-	bounds, err := s.bucketBounds(ctx, gen)
-	if err != nil {
-		return nil, source.Changes{}, err
-	}
-	ch, err := source.ReadChanges(ctx, s.source, since, bounds, trackedSet{s, gen})
+	ch, err := source.ReadChanges(ctx, s.source, since, trackedSet{s, gen})
 	if err != nil {
 		return nil, source.Changes{}, err
 	}
@@ -150,46 +141,19 @@ func (s *Service) changes(ctx context.Context, gen string, since source.Snapshot
 	return slices.Compact(ids), ch, nil
 }
 
-// bucketBounds returns generation gen's bucket bounds: every
-// bucketSize-th tracked customer id, from the first, in byte order,
-// chosen once per generation and kept in sync_state.
-func (s *Service) bucketBounds(ctx context.Context, gen string) ([]string, error) {
-	var bounds []string
-	err := s.db.QueryRow(ctx, "SELECT bounds FROM sync_state WHERE alias = $1 AND generation = $2", s.cfg.Alias, gen).Scan(&bounds)
-	if err != nil || bounds != nil {
-		return bounds, err
-	}
-	rows, err := s.db.Query(ctx, `SELECT customer_id FROM (
-			SELECT customer_id, row_number() OVER (ORDER BY customer_id) AS rn
-			FROM tracked_customers WHERE alias = $1 AND generation = $2) t
-		WHERE rn % $3 = 1 ORDER BY customer_id`, s.cfg.Alias, gen, bucketSize)
-	if err != nil {
-		return nil, fmt.Errorf("bucket bounds: %w", err)
-	}
-	if bounds, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-		return nil, fmt.Errorf("bucket bounds: %w", err)
-	}
-	if len(bounds) == 0 {
-		bounds = []string{""}
-	}
-	_, err = s.db.Exec(ctx, "UPDATE sync_state SET bounds = $3 WHERE alias = $1 AND generation = $2", s.cfg.Alias, gen, bounds)
-	return bounds, err
-}
-
 // trackedSet is one generation's tracked customers, bucketed as
-// source.ReadChanges compares them (tracked_customers.customer_id is
-// COLLATE "C": byte order, as the source side buckets).
+// source.ReadChanges compares them.
 type trackedSet struct {
 	s   *Service
 	gen string
 }
 
-func (t trackedSet) Buckets(ctx context.Context, bounds, only []string) (map[int]source.Counts, error) {
-	where, args := "", []any{t.s.cfg.Alias, t.gen, bounds}
+func (t trackedSet) Buckets(ctx context.Context, only []string) (map[int]source.Counts, error) {
+	where, args := "", []any{t.s.cfg.Alias, t.gen}
 	if only != nil {
-		where, args = "AND customer_id = ANY($4)", append(args, only)
+		where, args = "AND customer_id = ANY($3)", append(args, only)
 	}
-	rows, err := t.s.db.Query(ctx, `SELECT width_bucket(customer_id, $3::text[]), count(*), coalesce(sum(invoices), 0)::bigint
+	rows, err := t.s.db.Query(ctx, `SELECT `+source.BucketOf("customer_id")+`, count(*), coalesce(sum(invoices), 0)::bigint
 		FROM tracked_customers WHERE alias = $1 AND generation = $2 `+where+` GROUP BY 1`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tracked bucket counts: %w", err)
@@ -203,9 +167,10 @@ func (t trackedSet) Buckets(ctx context.Context, bounds, only []string) (map[int
 	return out, nil
 }
 
-func (t trackedSet) InBuckets(ctx context.Context, bounds []string, buckets []int) (map[string]source.Counts, error) {
+func (t trackedSet) InBuckets(ctx context.Context, buckets []int) (map[string]source.Counts, error) {
 	rows, err := t.s.db.Query(ctx, `SELECT customer_id, invoices, lines FROM tracked_customers
-		WHERE alias = $1 AND generation = $2 AND width_bucket(customer_id, $3::text[]) = ANY($4)`, t.s.cfg.Alias, t.gen, bounds, buckets)
+		JOIN unnest($3::int[]) AS d(b) ON d.b = `+source.BucketOf("customer_id")+`
+		WHERE alias = $1 AND generation = $2`, t.s.cfg.Alias, t.gen, buckets)
 	if err != nil {
 		return nil, fmt.Errorf("tracked customers: %w", err)
 	}
@@ -216,6 +181,12 @@ func (t trackedSet) InBuckets(ctx context.Context, bounds []string, buckets []in
 		return nil, fmt.Errorf("tracked customers: %w", err)
 	}
 	return out, nil
+}
+
+func (t trackedSet) Hash(ctx context.Context, s string) (int64, error) {
+	var h int64
+	err := t.s.db.QueryRow(ctx, `SELECT hashtext($1 COLLATE "C")`, s).Scan(&h)
+	return h, err
 }
 
 // changedProducts compares the catalog with the one the alias reflects
@@ -275,7 +246,7 @@ func (s *Service) adoptRun(ctx context.Context, jobID, gen string) error {
 		return fmt.Errorf("adopt run %s: no plan snapshot recorded", jobID)
 	}
 	if _, err := s.db.Exec(ctx, `INSERT INTO sync_state (alias, generation, snapshot) VALUES ($1, $2, $3)
-		ON CONFLICT (alias) DO UPDATE SET generation = $2, snapshot = $3, bounds = NULL`, s.cfg.Alias, gen, *snap); err != nil {
+		ON CONFLICT (alias) DO UPDATE SET generation = $2, snapshot = $3`, s.cfg.Alias, gen, *snap); err != nil {
 		return fmt.Errorf("adopt run: %w", err)
 	}
 	if err := s.saveCatalog(ctx, catalog); err != nil {
