@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/campaign"
@@ -105,18 +106,15 @@ func requireReport(t *testing.T, r campaign.Report, want map[string]*groupFigure
 	}
 }
 
-// TestReportFollowsInvoicesVoidedOrMovedInTheWindow: the report reads the
-// source's invoices as they are when it is asked. An invoice voided
-// (deleted) after it was counted no longer counts; an invoice moved to
-// another customer counts for the new owner's group only, and for no
-// group when the new owner is outside the audience (another company's
-// customer, or no customer at all).
-func TestReportFollowsInvoicesVoidedOrMovedInTheWindow(t *testing.T) {
+// frozenWeek freezes a campaign of 2000 COMP001 customers, 30% holdout,
+// sent ten days ago with a 7-day window, over an empty source schema; it
+// returns the audience and its treatment and holdout ids, sorted.
+func frozenWeek(t *testing.T) (*testBundle, campaign.Campaign, map[string]string, []string, []string) {
+	t.Helper()
 	b := setup(t, 2000)
 	ctx := context.Background()
 	require.NoError(t, source.CreateSchema(ctx, b.deps.Source))
 	sentAt := time.Now().UTC().Truncate(time.Second).Add(-10 * 24 * time.Hour)
-	end := sentAt.Add(7 * 24 * time.Hour)
 	var f segment.Filter
 	f.PinCompany("COMP001")
 	c, job, err := b.svc.Create(ctx, campaign.New{Name: "win back", HoldoutPercent: ptr(30), WindowDays: ptr(7), SentAt: &sentAt}, f, "test")
@@ -125,7 +123,6 @@ func TestReportFollowsInvoicesVoidedOrMovedInTheWindow(t *testing.T) {
 	require.NoError(t, err)
 	members, err := b.svc.Members(ctx, c.ID)
 	require.NoError(t, err)
-	require.Len(t, members, 2000)
 	var T, H []string
 	for cust, grp := range members {
 		switch grp {
@@ -137,6 +134,23 @@ func TestReportFollowsInvoicesVoidedOrMovedInTheWindow(t *testing.T) {
 	}
 	sort.Strings(T)
 	sort.Strings(H)
+	c, err = b.svc.Get(ctx, jobs.Tenant{Admin: true}, c.ID)
+	require.NoError(t, err)
+	return b, c, members, T, H
+}
+
+// TestReportFollowsInvoicesVoidedOrMovedInTheWindow: the report reads the
+// source's invoices as they are when it is asked. An invoice voided
+// (deleted) after it was counted no longer counts; an invoice moved to
+// another customer counts for the new owner's group only, and for no
+// group when the new owner is outside the audience (another company's
+// customer, or no customer at all).
+func TestReportFollowsInvoicesVoidedOrMovedInTheWindow(t *testing.T) {
+	b, c, members, T, H := frozenWeek(t)
+	ctx := context.Background()
+	sentAt := *c.SentAt
+	end := sentAt.Add(7 * 24 * time.Hour)
+	require.Len(t, members, 2000)
 	require.Contains(t, members, "C000001")
 	require.NotContains(t, members, "D000001", "another company's customer")
 
@@ -204,4 +218,70 @@ func TestReportFollowsInvoicesVoidedOrMovedInTheWindow(t *testing.T) {
 	require.Equal(t, int64(300_00+12_34+8), want[campaign.Holdout].revenue)
 	requireReport(t, after, want)
 	require.Equal(t, before.Groups.Treatment.Customers, after.Groups.Treatment.Customers, "the audience stays frozen")
+}
+
+// TestReportCountsAnInvoiceCommittedLate: an invoice dated inside the
+// window whose transaction began before the report's first run and
+// commits after it (its created_at and updated_at older than that run) is
+// not in the first report, which an open transaction does not block, and
+// is in the next one: the report reads the source as it is when asked,
+// with no stored result in between. An invoice dated one second after the
+// window in the same transaction counts nowhere.
+func TestReportCountsAnInvoiceCommittedLate(t *testing.T) {
+	b, c, members, T, H := frozenWeek(t)
+	ctx := context.Background()
+	sentAt := *c.SentAt
+	end := sentAt.Add(7 * 24 * time.Hour)
+
+	insert := func(q interface {
+		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+	}, invoices map[string]invoice) {
+		for id, inv := range invoices {
+			_, err := q.Exec(ctx, `INSERT INTO invoices (invoice_id, customer_id, invoice_date, total_amount)
+				VALUES ($1, $2, $3, $4::numeric / 100)`, id, inv.customer, inv.at, inv.cents)
+			require.NoError(t, err)
+		}
+	}
+	invoices := map[string]invoice{
+		"A": {T[0], sentAt.Add(time.Hour), 100_00},
+		"K": {H[0], sentAt.Add(24 * time.Hour), 12_34},
+		"M": {H[1], sentAt.Add(3 * 24 * time.Hour), 40_00},
+	}
+	insert(b.deps.Source, invoices)
+	late := map[string]invoice{
+		"LATE":  {T[1], sentAt.Add(2 * 24 * time.Hour), 250_75},
+		"LATE2": {T[0], sentAt.Add(5 * 24 * time.Hour), 9_99},
+		"AFTER": {T[2], end.Add(time.Second), 500_00},
+	}
+	tx, err := b.deps.Source.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	insert(tx, late)
+
+	admin := jobs.Tenant{Admin: true}
+	first, err := b.svc.Report(ctx, admin, c.ID)
+	require.NoError(t, err)
+	want := expectedFigures(members, invoices, sentAt, end)
+	require.Equal(t, int64(1), want[campaign.Treatment].reactivated)
+	require.Equal(t, int64(100_00), want[campaign.Treatment].revenue)
+	requireReport(t, first, want)
+
+	require.NoError(t, tx.Commit(ctx))
+	var stamped int64
+	require.NoError(t, b.deps.Source.QueryRow(ctx, `SELECT count(*) FROM invoices
+		WHERE invoice_id LIKE 'LATE%' AND created_at < $1 AND updated_at < $1`, first.Window.AsOf).Scan(&stamped))
+	require.Equal(t, int64(2), stamped, "the late invoices carry their transaction's older time")
+	second, err := b.svc.Report(ctx, admin, c.ID)
+	require.NoError(t, err)
+	for id, inv := range late {
+		invoices[id] = inv
+	}
+	want = expectedFigures(members, invoices, sentAt, end)
+	// By hand: treatment T0 (A, LATE2) and T1 (LATE); holdout H0 and H1.
+	require.Equal(t, int64(2), want[campaign.Treatment].reactivated)
+	require.Equal(t, int64(3), want[campaign.Treatment].orders)
+	require.Equal(t, int64(100_00+250_75+9_99), want[campaign.Treatment].revenue)
+	require.Equal(t, int64(2), want[campaign.Holdout].reactivated)
+	require.Equal(t, int64(12_34+40_00), want[campaign.Holdout].revenue)
+	requireReport(t, second, want)
 }
