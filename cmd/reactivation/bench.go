@@ -28,7 +28,7 @@ prints its figures beside a baseline measured in the same run. Scenarios: ` + st
 	customers := cmd.Flags().Int("customers", 100000, "number of demo customers")
 	seed := cmd.Flags().Int64("seed", 1, "demo data seed")
 	out := cmd.Flags().String("out", "", "write the report as JSON to this file")
-	engine := cmd.Flags().String("engine", "", "search engine of the sync and reconcile scenarios: postgres or elastic (default: elastic when ELASTICSEARCH_URL is set)")
+	engine := cmd.Flags().String("engine", "", "search engine of the sync, reconcile and search scenarios: postgres or elastic (default: elastic when ELASTICSEARCH_URL is set)")
 	cpuProfile := cmd.Flags().String("cpuprofile", "", "write a CPU profile of the bench process (go tool pprof) to this file")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if *scenario == "" {

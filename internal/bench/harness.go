@@ -25,6 +25,7 @@ import (
 	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/search/elastic"
+	"github.com/reactivation/reactivation/internal/search/pgsearch"
 	"github.com/reactivation/reactivation/internal/segment"
 )
 
@@ -49,12 +50,16 @@ type apiHarness struct {
 // starts the API binary on a free loopback port. close stops everything
 // it started.
 func startAPI(ctx context.Context, env Env, tune func(*config.Config)) (_ *apiHarness, err error) {
-	if env.Config.ElasticsearchURL == "" {
+	if env.Engine != EnginePostgres && env.Config.ElasticsearchURL == "" {
 		return nil, errors.New("this scenario measures the search engine: set ELASTICSEARCH_URL")
 	}
 	cfg, err := dataConfig(ctx, env)
 	if err != nil {
 		return nil, err
+	}
+	if env.Engine == EnginePostgres {
+		cfg.ElasticsearchURL = ""
+		cfg.IndexAlias += "_pg" // its own sync state and view beside the Elasticsearch run's
 	}
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
 	if err != nil {
@@ -167,7 +172,9 @@ type mixSearch struct {
 	body    []byte
 	query   search.Query
 	cluster clusterRequest
-	total   int64
+	// statements are what the PostgreSQL engine runs for query.
+	statements []pgsearch.Statement
+	total      int64
 }
 
 // searchMix builds the fixed mix both scenarios send: realistic filters of
@@ -201,11 +208,18 @@ func (h *apiHarness) searchMix(ctx context.Context) ([]mixSearch, error) {
 			"hasEmail": true, "minDaysSinceLastPurchase": 30, "maxDaysSinceLastPurchase": 365}},
 		{"name_q", "name", f{"q": "maria"}},
 	}
-	client, rec, err := recordingClient(h.cfg)
-	if err != nil {
-		return nil, err
+	// Elasticsearch: the engine's request is recorded as the client sends
+	// it; PostgreSQL: the engine says which statements it runs.
+	var engine search.Searcher = h.deps.Engine
+	var rec *searchRecorder
+	if h.cfg.ElasticsearchURL != "" {
+		client, r, err := recordingClient(h.cfg)
+		if err != nil {
+			return nil, err
+		}
+		engine, rec = elastic.New(client, h.cfg.IndexAlias), r
 	}
-	engine := elastic.New(client, h.cfg.IndexAlias)
+	pg, _ := h.deps.Engine.(*pgsearch.Engine)
 	now := time.Now()
 	var out []mixSearch
 	for _, fl := range filters {
@@ -235,7 +249,15 @@ func (h *apiHarness) searchMix(ctx context.Context) ([]mixSearch, error) {
 			if res.Total == 0 {
 				return nil, fmt.Errorf("mix %s matches no customer of %s", fl.name, benchCompany)
 			}
-			out = append(out, mixSearch{name: fmt.Sprintf("%s_p%d", fl.name, page), body: b, query: q, cluster: rec.last, total: res.Total})
+			m := mixSearch{name: fmt.Sprintf("%s_p%d", fl.name, page), body: b, query: q, total: res.Total}
+			if rec != nil {
+				m.cluster = rec.last
+			} else if pg != nil {
+				if m.statements, err = pg.Statements(q); err != nil {
+					return nil, fmt.Errorf("mix %s: %w", fl.name, err)
+				}
+			}
+			out = append(out, m)
 			if cursor = res.NextCursor; cursor == "" {
 				break
 			}

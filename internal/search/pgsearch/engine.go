@@ -49,3 +49,7 @@ func (e *Engine) Ping(ctx context.Context) error {
 func quote(name string) string {
 	return pgx.Identifier(strings.Split(name, ".")).Sanitize()
 }
+
+// QuotedView is the serving view's name as a quoted identifier, for a
+// statement written by hand (a benchmark's baseline).
+func (e *Engine) QuotedView() string { return quote(e.view) }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
@@ -26,6 +27,13 @@ import (
 // and the serving view over it.
 func loadPostgres(t testing.TB, profiles []profile.Profile) *pgsearch.Engine {
 	t.Helper()
+	e, _ := loadPostgresPool(t, profiles)
+	return e
+}
+
+// loadPostgresPool is loadPostgres, also returning the schema's pool.
+func loadPostgresPool(t testing.TB, profiles []profile.Profile) (*pgsearch.Engine, *pgxpool.Pool) {
+	t.Helper()
 	ctx := context.Background()
 	pool := testenv.Postgres(t)
 	const table = "customer_profiles_g1"
@@ -40,7 +48,7 @@ func loadPostgres(t testing.TB, profiles []profile.Profile) *pgsearch.Engine {
 	if _, err := pool.Exec(ctx, pgsearch.ServeSQL(pgsearch.DefaultView, table)); err != nil {
 		t.Fatalf("create view: %v", err)
 	}
-	return pgsearch.New(pool, "")
+	return pgsearch.New(pool, ""), pool
 }
 
 // loadElastic creates a generation index with profiles, routed by

@@ -78,18 +78,18 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Page, error
 	if err != nil {
 		return search.Page{}, err
 	}
-	where, args := Where(plan.Filter, plan.Bounds)
-	// One row more than asked tells whether there is a next page.
-	sql, pageArgs, err := e.pageSQL(plan, plan.Size+1)
+	// The total, then one row more than asked: it tells whether there is
+	// a next page.
+	stmts, err := e.statements(plan)
 	if err != nil {
 		return search.Page{}, err
 	}
 	var page search.Page
 	err = pgx.BeginTxFunc(ctx, e.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+quote(e.view)+" WHERE "+where, args...).Scan(&page.Total); err != nil {
+		if err := tx.QueryRow(ctx, stmts[0].SQL, stmts[0].Args...).Scan(&page.Total); err != nil {
 			return err
 		}
-		hits, err := readPage(ctx, tx, sql, pageArgs)
+		hits, err := readPage(ctx, tx, stmts[1].SQL, stmts[1].Args)
 		page.Customers, page.NextCursor = plan.Page(hits)
 		return err
 	})
