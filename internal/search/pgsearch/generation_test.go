@@ -88,3 +88,30 @@ func TestSealLongTableName(t *testing.T) {
 	require.NoError(t, e.Upsert(ctx, []profile.Profile{versioned("c1", "v2", 2)}))
 	require.Equal(t, map[string]string{"c1": "v2", "c2": "v1"}, served(t, e, gen))
 }
+
+// TestPromoteOverAWiderGeneration: a generation of a release whose tables
+// had more columns serves; promoting one of this release replaces the
+// view (CREATE OR REPLACE VIEW cannot drop columns) and drops the old
+// table, in the swap's transaction.
+func TestPromoteOverAWiderGeneration(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	e := pgsearch.New(pool, "")
+	const old, gen = "20230101t000000_abcdef", "20240101t000000_abcdef"
+	require.NoError(t, e.CreateGeneration(ctx, old))
+	require.NoError(t, e.Index(ctx, old, []profile.Profile{versioned("c1", "old", 1)}))
+	require.NoError(t, e.Promote(ctx, old))
+	_, err := pool.Exec(ctx, `ALTER TABLE customer_profiles_`+old+` ADD COLUMN email text NOT NULL DEFAULT '';
+		CREATE OR REPLACE VIEW customer_profiles AS SELECT * FROM customer_profiles_`+old)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"c1": "old"}, served(t, e, old))
+
+	require.NoError(t, e.CreateGeneration(ctx, gen))
+	require.NoError(t, e.Index(ctx, gen, []profile.Profile{versioned("c1", "new", 2), versioned("c2", "new", 2)}))
+	require.NoError(t, e.Promote(ctx, gen))
+	require.Equal(t, map[string]string{"c1": "new", "c2": "new"}, served(t, e, gen))
+	var left int
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1",
+		"customer_profiles_"+old).Scan(&left))
+	require.Zero(t, left)
+}

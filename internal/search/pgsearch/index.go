@@ -101,7 +101,7 @@ func (e *Engine) Promote(ctx context.Context, gen string) error {
 		if err := e.pruneTombstones(ctx, tx); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, ServeSQL(e.view, e.table(gen))); err != nil {
+		if err := e.serve(ctx, tx, gen); err != nil {
 			return fmt.Errorf("swap view to %s: %w", gen, err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO "+quote(e.servingTable())+" (view, generation) VALUES ($1, $2) ON CONFLICT (view) DO UPDATE SET generation = $2",
@@ -117,6 +117,34 @@ func (e *Engine) Promote(ctx context.Context, gen string) error {
 		}
 		return nil
 	})
+}
+
+// serve points the view at gen's table within tx. When the tables'
+// columns differ (a generation written by another release), CREATE OR
+// REPLACE VIEW refuses, and the view is dropped and created again in the
+// same transaction.
+func (e *Engine) serve(ctx context.Context, tx pgx.Tx, gen string) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = sp.Exec(ctx, ServeSQL(e.view, e.table(gen)))
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || (pgErr.Code != "42P16" && pgErr.Code != "42804") {
+		if err != nil {
+			_ = sp.Rollback(ctx)
+			return err
+		}
+		return sp.Commit(ctx)
+	}
+	if err := sp.Rollback(ctx); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "DROP VIEW IF EXISTS "+quote(e.view)); err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, ServeSQL(e.view, e.table(gen)))
+	return err
 }
 
 // Current returns the serving generation, "" when none.

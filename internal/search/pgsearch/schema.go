@@ -14,13 +14,14 @@ import (
 	"github.com/reactivation/reactivation/internal/segment"
 )
 
-// Columns are a generation table's columns in the order of Row, for COPY.
+// Columns are a generation table's columns in the order of Row, for COPY:
+// doc (the profile, what every read returns) and what a filter, a sort, a
+// cursor, a fingerprint read or a versioned write needs; no display copy
+// of a field that only doc is read for (docs/postgres-engine.md).
 var Columns = []string{
-	"company_id", "customer_id", "name", "name_key", "email", "phone",
-	"gender", "gender_raw", "city", "city_key",
-	"created_at", "updated_at", "first_purchase_at", "last_purchase_at",
+	"company_id", "customer_id", "name_key",
+	"gender", "city_key", "last_purchase_at",
 	"total_purchases", "total_spent", "average_ticket",
-	"products", "favorite_products", "ingredients", "favorite_ingredients",
 	"products_key", "favorite_products_key", "ingredients_key", "favorite_ingredients_key",
 	"search_tokens", "has_email", "has_phone", "doc",
 	"source_version",
@@ -41,25 +42,13 @@ func tableSQL(table string) string {
 	return `CREATE TABLE ` + quote(table) + ` (
 	company_id text NOT NULL,
 	customer_id text COLLATE "C" NOT NULL,
-	name text NOT NULL,
 	name_key text COLLATE "C" NOT NULL,
-	email text NOT NULL,
-	phone text NOT NULL,
 	gender text NOT NULL,
-	gender_raw text NOT NULL,
-	city text NOT NULL,
 	city_key text NOT NULL,
-	created_at timestamptz,
-	updated_at timestamptz,
-	first_purchase_at timestamptz,
 	last_purchase_at timestamptz,
 	total_purchases bigint NOT NULL,
 	total_spent numeric(14,2) NOT NULL,
 	average_ticket numeric(14,2) NOT NULL,
-	products text[] NOT NULL,
-	favorite_products text[] NOT NULL,
-	ingredients text[] NOT NULL,
-	favorite_ingredients text[] NOT NULL,
 	products_key text[] NOT NULL,
 	favorite_products_key text[] NOT NULL,
 	ingredients_key text[] NOT NULL,
@@ -152,11 +141,9 @@ func ServeSQL(view, table string) string {
 // Elasticsearch sorts and filters with (doc keeps them whole).
 func Row(p profile.Profile) []any {
 	return []any{
-		p.CompanyID, p.CustomerID, p.Name, profile.Fold(p.Name), p.Email, p.Phone,
-		profile.Fold(p.Gender), p.GenderRaw, p.City, profile.Fold(p.City),
-		millis(p.CreatedAt), millis(p.UpdatedAt), millis(p.FirstPurchaseAt), millis(p.LastPurchaseAt),
+		p.CompanyID, p.CustomerID, profile.Fold(p.Name),
+		profile.Fold(p.Gender), profile.Fold(p.City), millis(p.LastPurchaseAt),
 		p.TotalPurchases, numeric(p.TotalSpent), numeric(p.AverageTicket),
-		list(p.Products), list(p.FavoriteProducts), list(p.Ingredients), list(p.FavoriteIngredients),
 		folded(p.Products), folded(p.FavoriteProducts), folded(p.Ingredients), folded(p.FavoriteIngredients),
 		list(segment.SearchTokens(p)), p.HasEmail, p.HasPhone, p,
 		p.SourceVersion,
