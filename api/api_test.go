@@ -18,6 +18,7 @@ import (
 	"github.com/reactivation/reactivation/api"
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/auth"
+	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/source"
@@ -30,10 +31,16 @@ type testBundle struct {
 	srv  *httptest.Server
 }
 
-func setup(t *testing.T) *testBundle {
+func setup(t *testing.T) *testBundle { return setupWith(t, nil) }
+
+// setupWith is setup with tune, when not nil, adjusting the configuration.
+func setupWith(t *testing.T, tune func(*config.Config)) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	cfg := testenv.Config(t)
+	if tune != nil {
+		tune(&cfg)
+	}
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
 	require.NoError(t, err)
 	_, err = postgres.Migrate(ctx, pool)

@@ -8,43 +8,64 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-	"github.com/go-redis/redis_rate/v10"
 	"go.uber.org/zap"
+
+	"github.com/reactivation/reactivation/internal/ratelimit"
 )
 
 // rateLimit allows each key RATE_LIMIT_PER_MINUTE requests a minute with
 // bursts of RATE_LIMIT_BURST, counted in Redis so every API replica shares
-// the budget (GCRA, go-redis/redis_rate). Over budget: 429 with
-// Retry-After. The RateLimit-* headers tell clients where they stand.
+// the budget (GCRA, internal/ratelimit). Over budget: 429 with
+// Retry-After. The RateLimit-* headers tell clients where they stand. The
+// synchronous search decides its rate limit itself, in the same Redis
+// round trip as its cache lookup (searchCustomers), so this middleware
+// lets it through.
 func (s *Server) rateLimit() gin.HandlerFunc {
-	limiter := redis_rate.NewLimiter(s.deps.Redis)
-	limit := redis_rate.Limit{Rate: s.deps.Config.RateLimitPerMinute, Burst: s.deps.Config.RateLimitBurst, Period: time.Minute}
+	s.limiter = ratelimit.New(s.deps.Redis, "reactivation:ratelimit:", ratelimit.Limit{
+		Rate: s.deps.Config.RateLimitPerMinute, Burst: s.deps.Config.RateLimitBurst, Period: time.Minute})
 	return func(c *gin.Context) {
-		if s.redisDown.open() {
+		if s.redisDown.open() || pipelinedRateLimit[c.FullPath()] {
 			c.Next()
 			return
 		}
 		k, _ := keyOf(c)
-		res, err := limiter.Allow(c.Request.Context(), "reactivation:rate:"+k.ID, limit)
+		res, err := s.limiter.Allow(c.Request.Context(), k.ID)
 		if err != nil {
-			// Redis down: serve rather than refuse; readiness reports Redis.
-			s.redisDown.trip()
-			loggerOf(c).Warn("rate limiter unavailable", zap.Error(err))
+			s.rateLimitUnavailable(c, err)
 			c.Next()
 			return
 		}
-		h := c.Writer.Header()
-		h.Set("RateLimit-Limit", strconv.Itoa(limit.Burst))
-		h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
-		h.Set("RateLimit-Reset", strconv.Itoa(int(math.Ceil(res.ResetAfter.Seconds()))))
-		if res.Allowed == 0 {
-			retry := int(math.Max(1, math.Ceil(res.RetryAfter.Seconds())))
-			h.Set("Retry-After", strconv.Itoa(retry))
-			writeProblem(c, problem(http.StatusTooManyRequests, fmt.Sprintf("rate limit of %d requests a minute exceeded; retry in %d s", limit.Rate, retry)))
-			return
+		if s.admit(c, res) {
+			c.Next()
 		}
-		c.Next()
 	}
+}
+
+// pipelinedRateLimit are the routes whose handler decides the rate limit.
+var pipelinedRateLimit = map[string]bool{"/api/v1/customers/search": true, "/api/customers/search": true}
+
+// rateLimitUnavailable records that Redis failed a rate-limit decision:
+// the request is served rather than refused; readiness reports Redis.
+func (s *Server) rateLimitUnavailable(c *gin.Context, err error) {
+	s.redisDown.trip()
+	loggerOf(c).Warn("rate limiter unavailable", zap.Error(err))
+}
+
+// admit sets the RateLimit-* headers of res and, over budget, answers 429
+// with Retry-After and reports false.
+func (s *Server) admit(c *gin.Context, res ratelimit.Result) bool {
+	limit := s.limiter.Limit()
+	h := c.Writer.Header()
+	h.Set("RateLimit-Limit", strconv.Itoa(limit.Burst))
+	h.Set("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(int(math.Ceil(res.ResetAfter.Seconds()))))
+	if !res.Allowed {
+		retry := int(math.Max(1, math.Ceil(res.RetryAfter.Seconds())))
+		h.Set("Retry-After", strconv.Itoa(retry))
+		writeProblem(c, problem(http.StatusTooManyRequests, fmt.Sprintf("rate limit of %d requests a minute exceeded; retry in %d s", limit.Rate, retry)))
+		return false
+	}
+	return true
 }
 
 // limitBody caps every request body; handlers see an error past the cap

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/cache"
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/metrics"
 	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/ratelimit"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
 )
@@ -91,8 +93,22 @@ func (s *Server) searchCustomers(c *gin.Context) {
 		Total:    cache.Key(company, string(req.Filter.Canonical()), day),
 	}
 	fresh := strings.Contains(c.GetHeader("Cache-Control"), "no-cache")
-	// One round trip: the index version, the response and the total.
-	entry, err := s.deps.Cache.Lookup(ctx, s.deps.Engine.Current, keys, fresh)
+	// One round trip: the key's rate limit, the index version, the
+	// response and the total.
+	k, _ := keyOf(c)
+	var rate ratelimit.Pending
+	entry, err := s.deps.Cache.Lookup(ctx, s.deps.Engine.Current, keys, fresh, func(p redis.Pipeliner) {
+		rate = s.limiter.Queue(ctx, p, k.ID)
+	})
+	decision, rerr := rate.Result()
+	if ratelimit.NoScript(rerr) {
+		decision, rerr = s.limiter.Allow(ctx, k.ID) // loads the script
+	}
+	if rerr != nil {
+		s.rateLimitUnavailable(c, rerr)
+	} else if !s.admit(c, decision) {
+		return
+	}
 	if errors.Is(err, cache.ErrUnavailable) {
 		s.redisDown.trip()
 		loggerOf(c).Warn("search cache unavailable: answering uncached", zap.Error(err))

@@ -24,6 +24,7 @@ import (
 	"github.com/reactivation/reactivation/internal/export"
 	"github.com/reactivation/reactivation/internal/idempotency"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/ratelimit"
 	"github.com/reactivation/reactivation/internal/scores"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segsearch"
@@ -69,6 +70,8 @@ type Server struct {
 	router *gin.Engine
 	// redisDown pauses optional Redis use (cache, rate limits) after a failure.
 	redisDown breaker
+	// limiter is every key's rate limit (rateLimit; the search pipelines it).
+	limiter *ratelimit.Limiter
 }
 
 // New builds the router over p.

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/auth"
+	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/profile"
 )
 
@@ -90,4 +91,31 @@ func totals(t *testing.T, b *testBundle, result string) float64 {
 	v, err := strconv.ParseFloat(string(m[1]), 64)
 	require.NoError(t, err)
 	return v
+}
+
+// TestSearchRateLimitInTheLookupRoundTrip: the search decides its key's
+// rate limit in the same Redis round trip as its cache lookup: within the
+// burst it answers (a hit too) with the RateLimit-* headers, over it 429
+// with Retry-After, before any answer; another route shares the budget.
+func TestSearchRateLimitInTheLookupRoundTrip(t *testing.T) {
+	b := setupWith(t, func(c *config.Config) { c.RateLimitPerMinute, c.RateLimitBurst = 1, 3 })
+	serve(t, b, 3, "C1")
+	key := b.key(t, "C1", auth.ScopeSearch)
+	body := map[string]any{"size": 2}
+	for i, want := range []string{"MISS", "HIT"} {
+		res, out := b.do(t, "POST", "/api/v1/customers/search", key, body)
+		require.Equal(t, 200, res.StatusCode, out)
+		require.Equal(t, want, res.Header.Get("X-Cache"))
+		require.Equal(t, "3", res.Header.Get("RateLimit-Limit"))
+		require.Equal(t, strconv.Itoa(2-i), res.Header.Get("RateLimit-Remaining"))
+	}
+	res, out := b.do(t, "GET", "/api/v1/jobs", key, nil)
+	require.Equal(t, 200, res.StatusCode, out)
+	require.Equal(t, "0", res.Header.Get("RateLimit-Remaining"), "one budget for every route")
+	res, out = b.do(t, "POST", "/api/v1/customers/search", key, body)
+	require.Equal(t, 429, res.StatusCode, out)
+	require.Empty(t, res.Header.Get("X-Cache"), "refused before any answer")
+	retry, err := strconv.Atoi(res.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.InDelta(t, 60, retry, 1, "one request a minute refills")
 }

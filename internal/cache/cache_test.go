@@ -43,29 +43,29 @@ func TestVersionMovesWithPromotionsAndChanges(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	s := cache.Search{Response: cache.Key("r"), Total: cache.Key("t")}
-	e1, err := b.cache.Lookup(ctx, constant("g1"), s, false)
+	e1, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
 	require.NoError(t, err)
 	require.Equal(t, "g1/", e1.Version)
-	again, err := b.cache.Lookup(ctx, constant("ignored: the generation is cached"), s, false)
+	again, err := b.cache.Lookup(ctx, constant("ignored: the generation is cached"), s, false, nil)
 	require.NoError(t, err)
 	require.Equal(t, e1.Version, again.Version)
 	_, err = b.cache.Fill(ctx, s, e1, computed("answer", 7, true))
 	require.NoError(t, err)
-	hit, err := b.cache.Lookup(ctx, constant("g1"), s, false)
+	hit, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
 	require.NoError(t, err)
 	require.Equal(t, "answer", string(hit.Response))
 	require.True(t, hit.Counted)
 	require.Equal(t, int64(7), hit.Total)
 
 	require.NoError(t, b.cache.Changed(ctx))
-	e2, err := b.cache.Lookup(ctx, constant("g1"), s, false)
+	e2, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
 	require.NoError(t, err)
 	require.NotEqual(t, e1.Version, e2.Version, "an upsert makes new keys")
 	require.Nil(t, e2.Response, "an upsert retires the stored response")
 	require.False(t, e2.Counted, "and the stored total")
 
 	require.NoError(t, b.cache.Promoted(ctx, "g2"))
-	e3, err := b.cache.Lookup(ctx, constant("g1"), s, false)
+	e3, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
 	require.NoError(t, err)
 	require.NotEqual(t, e2.Version, e3.Version, "a promotion makes new keys")
 	require.Contains(t, e3.Version, "g2")
@@ -82,7 +82,7 @@ func TestFillComputesOnceAndServesHits(t *testing.T) {
 		return cache.Computed{Response: []byte("answer")}, nil
 	}
 	s := cache.Search{Response: cache.Key("tenant", "request"), Total: cache.Key("tenant", "filter")}
-	miss, err := b.cache.Lookup(ctx, constant("g1"), s, false)
+	miss, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
 	require.NoError(t, err)
 	require.Nil(t, miss.Response)
 	var wg sync.WaitGroup
@@ -96,24 +96,24 @@ func TestFillComputesOnceAndServesHits(t *testing.T) {
 	wg.Wait()
 	require.Equal(t, int32(1), calls.Load(), "identical misses in one process are computed once")
 
-	hit, err := b.cache.Lookup(ctx, constant("g1"), s, false)
+	hit, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
 	require.NoError(t, err)
 	require.Equal(t, "answer", string(hit.Response))
 	require.False(t, hit.Counted, "an uncounted fill stores no total")
 
-	fresh, err := b.cache.Lookup(ctx, constant("g1"), s, true)
+	fresh, err := b.cache.Lookup(ctx, constant("g1"), s, true, nil)
 	require.NoError(t, err)
 	require.Nil(t, fresh.Response, "fresh skips the stored value")
 	_, err = b.cache.Fill(ctx, s, fresh, computed("fresh", 3, true))
 	require.NoError(t, err)
-	hit, err = b.cache.Lookup(ctx, constant("g1"), s, false)
+	hit, err = b.cache.Lookup(ctx, constant("g1"), s, false, nil)
 	require.NoError(t, err)
 	require.Equal(t, "fresh", string(hit.Response), "and replaces it")
 	require.Equal(t, int64(3), hit.Total)
 
 	// Another request of the same filter (another page) finds the total.
 	page2 := cache.Search{Response: cache.Key("tenant", "request page 2"), Total: s.Total}
-	other, err := b.cache.Lookup(ctx, constant("g1"), page2, false)
+	other, err := b.cache.Lookup(ctx, constant("g1"), page2, false, nil)
 	require.NoError(t, err)
 	require.Nil(t, other.Response)
 	require.True(t, other.Counted)
@@ -125,12 +125,12 @@ func TestComputeErrorsAreNotCached(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	s := cache.Search{Response: cache.Key("k"), Total: cache.Key("t")}
-	e, err := b.cache.Lookup(ctx, constant("g1"), s, false)
+	e, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
 	require.NoError(t, err)
 	boom := errors.New("engine down")
 	_, err = b.cache.Fill(ctx, s, e, func(context.Context) (cache.Computed, error) { return cache.Computed{}, boom })
 	require.ErrorIs(t, err, boom)
-	e, err = b.cache.Lookup(ctx, constant("g1"), s, false)
+	e, err = b.cache.Lookup(ctx, constant("g1"), s, false, nil)
 	require.NoError(t, err)
 	require.Nil(t, e.Response)
 	require.False(t, e.Counted)
@@ -143,7 +143,7 @@ func TestRedisDownIsUnavailable(t *testing.T) {
 	c := cache.New(dead, "alias", time.Minute)
 	ctx := context.Background()
 	s := cache.Search{Response: cache.Key("k"), Total: cache.Key("t")}
-	_, err := c.Lookup(ctx, constant("g1"), s, false)
+	_, err := c.Lookup(ctx, constant("g1"), s, false, nil)
 	require.ErrorIs(t, err, cache.ErrUnavailable)
 	v, err := c.Fill(ctx, s, cache.Entry{}, computed("computed", 1, true))
 	require.NoError(t, err, "storing is an optimisation")

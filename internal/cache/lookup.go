@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -53,15 +55,19 @@ return {version, response, redis.call('GET', ARGV[2] .. version)}
 // filter's exact total, in one Redis round trip. current is the engine's
 // serving generation, asked only before any is recorded. Redis failures
 // are ErrUnavailable: a caller may then answer uncached.
-func (c *Cache) Lookup(ctx context.Context, current func(context.Context) (string, error), s Search, fresh bool) (Entry, error) {
-	e, ok, err := c.lookup(ctx, s, fresh)
+//
+// also, when not nil, adds the caller's own commands to the same pipeline
+// (the rate limit's decision): it is called once, and the caller reads its
+// commands' results after Lookup returns, whatever Lookup answers.
+func (c *Cache) Lookup(ctx context.Context, current func(context.Context) (string, error), s Search, fresh bool, also func(redis.Pipeliner)) (Entry, error) {
+	e, ok, err := c.lookup(ctx, s, fresh, also)
 	if err == nil && !ok {
 		gen, gerr := current(ctx)
 		if gerr != nil {
 			return Entry{}, gerr
 		}
 		if err = c.rdb.SetNX(ctx, c.prefix+"generation", gen, 0).Err(); err == nil {
-			e, _, err = c.lookup(ctx, s, fresh)
+			e, _, err = c.lookup(ctx, s, fresh, nil)
 		}
 	}
 	if err != nil {
@@ -77,9 +83,35 @@ func (c *Cache) Lookup(ctx context.Context, current func(context.Context) (strin
 	return e, nil
 }
 
-func (c *Cache) lookup(ctx context.Context, s Search, fresh bool) (Entry, bool, error) {
+// lookupTimeout bounds a lookup: a Redis that has not answered by then is
+// unavailable, and the search answers uncached at once instead of after
+// the client's retries (a refused connection retried with backoff takes
+// seconds, a pipeline twice as long).
+const lookupTimeout = time.Second
+
+// lookup runs the script, in one pipeline with also's commands when
+// also is not nil; a Redis that lost the script (a restart, SCRIPT FLUSH)
+// costs one more round trip that loads it.
+func (c *Cache) lookup(ctx context.Context, s Search, fresh bool, also func(redis.Pipeliner)) (Entry, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
 	keys := []string{c.prefix + "generation", c.prefix + "epoch"}
-	res, err := lookup.Run(ctx, c.rdb, keys, c.responseKey(s, ""), c.totalKey(s, ""), skip(fresh)).Slice()
+	args := []any{c.responseKey(s, ""), c.totalKey(s, ""), skip(fresh)}
+	var cmd *redis.Cmd
+	if also == nil {
+		cmd = lookup.Run(ctx, c.rdb, keys, args...)
+	} else {
+		// Each command's own error counts, not the pipeline's first.
+		_, _ = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			also(p)
+			cmd = lookup.EvalSha(ctx, p, keys, args...)
+			return nil
+		})
+		if err := cmd.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			cmd = lookup.Run(ctx, c.rdb, keys, args...)
+		}
+	}
+	res, err := cmd.Slice()
 	if errors.Is(err, redis.Nil) {
 		return Entry{}, false, nil
 	}
