@@ -117,7 +117,7 @@ func (d *App) build() {
 		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize,
 			Scores: cfg.ScoresEnabled, Location: cfg.Location},
 	})
-	d.Campaigns = campaign.NewService(campaign.Params{DB: d.DB, Source: d.Source, Engine: d.Engine,
+	d.Campaigns = campaign.NewService(campaign.Params{Store: postgres.NewCampaigns(d.DB), Source: d.Source, Engine: d.Engine,
 		Dispatcher: d.Dispatcher, Log: log, Config: campaign.Config{Location: cfg.Location}})
 	d.Exports = export.New(export.Params{Jobs: d.Jobs, Exports: postgres.NewExports(d.DB), Dispatcher: d.Dispatcher, Engine: d.Engine,
 		Audiences: d.Campaigns, Log: log,

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/reactivation/reactivation/internal/campaign"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
@@ -54,7 +54,8 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
-	defer d.DB.Exec(context.WithoutCancel(ctx), "DELETE FROM campaigns WHERE id = $1", c.ID) //nolint:errcheck // best effort
+	store := postgres.NewCampaigns(d.DB)
+	defer store.DeleteCampaign(context.WithoutCancel(ctx), c.ID) //nolint:errcheck // best effort
 
 	fmt.Fprintln(env.Out, "freeze ...")
 	var freeze time.Duration
@@ -74,7 +75,7 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	}
 	fmt.Fprintf(env.Out, "audience: %d customers\n", len(members))
 	fmt.Fprintln(env.Out, "copy baseline ...")
-	copyTook, err := copyBaselineOf(ctx, d.DB, c.ID, members)
+	copyTook, err := copyBaselineOf(ctx, store, c.ID, members)
 	if err != nil {
 		return err
 	}
@@ -127,45 +128,15 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 
 // copyBaselineOf times a COPY of the audience's rows (campaign, customer,
 // group), already in memory and sorted by customer id, into a table of
-// campaign_members' shape (its primary key and check included): a logged
-// table that exists before the COPY, as campaign_members does, so the COPY
-// writes WAL as the freeze's does (a temporary table would not). Each COPY
-// is one transaction that commits, as the freeze's does (a rollback would
-// skip the WAL flush that makes the rows durable); the table is emptied
-// between runs, untimed. Best of two.
-func copyBaselineOf(ctx context.Context, db interface {
-	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-	Begin(context.Context) (pgx.Tx, error)
-}, id string, members map[string]string) (time.Duration, error) {
+// campaign_members' shape (postgres.Campaigns.CopyBaseline: a logged
+// table with its keys, each COPY a committed transaction); best of two.
+func copyBaselineOf(ctx context.Context, store *postgres.Campaigns, id string, members map[string]string) (time.Duration, error) {
 	ids := slices.Sorted(maps.Keys(members))
 	rows := make([][]any, 0, len(ids))
 	for _, cust := range ids {
 		rows = append(rows, []any{id, cust, members[cust]})
 	}
-	if _, err := db.Exec(ctx, `DROP TABLE IF EXISTS bench_audience;
-		CREATE TABLE bench_audience (LIKE campaign_members INCLUDING ALL)`); err != nil {
-		return 0, fmt.Errorf("copy baseline: %w", err)
-	}
-	defer db.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS bench_audience") //nolint:errcheck // best effort
-	var best time.Duration
-	for i := 0; i < 2; i++ {
-		if _, err := db.Exec(ctx, "TRUNCATE bench_audience"); err != nil {
-			return 0, fmt.Errorf("copy baseline: %w", err)
-		}
-		start := time.Now()
-		err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
-			_, err := tx.CopyFrom(ctx, pgx.Identifier{"bench_audience"}, []string{"campaign_id", "customer_id", "grp"}, pgx.CopyFromRows(rows))
-			return err
-		})
-		took := time.Since(start)
-		if err != nil {
-			return 0, fmt.Errorf("copy baseline: %w", err)
-		}
-		if i == 0 || took < best {
-			best = took
-		}
-	}
-	return best, nil
+	return store.CopyBaseline(ctx, rows, 2)
 }
 
 // groupAggregate is one group's window figures from the plain statement.

@@ -65,7 +65,7 @@ func setupOn(t *testing.T, n int, inDatabase bool) *testBundle {
 	require.NoError(t, deps.Engine.Promote(ctx, "g1"))
 
 	b := &testBundle{deps: deps}
-	b.svc = campaign.NewService(campaign.Params{DB: deps.DB, Source: deps.Source, Engine: deps.Engine, Dispatcher: deps.Dispatcher,
+	b.svc = campaign.NewService(campaign.Params{Store: postgres.NewCampaigns(deps.DB), Source: deps.Source, Engine: deps.Engine, Dispatcher: deps.Dispatcher,
 		Log: deps.Log, Config: campaign.Config{Location: cfg.Location, PageSize: 1000,
 			OnBatch: func(_ string, written int64) error {
 				if b.failAfter > 0 && written >= b.failAfter {

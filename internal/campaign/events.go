@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/metrics"
 )
@@ -224,15 +222,11 @@ func (s *Service) ImportEvents(ctx context.Context, t jobs.Tenant, id string, ro
 	for i, r := range rows {
 		ids[i] = r.CustomerID
 	}
+	got, err := s.store.MembersAmong(ctx, id, ids)
+	if err != nil {
+		return res, err
+	}
 	member := map[string]bool{}
-	dbRows, err := s.db.Query(ctx, "SELECT customer_id FROM campaign_members WHERE campaign_id = $1 AND customer_id = ANY($2)", id, ids)
-	if err != nil {
-		return res, fmt.Errorf("check audience of %s: %w", id, err)
-	}
-	got, err := pgx.CollectRows(dbRows, pgx.RowTo[string])
-	if err != nil {
-		return res, fmt.Errorf("check audience of %s: %w", id, err)
-	}
 	for _, g := range got {
 		member[g] = true
 	}
@@ -250,33 +244,19 @@ func (s *Service) ImportEvents(ctx context.Context, t jobs.Tenant, id string, ro
 			suppCusts, suppReasons, suppAts = append(suppCusts, r.CustomerID), append(suppReasons, r.Event), append(suppAts, r.At)
 		}
 	}
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		inserted, err := tx.Query(ctx, `INSERT INTO campaign_events (campaign_id, customer_id, event, at)
-			SELECT $1, c, e, a FROM unnest($2::text[], $3::text[], $4::timestamptz[]) AS r(c, e, a)
-			ON CONFLICT DO NOTHING RETURNING event`, id, custs, events, ats)
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		evs, err := s.store.InsertEvents(ctx, id, custs, events, ats)
 		if err != nil {
-			return fmt.Errorf("record events of %s: %w", id, err)
-		}
-		evs, err := pgx.CollectRows(inserted, pgx.RowTo[string])
-		if err != nil {
-			return fmt.Errorf("record events of %s: %w", id, err)
+			return err
 		}
 		for _, e := range evs {
 			metrics.CampaignEvents.WithLabelValues(e).Inc()
 		}
 		res.Accepted = len(evs)
 		res.Duplicates = len(custs) - len(evs)
-		// The earliest suppressing event of each customer stands.
-		tag, err := tx.Exec(ctx, `INSERT INTO suppressions (company_id, channel, customer_id, reason, campaign_id, at)
-			SELECT DISTINCT ON (c) $1, $2, c, r, $3, a FROM unnest($4::text[], $5::text[], $6::timestamptz[]) AS x(c, r, a)
-			ORDER BY c, a
-			ON CONFLICT (company_id, channel, customer_id) DO NOTHING`,
-			c.CompanyID, c.Channel, c.ID, suppCusts, suppReasons, suppAts)
-		if err != nil {
-			return fmt.Errorf("suppress customers of %s: %w", id, err)
-		}
-		res.Suppressed = int(tag.RowsAffected())
-		return nil
+		n, err := s.store.Suppress(ctx, c.CompanyID, c.Channel, c.ID, suppCusts, suppReasons, suppAts)
+		res.Suppressed = int(n)
+		return err
 	})
 	return res, err
 }
@@ -284,14 +264,9 @@ func (s *Service) ImportEvents(ctx context.Context, t jobs.Tenant, id string, ro
 // suppressedSet returns the company's customers suppressed on channel;
 // channel "" means on any channel.
 func (s *Service) suppressedSet(ctx context.Context, companyID, channel string) (map[string]struct{}, error) {
-	rows, err := s.db.Query(ctx, `SELECT DISTINCT customer_id FROM suppressions
-		WHERE company_id = $1 AND ($2 = '' OR channel = $2)`, companyID, channel)
+	ids, err := s.store.Suppressed(ctx, companyID, channel)
 	if err != nil {
-		return nil, fmt.Errorf("read suppressions of %s: %w", companyID, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("read suppressions of %s: %w", companyID, err)
+		return nil, err
 	}
 	out := make(map[string]struct{}, len(ids))
 	for _, id := range ids {

@@ -3,7 +3,6 @@ package campaign
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/metrics"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
@@ -41,8 +39,9 @@ type Config struct {
 
 // Params are a Service's dependencies.
 type Params struct {
-	// DB is the service database (campaigns, audiences, events).
-	DB *pgxpool.Pool
+	// Store keeps campaigns, audiences, events and suppressions in the
+	// service database (postgres.NewCampaigns).
+	Store Store
 	// Source is the customer's database the report reads invoices from.
 	Source *pgxpool.Pool
 	// Engine is what a freeze reads the audience from; the API needs none.
@@ -55,7 +54,8 @@ type Params struct {
 // Service creates, freezes, reports and archives campaigns. Safe for
 // concurrent use.
 type Service struct {
-	db, source *pgxpool.Pool
+	store      Store
+	source     *pgxpool.Pool
 	engine     search.Searcher
 	dispatcher *jobs.Dispatcher
 	log        *zap.Logger
@@ -72,10 +72,7 @@ func NewService(p Params) *Service {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if p.Source == nil {
-		p.Source = p.DB
-	}
-	return &Service{db: p.DB, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher, log: p.Log, cfg: c}
+	return &Service{store: p.Store, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher, log: p.Log, cfg: c}
 }
 
 // jobParams is what the freeze job's row shows.
@@ -103,29 +100,11 @@ func (s *Service) Create(ctx context.Context, n New, f segment.Filter, createdBy
 			return tasks.NewCampaignFreezeTask(tasks.CampaignFreezePayload{JobPayload: tasks.JobPayload{JobID: jobID}, CampaignID: id})
 		},
 		func(ctx context.Context, job jobs.Job) error {
-			tx := postgres.Conn(ctx, s.db)
-			var sent *time.Time
-			if n.SentAt != nil {
-				t := n.SentAt.UTC()
-				sent = &t
-			}
-			var cost *int64
-			if n.Cost != nil {
-				v := int64(*n.Cost)
-				cost = &v
-			}
-			row := tx.QueryRow(ctx, `INSERT INTO campaigns (id, company_id, name, filter, holdout_percent, window_days, sent_at,
-				cost_cents, currency, channel, include_suppressed, state, job_id, created_by, created_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULLIF($9, ''), $10, $11, 'freezing', $12, NULLIF($13, ''), $14)
-				RETURNING `+campaignColumns,
-				id, job.CompanyID, n.Name, filter, *n.HoldoutPercent, *n.WindowDays, sent, cost, n.Currency, n.Channel,
-				n.IncludeSuppressed, job.ID, createdBy, job.CreatedAt)
 			var err error
-			created, err = scanCampaign(row)
-			if err != nil {
-				return fmt.Errorf("record campaign: %w", err)
-			}
-			return nil
+			created, err = s.store.InsertCampaign(ctx, Campaign{ID: id, CompanyID: job.CompanyID, Name: n.Name, Filter: filter,
+				HoldoutPercent: *n.HoldoutPercent, WindowDays: *n.WindowDays, SentAt: n.SentAt, Cost: n.Cost, Currency: n.Currency,
+				Channel: n.Channel, IncludeSuppressed: n.IncludeSuppressed, JobID: job.ID, CreatedBy: createdBy, CreatedAt: job.CreatedAt})
+			return err
 		})
 	if err != nil {
 		return Campaign{}, jobs.Job{}, err
@@ -134,42 +113,18 @@ func (s *Service) Create(ctx context.Context, n New, f segment.Filter, createdBy
 	return created, job, nil
 }
 
-const campaignColumns = `id, company_id, name, filter, holdout_percent, global_control_percent::float8, window_days, sent_at,
-	cost_cents, coalesce(currency, ''), channel, include_suppressed, state, job_id, coalesce(created_by, ''), created_at,
-	frozen_at, archived_at, treatment_count, holdout_count, global_control_count, suppressed_count`
-
-func scanCampaign(row pgx.Row) (Campaign, error) {
-	var c Campaign
-	var cost *int64
-	err := row.Scan(&c.ID, &c.CompanyID, &c.Name, &c.Filter, &c.HoldoutPercent, &c.GlobalControlPercent, &c.WindowDays,
-		&c.SentAt, &cost, &c.Currency, &c.Channel, &c.IncludeSuppressed, &c.State, &c.JobID, &c.CreatedBy, &c.CreatedAt,
-		&c.FrozenAt, &c.ArchivedAt, &c.Counts.Treatment, &c.Counts.Holdout, &c.Counts.GlobalControl, &c.Counts.Suppressed)
-	if err != nil {
-		return c, err
-	}
-	if cost != nil {
-		v := profile.Cents(*cost)
-		c.Cost = &v
-	}
-	if c.SentAt != nil {
-		w := WindowOf(*c.SentAt, c.WindowDays)
-		c.Window = &w
-	}
-	return c, nil
-}
-
 // Get returns campaign id if the tenant may see it; NotFound otherwise, so
 // a company never learns that another company's campaign exists.
 func (s *Service) Get(ctx context.Context, t jobs.Tenant, id string) (Campaign, error) {
 	if uuid.Validate(id) != nil {
 		return Campaign{}, notFound(id)
 	}
-	c, err := scanCampaign(s.db.QueryRow(ctx, "SELECT "+campaignColumns+" FROM campaigns WHERE id = $1", id))
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !t.Sees(c.CompanyID)) {
+	c, err := s.store.Campaign(ctx, id)
+	if errs.Is(err, errs.NotFound) || (err == nil && !t.Sees(c.CompanyID)) {
 		return Campaign{}, notFound(id)
 	}
 	if err != nil {
-		return Campaign{}, fmt.Errorf("get campaign %s: %w", id, err)
+		return Campaign{}, err
 	}
 	return c, nil
 }
@@ -189,23 +144,7 @@ func (s *Service) List(ctx context.Context, t jobs.Tenant, limit int, after stri
 	if after != "" && uuid.Validate(after) != nil {
 		return nil, invalid("cursor", "is not a cursor this endpoint returned")
 	}
-	rows, err := s.db.Query(ctx, `SELECT `+campaignColumns+` FROM campaigns
-		WHERE ($1 OR company_id = $2)
-		  AND ($3 = '' OR (created_at, id) < (SELECT created_at, id FROM campaigns WHERE id = $3))
-		ORDER BY created_at DESC, id DESC LIMIT $4`, t.Admin, t.CompanyID, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list campaigns: %w", err)
-	}
-	defer rows.Close()
-	out := []Campaign{}
-	for rows.Next() {
-		c, err := scanCampaign(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return s.store.Campaigns(ctx, t, limit, after)
 }
 
 // Delete removes a campaign that has not been sent yet (no sentAt, or
@@ -222,17 +161,13 @@ func (s *Service) Delete(ctx context.Context, t jobs.Tenant, id string) (bool, C
 		if _, err := s.dispatcher.Cancel(ctx, jobs.Tenant{Admin: true}, c.JobID, "campaign deleted"); err != nil && !errs.Is(err, errs.Conflict) {
 			return false, c, err
 		}
-		if _, err := s.db.Exec(ctx, "DELETE FROM campaigns WHERE id = $1", id); err != nil {
-			return false, c, fmt.Errorf("delete campaign %s: %w", id, err)
+		if err := s.store.DeleteCampaign(ctx, id); err != nil {
+			return false, c, err
 		}
 		return true, c, nil
 	}
-	c, err = scanCampaign(s.db.QueryRow(ctx, `UPDATE campaigns SET state = 'archived', archived_at = coalesce(archived_at, now())
-		WHERE id = $1 RETURNING `+campaignColumns, id))
-	if err != nil {
-		return false, c, fmt.Errorf("archive campaign %s: %w", id, err)
-	}
-	return false, c, nil
+	c, err = s.store.ArchiveCampaign(ctx, id)
+	return false, c, err
 }
 
 // SetControlGroup sets the company's global control group to percent
@@ -242,25 +177,12 @@ func (s *Service) SetControlGroup(ctx context.Context, companyID string, percent
 	if percent < 0 || percent > MaxHoldoutPercent || percent*100 != float64(int64(percent*100)) {
 		return invalid("percent", "must be between 0 and %d with at most two decimals", MaxHoldoutPercent)
 	}
-	_, err := s.db.Exec(ctx, `INSERT INTO control_groups (company_id, percent) VALUES ($1, $2)
-		ON CONFLICT (company_id) DO UPDATE SET percent = excluded.percent, updated_at = now()`, companyID, percent)
-	if err != nil {
-		return fmt.Errorf("set control group of %s: %w", companyID, err)
-	}
-	return nil
+	return s.store.SetControlGroup(ctx, companyID, percent)
 }
 
 // ControlGroup returns the company's global control percent, 0 when none.
 func (s *Service) ControlGroup(ctx context.Context, companyID string) (float64, error) {
-	var p float64
-	err := s.db.QueryRow(ctx, "SELECT percent::float8 FROM control_groups WHERE company_id = $1", companyID).Scan(&p)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("control group of %s: %w", companyID, err)
-	}
-	return p, nil
+	return s.store.ControlGroup(ctx, companyID)
 }
 
 // Freeze writes the audience of a freezing campaign: every customer the
@@ -297,27 +219,20 @@ func (s *Service) Freeze(ctx context.Context, campaignID string, jobCreated time
 	}
 	assign := NewAssigner(c.ID, c.CompanyID, c.HoldoutPercent, global)
 	var counts Counts
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
 		// The row lock makes a concurrent re-run wait, then start over.
-		if _, err := tx.Exec(ctx, "SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE", c.ID); err != nil {
+		if err := s.store.LockCampaign(ctx, c.ID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM campaign_members WHERE campaign_id = $1", c.ID); err != nil {
-			return fmt.Errorf("clear audience of %s: %w", c.ID, err)
+		if err := s.store.ClearAudience(ctx, c.ID); err != nil {
+			return err
 		}
 		q := search.Query{Filter: f, Sort: segment.Sort{Field: segment.SortName}, Size: s.cfg.PageSize, Now: jobCreated,
 			Location: s.cfg.Location, Unordered: true, Fields: []string{"customerId"}}
-		if err := s.copyAudience(ctx, tx, c.ID, q, assign, suppressed, &counts); err != nil {
+		if err := s.copyAudience(ctx, c.ID, q, assign, suppressed, &counts); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE campaigns SET state = 'ready', frozen_at = now(), sent_at = coalesce(sent_at, now()),
-			global_control_percent = $2, treatment_count = $3, holdout_count = $4, global_control_count = $5,
-			suppressed_count = $6 WHERE id = $1`,
-			c.ID, global, counts.Treatment, counts.Holdout, counts.GlobalControl, counts.Suppressed)
-		if err != nil {
-			return fmt.Errorf("complete freeze of %s: %w", c.ID, err)
-		}
-		return nil
+		return s.store.MarkFrozen(ctx, c.ID, global, counts)
 	})
 	if err != nil {
 		return Counts{}, fmt.Errorf("freeze campaign %s: %w", c.ID, err)
@@ -329,7 +244,7 @@ func (s *Service) Freeze(ctx context.Context, campaignID string, jobCreated time
 // COPY: the engine reads the next page while PostgreSQL writes this one.
 // Either side's error stops both, and the caller's transaction rolls back
 // whatever the COPY wrote.
-func (s *Service) copyAudience(ctx context.Context, tx pgx.Tx, id string, q search.Query, assign Assigner,
+func (s *Service) copyAudience(ctx context.Context, id string, q search.Query, assign Assigner,
 	suppressed map[string]struct{}, counts *Counts) error {
 	g, gctx := errgroup.WithContext(ctx)
 	pages := make(chan []profile.Profile, 2)
@@ -337,15 +252,13 @@ func (s *Service) copyAudience(ctx context.Context, tx pgx.Tx, id string, q sear
 	g.Go(func() error {
 		src := &audienceRows{ctx: gctx, pages: pages, id: id, assign: assign, suppressed: suppressed, counts: counts,
 			onPage: s.cfg.OnBatch}
-		if _, err := tx.CopyFrom(gctx, pgx.Identifier{"campaign_members"}, []string{"campaign_id", "customer_id", "grp"}, src); err != nil {
-			return fmt.Errorf("copy audience: %w", err)
-		}
-		return nil
+		_, err := s.store.CopyAudience(gctx, src)
+		return err
 	})
 	return g.Wait()
 }
 
-// audienceRows is the COPY's pgx.CopyFromSource: the rows of the pages the
+// audienceRows is the COPY's Rows (a pgx.CopyFromSource): the rows of the pages the
 // engine hands over, assigned, the suppressed left out and counted.
 type audienceRows struct {
 	ctx        context.Context
@@ -415,27 +328,12 @@ func (r *audienceRows) Err() error { return r.err }
 
 // FailFreeze marks a campaign whose freeze failed for the last time.
 func (s *Service) FailFreeze(ctx context.Context, campaignID string) error {
-	_, err := s.db.Exec(ctx, "UPDATE campaigns SET state = 'failed' WHERE id = $1 AND state = 'freezing'", campaignID)
-	return err
+	return s.store.FailFreeze(ctx, campaignID)
 }
 
 // Members returns the frozen audience, customer id to group.
 func (s *Service) Members(ctx context.Context, campaignID string) (map[string]string, error) {
-	rows, err := s.db.Query(ctx, "SELECT customer_id, grp FROM campaign_members WHERE campaign_id = $1", campaignID)
-	if err != nil {
-		return nil, fmt.Errorf("read audience of %s: %w", campaignID, err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	var id, grp string
-	_, err = pgx.ForEachRow(rows, []any{&id, &grp}, func() error {
-		out[id] = grp
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read audience of %s: %w", campaignID, err)
-	}
-	return out, nil
+	return s.store.Members(ctx, campaignID)
 }
 
 // Report computes the campaign's report now, from the source's invoices.
@@ -512,42 +410,15 @@ func WindowOutcomes(ctx context.Context, source *pgxpool.Pool, ids []string, w W
 // audience members now suppressed on the campaign's channel.
 func (s *Service) eventSummary(ctx context.Context, c Campaign) (EventSummary, int64, error) {
 	e := EventSummary{Channel: c.Channel}
-	rows, err := s.db.Query(ctx, `SELECT event, count(DISTINCT customer_id) FROM campaign_events
-		WHERE campaign_id = $1 GROUP BY event`, c.ID)
+	counts, err := s.store.EventCounts(ctx, c.ID)
 	if err != nil {
-		return e, 0, fmt.Errorf("count events of %s: %w", c.ID, err)
+		return e, 0, err
 	}
-	var ev string
-	var n int64
-	_, err = pgx.ForEachRow(rows, []any{&ev, &n}, func() error {
-		switch ev {
-		case EventDelivered:
-			e.Delivered = n
-		case EventOpened:
-			e.Opened = n
-		case EventClicked:
-			e.Clicked = n
-		case EventBounced:
-			e.Bounced = n
-		case EventUnsubscribed:
-			e.Unsubscribed = n
-		case EventComplained:
-			e.Complained = n
-		}
-		return nil
-	})
-	if err != nil {
-		return e, 0, fmt.Errorf("count events of %s: %w", c.ID, err)
-	}
+	e.Delivered, e.Opened, e.Clicked = counts[EventDelivered], counts[EventOpened], counts[EventClicked]
+	e.Bounced, e.Unsubscribed, e.Complained = counts[EventBounced], counts[EventUnsubscribed], counts[EventComplained]
 	e.DeliveredRate = ratio(e.Delivered, c.Counts.Treatment)
 	e.OpenRate = ratio(e.Opened, e.Delivered)
 	e.ClickRate = ratio(e.Clicked, e.Delivered)
-	var suppressed int64
-	err = s.db.QueryRow(ctx, `SELECT count(*) FROM campaign_members m JOIN suppressions s
-		ON s.company_id = $2 AND s.channel = $3 AND s.customer_id = m.customer_id WHERE m.campaign_id = $1`,
-		c.ID, c.CompanyID, c.Channel).Scan(&suppressed)
-	if err != nil {
-		return e, 0, fmt.Errorf("count suppressed of %s: %w", c.ID, err)
-	}
-	return e, suppressed, nil
+	suppressed, err := s.store.SuppressedMembers(ctx, c.ID, c.CompanyID, c.Channel)
+	return e, suppressed, err
 }

@@ -106,7 +106,7 @@ func setup(t *testing.T, n int, wrap func(search.Searcher) search.Searcher) *tes
 		engine = wrap(engine)
 	}
 	b.svc = export.New(export.Params{Jobs: deps.Jobs, Exports: postgres.NewExports(deps.DB), Dispatcher: deps.Dispatcher, Engine: engine, Log: deps.Log,
-		Audiences: campaign.NewService(campaign.Params{DB: deps.DB}),
+		Audiences: campaign.NewService(campaign.Params{Store: postgres.NewCampaigns(deps.DB)}),
 		Config:    export.Config{Location: cfg.Location, PageSize: 300, ChunkSize: 4 << 10}})
 	return b
 }

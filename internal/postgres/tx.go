@@ -69,11 +69,3 @@ func (t *Tx) InTx(ctx context.Context, f func(ctx context.Context) error) error 
 	}
 	return nil
 }
-
-// Querier runs statements: a pool or a transaction.
-type Querier = querier
-
-// Conn returns the transaction ctx carries (see InTx), or pool. It is
-// transitional: only the service-database SQL not yet moved into this
-// package (campaigns) uses it, and it goes with the last of it.
-func Conn(ctx context.Context, pool *pgxpool.Pool) Querier { return conn(ctx, pool) }
