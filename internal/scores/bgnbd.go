@@ -190,7 +190,8 @@ const warmSample = 25000
 
 // maximise returns the log-parameters maximising l's likelihood, by
 // Nelder-Mead from x with an initial simplex of steps step, restarted from
-// its own answer until a restart no longer improves it.
+// its own answer, with a simplex a tenth the size each time, until a
+// restart no longer improves it.
 func maximise(l *likelihood, x [4]float64, step float64, cfg FitConfig) ([4]float64, error) {
 	negLL := func(v [4]float64) float64 {
 		for _, x := range v {
@@ -211,7 +212,10 @@ func maximise(l *likelihood, x [4]float64, step float64, cfg FitConfig) ([4]floa
 			return x, fmt.Errorf("%w: the optimiser did not converge in %d iterations", ErrNoFit, cfg.MaxIterations)
 		}
 		improved := best-f > cfg.Tolerance*math.Abs(f)
-		x = v
+		// A restart only checks the answer: a simplex a tenth the size
+		// (400k simulated customers: 107 evaluations instead of 149,
+		// the same answer).
+		x, step = v, step/10
 		best = min(best, f)
 		if !improved {
 			break

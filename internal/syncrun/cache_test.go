@@ -28,16 +28,21 @@ func TestRefreshVisibleBeforeCacheEpoch(t *testing.T) {
 	f, err := segment.Filter{CompanyID: &company, Q: &q}.Normalize()
 	require.NoError(t, err)
 	cached := func() search.Page {
-		version, err := b.deps.Cache.Version(ctx, b.deps.Engine.Current)
+		keys := cache.Search{Response: cache.Key(company, "zzyzx"), Total: cache.Key(company, "zzyzx-total")}
+		entry, err := b.deps.Cache.Lookup(ctx, b.deps.Engine.Current, keys, false)
 		require.NoError(t, err)
-		out, _, err := b.deps.Cache.Do(ctx, cache.Key(company, version), false, func(ctx context.Context) ([]byte, error) {
-			page, err := b.deps.Engine.Search(ctx, search.Query{Filter: f, Sort: segment.DefaultSort, Size: 10})
-			if err != nil {
-				return nil, err
-			}
-			return json.Marshal(page)
-		})
-		require.NoError(t, err)
+		out := entry.Response
+		if out == nil {
+			out, err = b.deps.Cache.Fill(ctx, keys, entry, func(ctx context.Context) (cache.Computed, error) {
+				page, err := b.deps.Engine.Search(ctx, search.Query{Filter: f, Sort: segment.DefaultSort, Size: 10})
+				if err != nil {
+					return cache.Computed{}, err
+				}
+				body, err := json.Marshal(page)
+				return cache.Computed{Response: body, Total: page.Total, Counted: true}, err
+			})
+			require.NoError(t, err)
+		}
 		var page search.Page
 		require.NoError(t, json.Unmarshal(out, &page))
 		return page
