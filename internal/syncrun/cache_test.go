@@ -29,7 +29,7 @@ func TestRefreshVisibleBeforeCacheEpoch(t *testing.T) {
 	require.NoError(t, err)
 	cached := func() search.Page {
 		keys := cache.Search{Response: cache.Key(company, "zzyzx"), Total: cache.Key(company, "zzyzx-total")}
-		entry, err := b.deps.Cache.Lookup(ctx, b.deps.Engine.Current, keys, false)
+		entry, err := b.deps.Cache.Lookup(ctx, b.deps.Engine.Current, keys, false, nil)
 		require.NoError(t, err)
 		out := entry.Response
 		if out == nil {
