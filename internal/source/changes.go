@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 )
 
 // Change tracking by transaction ids (docs/change-tracking.md): a row
@@ -156,21 +157,34 @@ func ReadChanges(ctx context.Context, pool *pgxpool.Pool, since Snapshot, tracke
 	if ch.Snapshot, err = ParseSnapshot(text); err != nil {
 		return Changes{}, err
 	}
+	// The tracked side's totals do not depend on what was written: read
+	// them while the source scans (the service database is usually
+	// another server).
+	var trk map[int]Counts
+	var theirs int64
+	var g errgroup.Group
+	g.Go(func() (err error) {
+		if theirs, err = tracked.Hash(ctx, bucketProbe); err == nil && theirs == probe {
+			trk, err = tracked.Buckets(ctx, nil)
+		}
+		return err
+	})
 	if ch.Written, err = written(ctx, tx, horizon); err != nil {
+		_ = g.Wait()
 		return Changes{}, err
 	}
 	catalog, err := LoadCatalog(ctx, tx)
 	if err != nil {
+		_ = g.Wait()
 		return Changes{}, err
 	}
 	ch.Products = catalog.Fingerprints()
-	theirs, err := tracked.Hash(ctx, bucketProbe)
-	if err != nil {
+	if err := g.Wait(); err != nil {
 		return Changes{}, err
 	}
 	var drill []int
 	if theirs == probe {
-		drill, err = differingBuckets(ctx, tx, ch.Written, tracked)
+		drill, err = differingBuckets(ctx, tx, ch.Written, trk, tracked)
 	} else {
 		drill = make([]int, Buckets) // bucketed unlike the source: compare them all
 		for b := range drill {
@@ -263,16 +277,13 @@ func bucketCounts(ctx context.Context, tx pgx.Tx, only []string) (map[int]Counts
 
 // differingBuckets returns the buckets whose customers not written
 // count differently in the source and in tracked.
-func differingBuckets(ctx context.Context, tx pgx.Tx, written []string, tracked Tracked) ([]int, error) {
+// trk is tracked's totals of every customer.
+func differingBuckets(ctx context.Context, tx pgx.Tx, written []string, trk map[int]Counts, tracked Tracked) ([]int, error) {
 	src, err := bucketCounts(ctx, tx, nil)
 	if err != nil {
 		return nil, err
 	}
 	srcW, err := bucketCounts(ctx, tx, written)
-	if err != nil {
-		return nil, err
-	}
-	trk, err := tracked.Buckets(ctx, nil)
 	if err != nil {
 		return nil, err
 	}
