@@ -112,7 +112,7 @@ func (d *App) build() {
 	d.Keys = auth.NewCachedStore(postgres.NewKeys(d.DB), cfg.APIKeyCacheTTL)
 	d.Cache = cache.New(d.Redis, cfg.IndexAlias, cfg.SearchCacheTTL)
 	d.Sync = syncrun.New(syncrun.Params{
-		DB: d.DB, Runs: postgres.NewSyncRuns(d.DB), Scores: postgres.NewScores(d.DB),
+		Runs: postgres.NewSyncRuns(d.DB), Tracking: postgres.NewTracking(d.DB), Scores: postgres.NewScores(d.DB),
 		Source: d.Source, Engine: d.Engine, Dispatcher: d.Dispatcher, Log: log, Notifier: d.Cache,
 		Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize,
 			Scores: cfg.ScoresEnabled, Location: cfg.Location},

@@ -43,7 +43,7 @@ func TestSyncRunViewOutageIsNotNotFound(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	store := jobs.NewStore(postgres.NewJobs(b.pool))
-	svc := syncrun.New(syncrun.Params{Runs: postgres.NewSyncRuns(b.cut), Scores: postgres.NewScores(b.pool),
+	svc := syncrun.New(syncrun.Params{Runs: postgres.NewSyncRuns(b.cut), Tracking: postgres.NewTracking(b.cut), Scores: postgres.NewScores(b.pool),
 		Dispatcher: jobs.NewDispatcher(store, nil, nil, jobs.FairConfig{}), Log: zaptest.NewLogger(t)})
 	admin := jobs.Tenant{Admin: true}
 

@@ -381,13 +381,26 @@ func ShardBounds(ctx context.Context, pool *pgxpool.Pool, size int) ([]string, e
 
 // Existing reports which of ids are customers of the source.
 func Existing(ctx context.Context, pool *pgxpool.Pool, ids []string) (map[string]bool, error) {
-	rows, err := pool.Query(ctx, "SELECT customer_id FROM customers WHERE customer_id = ANY($1)", ids)
+	return customerSet(ctx, pool, "existing customers", "SELECT customer_id FROM customers WHERE customer_id = ANY($1)", ids)
+}
+
+// OfOtherCompanies reports which of ids the source knows as customers of
+// a company other than companyID.
+func OfOtherCompanies(ctx context.Context, pool *pgxpool.Pool, ids []string, companyID string) (map[string]bool, error) {
+	return customerSet(ctx, pool, "customers of other companies",
+		"SELECT customer_id FROM customers WHERE customer_id = ANY($1) AND company_id IS DISTINCT FROM $2", ids, companyID)
+}
+
+// customerSet runs query, which selects customer ids, and returns them as
+// a set; what names it in errors.
+func customerSet(ctx context.Context, pool *pgxpool.Pool, what, query string, args ...any) (map[string]bool, error) {
+	rows, err := pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("existing customers: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return nil, fmt.Errorf("existing customers: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	out := make(map[string]bool, len(found))
 	for _, id := range found {

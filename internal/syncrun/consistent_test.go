@@ -48,7 +48,7 @@ func TestFullSyncConsistentWhileSourceChanges(t *testing.T) {
 			}, func(e search.Engine) search.Engine { written.Engine = e; return written })
 
 			hook := &linesHook{}
-			b.svc = syncrun.New(syncrun.Params{DB: b.deps.DB, Runs: postgres.NewSyncRuns(b.deps.DB), Scores: postgres.NewScores(b.deps.DB), Source: tracedPool(t, b.cfg.SourceDatabaseURL, hook),
+			b.svc = syncrun.New(syncrun.Params{Runs: postgres.NewSyncRuns(b.deps.DB), Tracking: postgres.NewTracking(b.deps.DB), Scores: postgres.NewScores(b.deps.DB), Source: tracedPool(t, b.cfg.SourceDatabaseURL, hook),
 				Engine: written, Dispatcher: b.deps.Dispatcher, Log: b.deps.Log,
 				Config: syncrun.Config{Alias: b.cfg.IndexAlias, ShardSize: b.cfg.SyncShardSize, BatchSize: 50}})
 			before := purchasesBySQL(t, b.deps.DB)

@@ -56,7 +56,7 @@ func setup(t *testing.T, n int, mutate func(*config.Config), engine func(search.
 	if engine != nil {
 		e = engine(e)
 	}
-	svc := syncrun.New(syncrun.Params{DB: deps.DB, Runs: postgres.NewSyncRuns(deps.DB), Scores: postgres.NewScores(deps.DB), Source: deps.Source, Engine: e, Dispatcher: deps.Dispatcher,
+	svc := syncrun.New(syncrun.Params{Runs: postgres.NewSyncRuns(deps.DB), Tracking: postgres.NewTracking(deps.DB), Scores: postgres.NewScores(deps.DB), Source: deps.Source, Engine: e, Dispatcher: deps.Dispatcher,
 		Log: deps.Log, Notifier: deps.Cache, Config: syncrun.Config{Alias: cfg.IndexAlias, ShardSize: cfg.SyncShardSize, BatchSize: 50}})
 	return &testBundle{cfg: cfg, deps: deps, svc: svc}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/jobs"
@@ -42,36 +41,29 @@ type Drift struct {
 // enqueues one reconcile shard task each. Re-running it re-enqueues the
 // shards not done.
 func (s *Service) ReconcilePlan(ctx context.Context, jobID string) error {
-	var total int
-	if err := s.db.QueryRow(ctx, "SELECT shards_total FROM sync_runs WHERE job_id = $1", jobID).Scan(&total); err != nil {
+	run, err := s.runs.RunStatus(ctx, jobID)
+	if err != nil {
 		return fmt.Errorf("reconcile plan %s: %w", jobID, err)
 	}
-	if total == 0 {
+	if run.ShardsTotal == 0 {
 		bounds, err := source.ShardBounds(ctx, s.source, s.cfg.ShardSize)
 		if err != nil {
 			return err
 		}
-		if err := s.insertShards(ctx, jobID, bounds); err != nil {
+		if err := s.runs.InsertShards(ctx, jobID, bounds); err != nil {
 			return fmt.Errorf("reconcile plan: shards: %w", err)
 		}
-		total = len(bounds) + 1
-		if err := s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: 0, Total: int64(total)}); err != nil {
+		if err := s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: 0, Total: int64(len(bounds) + 1)}); err != nil {
 			return err
 		}
 	}
-	rows, err := s.db.Query(ctx, "SELECT shard, lo, hi FROM sync_shards WHERE job_id = $1 AND NOT done ORDER BY shard", jobID)
+	todo, err := s.runs.PendingShards(ctx, jobID)
 	if err != nil {
 		return err
 	}
-	todo, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (tasks.SyncReconcileShardPayload, error) {
-		p := tasks.SyncReconcileShardPayload{JobPayload: tasks.JobPayload{JobID: jobID}}
-		return p, r.Scan(&p.Shard, &p.Lo, &p.Hi)
-	})
-	if err != nil {
-		return err
-	}
-	for _, p := range todo {
-		task, id, err := tasks.NewSyncReconcileShardTask(p)
+	for _, sh := range todo {
+		task, id, err := tasks.NewSyncReconcileShardTask(tasks.SyncReconcileShardPayload{JobPayload: tasks.JobPayload{JobID: jobID},
+			Shard: sh.N, Lo: sh.Lo, Hi: sh.Hi})
 		if err != nil {
 			return err
 		}
@@ -96,28 +88,15 @@ func (s *Service) ReconcileShard(ctx context.Context, p tasks.SyncReconcileShard
 	if err != nil {
 		return fmt.Errorf("reconcile shard %d: %w", p.Shard, err)
 	}
-	var done, total int
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE sync_shards SET done = true, docs = $3, missing = $4, extra = $5, stale = $6, checked = $7,
-			finished_at = now() WHERE job_id = $1 AND shard = $2 AND NOT done`,
-			p.JobID, p.Shard, drift.Repaired, drift.Missing, drift.Extra, drift.Stale, drift.Checked)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 1 {
-			return tx.QueryRow(ctx, `UPDATE sync_runs SET shards_done = shards_done + 1, docs_indexed = docs_indexed + $2
-				WHERE job_id = $1 RETURNING shards_done, shards_total`, p.JobID, drift.Repaired).Scan(&done, &total)
-		}
-		return tx.QueryRow(ctx, "SELECT shards_done, shards_total FROM sync_runs WHERE job_id = $1", p.JobID).Scan(&done, &total)
-	})
+	c, err := s.runs.ShardDone(ctx, p.JobID, p.Shard, drift.Repaired, drift)
 	if err != nil {
 		return fmt.Errorf("reconcile shard %d done: %w", p.Shard, err)
 	}
-	_ = s.jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: int64(done), Total: int64(total)})
+	_ = s.jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: int64(c.Done), Total: int64(c.Total)})
 	if drift.Repaired > 0 {
 		s.notify(func(n Notifier) error { return n.Changed(ctx) })
 	}
-	if done == total {
+	if c.Done == c.Total {
 		return s.reconcileDone(ctx, p.JobID)
 	}
 	return nil
@@ -127,12 +106,7 @@ func (s *Service) ReconcileShard(ctx context.Context, p tasks.SyncReconcileShard
 // drift gauge. Whichever shard finishes last gets here; a second arrival
 // finds the job final and changes nothing.
 func (s *Service) reconcileDone(ctx context.Context, jobID string) error {
-	var d Drift
-	var started time.Time
-	err := s.db.QueryRow(ctx, `SELECT coalesce(sum(s.missing), 0), coalesce(sum(s.extra), 0), coalesce(sum(s.stale), 0),
-			coalesce(sum(s.docs), 0), coalesce(sum(s.checked), 0), coalesce(j.started_at, j.created_at)
-		FROM jobs j LEFT JOIN sync_shards s ON s.job_id = j.id WHERE j.id = $1 GROUP BY j.id`, jobID).
-		Scan(&d.Missing, &d.Extra, &d.Stale, &d.Repaired, &d.Checked, &started)
+	d, started, err := s.runs.ReconcileTotals(ctx, jobID)
 	if err != nil {
 		return fmt.Errorf("reconcile result: %w", err)
 	}

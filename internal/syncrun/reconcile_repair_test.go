@@ -24,7 +24,7 @@ import (
 func TestReconcileRepairsAreScoredAndTracked(t *testing.T) {
 	ctx := context.Background()
 	b := setup(t, 400, nil, nil)
-	b.svc = syncrun.New(syncrun.Params{DB: b.deps.DB, Runs: postgres.NewSyncRuns(b.deps.DB), Scores: postgres.NewScores(b.deps.DB), Source: b.deps.Source, Engine: b.deps.Engine, Dispatcher: b.deps.Dispatcher,
+	b.svc = syncrun.New(syncrun.Params{Runs: postgres.NewSyncRuns(b.deps.DB), Tracking: postgres.NewTracking(b.deps.DB), Scores: postgres.NewScores(b.deps.DB), Source: b.deps.Source, Engine: b.deps.Engine, Dispatcher: b.deps.Dispatcher,
 		Log: b.deps.Log, Notifier: b.deps.Cache, Config: syncrun.Config{Alias: b.cfg.IndexAlias, ShardSize: b.cfg.SyncShardSize,
 			BatchSize: 50, Scores: true, Location: b.cfg.Location}})
 	job, shards := b.plan(ctx, t)

@@ -38,10 +38,14 @@ func (s *Service) afterPlan(ctx context.Context, jobID, gen string) error {
 // and enqueues the shards, which score every customer with them.
 // Re-running it recomputes and replaces them.
 func (s *Service) FitScores(ctx context.Context, p tasks.ScoresFitPayload) error {
-	var asOf time.Time
-	if err := s.db.QueryRow(ctx, "SELECT watermark FROM sync_runs WHERE job_id = $1", p.JobID).Scan(&asOf); err != nil {
+	run, err := s.runs.RunStatus(ctx, p.JobID)
+	if err != nil {
 		return fmt.Errorf("scores %s: %w", p.JobID, err)
 	}
+	if run.Watermark == nil {
+		return fmt.Errorf("scores %s: the run has no watermark: not planned", p.JobID)
+	}
+	asOf := *run.Watermark
 	start := time.Now()
 	models, err := scores.Compute(ctx, s.source, asOf, s.cfg.Location, s.cfg.Fit)
 	if err != nil {

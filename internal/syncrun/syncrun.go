@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 
@@ -62,9 +61,10 @@ type Notifier interface {
 
 // Params are a Service's dependencies.
 type Params struct {
-	DB *pgxpool.Pool // service database
-	// Runs keeps the runs and the sync state.
+	// Runs keeps the runs, their shards and the sync state.
 	Runs Store
+	// Tracking keeps what the index's documents were computed from.
+	Tracking Tracking
 	// Scores keeps the fitted score models per generation.
 	Scores     scores.Repository
 	Source     *pgxpool.Pool
@@ -78,8 +78,8 @@ type Params struct {
 
 // Service runs syncs. Safe for concurrent use.
 type Service struct {
-	db         *pgxpool.Pool
 	runs       Store
+	tracking   Tracking
 	source     *pgxpool.Pool
 	engine     search.Engine
 	dispatcher *jobs.Dispatcher
@@ -93,11 +93,11 @@ type Service struct {
 	scoreSets map[string]*scores.Set
 }
 
-// New returns a Service with defaults filled in. Params.Runs and
-// Params.Scores are required.
+// New returns a Service with defaults filled in. Params.Runs,
+// Params.Tracking and Params.Scores are required.
 func New(p Params) *Service {
-	if p.Runs == nil || p.Scores == nil {
-		panic("syncrun: New needs Params.Runs and Params.Scores (postgres.NewSyncRuns, postgres.NewScores)")
+	if p.Runs == nil || p.Tracking == nil || p.Scores == nil {
+		panic("syncrun: New needs Params.Runs, Params.Tracking and Params.Scores (postgres.NewSyncRuns, postgres.NewTracking, postgres.NewScores)")
 	}
 	cfg := p.Config
 	if cfg.ShardSize <= 0 {
@@ -112,7 +112,7 @@ func New(p Params) *Service {
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
-	return &Service{db: p.DB, runs: p.Runs, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher,
+	return &Service{runs: p.Runs, tracking: p.Tracking, source: p.Source, engine: p.Engine, dispatcher: p.Dispatcher,
 		jobs: p.Dispatcher.Store(), log: p.Log, cfg: cfg, notifier: p.Notifier,
 		scores: scores.NewStore(p.Scores), scoreSets: map[string]*scores.Set{}}
 }
@@ -182,22 +182,21 @@ func (s *Service) requireWatermark(ctx context.Context) error {
 // shards, one task per shard. Re-running it after a crash re-enqueues the
 // shards it already planned.
 func (s *Service) Plan(ctx context.Context, jobID string) error {
-	var gen *string
-	var total int
-	if err := s.db.QueryRow(ctx, "SELECT generation, shards_total FROM sync_runs WHERE job_id = $1", jobID).Scan(&gen, &total); err != nil {
+	run, err := s.runs.RunStatus(ctx, jobID)
+	if err != nil {
 		return fmt.Errorf("plan %s: %w", jobID, err)
 	}
-	if gen != nil && total > 0 {
-		return s.afterPlan(ctx, jobID, *gen)
+	if run.Generation != "" && run.ShardsTotal > 0 {
+		return s.afterPlan(ctx, jobID, run.Generation)
 	}
 	wm, err := source.Now(ctx, s.source)
 	if err != nil {
 		return fmt.Errorf("plan: source clock: %w", err)
 	}
 	g := NewGeneration(wm)
-	if gen != nil {
-		g = *gen // the crashed attempt's generation: reuse it
-	} else if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET generation = $2, watermark = $3 WHERE job_id = $1", jobID, g, wm); err != nil {
+	if run.Generation != "" {
+		g = run.Generation // the crashed attempt's generation: reuse it
+	} else if err := s.runs.SetGeneration(ctx, jobID, g, wm); err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
 	if err := s.recordPlan(ctx, jobID); err != nil {
@@ -210,7 +209,7 @@ func (s *Service) Plan(ctx context.Context, jobID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.insertShards(ctx, jobID, bounds); err != nil {
+	if err := s.runs.InsertShards(ctx, jobID, bounds); err != nil {
 		return fmt.Errorf("plan: shards: %w", err)
 	}
 	if err := s.jobs.SetProgress(ctx, jobID, jobs.Progress{Done: 0, Total: int64(len(bounds) + 1)}); err != nil {
@@ -220,54 +219,14 @@ func (s *Service) Plan(ctx context.Context, jobID string) error {
 	return s.afterPlan(ctx, jobID, g)
 }
 
-// insertShards records a run's key ranges, split at bounds, and their
-// number; re-running it after a crash keeps the ranges and the planning
-// time already recorded. Full syncs, reconcile passes and catalog jobs
-// plan with it.
-func (s *Service) insertShards(ctx context.Context, jobID string, bounds []string) error {
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		lo := ""
-		for i := 0; i <= len(bounds); i++ {
-			hi := ""
-			if i < len(bounds) {
-				hi = bounds[i]
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO sync_shards (job_id, shard, lo, hi) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-				jobID, i, lo, hi); err != nil {
-				return err
-			}
-			lo = hi
-		}
-		_, err := tx.Exec(ctx, "UPDATE sync_runs SET shards_total = $2, planned_at = coalesce(planned_at, now()) WHERE job_id = $1", jobID, len(bounds)+1)
-		return err
-	})
-}
-
 func (s *Service) enqueueShards(ctx context.Context, jobID, gen string) error {
-	rows, err := s.db.Query(ctx, "SELECT shard, lo, hi FROM sync_shards WHERE job_id = $1 AND NOT done ORDER BY shard", jobID)
+	todo, err := s.runs.PendingShards(ctx, jobID)
 	if err != nil {
-		return err
-	}
-	type shard struct {
-		n      int
-		lo, hi string
-	}
-	var todo []shard
-	for rows.Next() {
-		var sh shard
-		if err := rows.Scan(&sh.n, &sh.lo, &sh.hi); err != nil {
-			rows.Close()
-			return err
-		}
-		todo = append(todo, sh)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, sh := range todo {
 		task, id, err := tasks.NewSyncShardTask(tasks.SyncShardPayload{JobPayload: tasks.JobPayload{JobID: jobID},
-			Shard: sh.n, Generation: gen, Lo: sh.lo, Hi: sh.hi})
+			Shard: sh.N, Generation: gen, Lo: sh.Lo, Hi: sh.Hi})
 		if err != nil {
 			return err
 		}
@@ -309,26 +268,12 @@ func (s *Service) Shard(ctx context.Context, p tasks.SyncShardPayload) error {
 	if err != nil {
 		return err
 	}
-	var done, total int
-	var counted bool
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "UPDATE sync_shards SET done = true, docs = $3, finished_at = now() WHERE job_id = $1 AND shard = $2 AND NOT done",
-			p.JobID, p.Shard, n)
-		if err != nil {
-			return err
-		}
-		counted = tag.RowsAffected() == 1
-		if counted {
-			return tx.QueryRow(ctx, `UPDATE sync_runs SET shards_done = shards_done + 1, docs_indexed = docs_indexed + $2
-				WHERE job_id = $1 RETURNING shards_done, shards_total`, p.JobID, n).Scan(&done, &total)
-		}
-		return tx.QueryRow(ctx, "SELECT shards_done, shards_total FROM sync_runs WHERE job_id = $1", p.JobID).Scan(&done, &total)
-	})
+	c, err := s.runs.ShardDone(ctx, p.JobID, p.Shard, n, Drift{})
 	if err != nil {
 		return fmt.Errorf("shard %d done: %w", p.Shard, err)
 	}
-	_ = s.jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: int64(done), Total: int64(total)})
-	if done == total {
+	_ = s.jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: int64(c.Done), Total: int64(c.Total)})
+	if c.Done == c.Total {
 		return s.maybeFinalize(ctx, p.JobID, p.Generation)
 	}
 	return nil
@@ -356,16 +301,12 @@ func (s *Service) maybeFinalize(ctx context.Context, jobID, gen string) error {
 // promoted_at write failed) never re-verifies the now-serving generation,
 // which upserts may have grown, and always records the sync state.
 func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) error {
-	var indexed int64
-	var wm time.Time
-	var promoted *time.Time
-	var started time.Time
-	err := s.db.QueryRow(ctx, `SELECT r.docs_indexed, r.watermark, r.promoted_at, coalesce(j.started_at, j.created_at)
-		FROM sync_runs r JOIN jobs j ON j.id = r.job_id WHERE r.job_id = $1`, p.JobID).Scan(&indexed, &wm, &promoted, &started)
+	run, err := s.runs.FinalizeState(ctx, p.JobID)
 	if err != nil {
 		return fmt.Errorf("finalize: %w", err)
 	}
-	if promoted == nil {
+	indexed, started := run.Indexed, run.Started
+	if run.Promoted == nil {
 		serving, err := s.engine.Current(ctx)
 		if err != nil {
 			return fmt.Errorf("finalize: serving generation: %w", err)
@@ -376,7 +317,7 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 			} else if reason != "" {
 				return s.abandon(ctx, p, reason)
 			}
-			if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET indexed_at = now() WHERE job_id = $1", p.JobID); err != nil {
+			if err := s.runs.MarkIndexed(ctx, p.JobID); err != nil {
 				return err
 			}
 		}
@@ -385,16 +326,13 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 		if err := s.engine.Promote(ctx, p.Generation); err != nil {
 			return fmt.Errorf("finalize: promote %s: %w", p.Generation, err)
 		}
-		if _, err := s.db.Exec(ctx, "UPDATE sync_runs SET promoted_at = coalesce(promoted_at, now()) WHERE job_id = $1", p.JobID); err != nil {
+		if err := s.runs.MarkPromoted(ctx, p.JobID); err != nil {
 			return err
 		}
 		s.log.Info("generation promoted", zap.String("job_id", p.JobID), zap.String("generation", p.Generation), zap.Int64("documents", indexed))
 	}
 	// A retry keeps a watermark the catch-up already moved past the run's.
-	if _, err := s.db.Exec(ctx, `INSERT INTO sync_state (alias, generation, watermark, last_full_at) VALUES ($1, $2, $3, now())
-		ON CONFLICT (alias) DO UPDATE SET generation = $2, last_full_at = now(),
-			watermark = CASE WHEN sync_state.generation = $2 THEN greatest(sync_state.watermark, $3) ELSE $3 END`,
-		s.cfg.Alias, p.Generation, wm); err != nil {
+	if err := s.runs.RecordFull(ctx, s.cfg.Alias, p.Generation, run.Watermark); err != nil {
 		return fmt.Errorf("finalize: record watermark: %w", err)
 	}
 	if err := s.scores.Prune(ctx, p.Generation); err != nil {
@@ -435,15 +373,14 @@ func (s *Service) verify(ctx context.Context, jobID, gen string, indexed int64) 
 	if count != indexed {
 		return fmt.Sprintf("generation %s holds %d documents but the shards wrote %d", gen, count, indexed), nil
 	}
-	var snap *string
-	var planned *int64
-	if err := s.db.QueryRow(ctx, "SELECT snapshot, plan_customers FROM sync_runs WHERE job_id = $1", jobID).Scan(&snap, &planned); err != nil {
+	run, err := s.runs.Plan(ctx, jobID)
+	if err != nil {
 		return "", fmt.Errorf("finalize: %w", err)
 	}
-	if snap == nil {
+	if run.Snapshot == "" {
 		return "", fmt.Errorf("finalize %s: no plan snapshot recorded", jobID)
 	}
-	since, err := source.ParseSnapshot(*snap)
+	since, err := source.ParseSnapshot(run.Snapshot)
 	if err != nil {
 		return "", err
 	}
@@ -452,8 +389,8 @@ func (s *Service) verify(ctx context.Context, jobID, gen string, indexed int64) 
 		return "", fmt.Errorf("finalize: %w", err)
 	}
 	plan := now // a run planned before plan_customers was recorded
-	if planned != nil {
-		plan = *planned
+	if run.Customers != nil {
+		plan = *run.Customers
 	}
 	if count > plan+written || now-count > written {
 		return fmt.Sprintf("generation %s holds %d documents but the source had %d customers at the plan and has %d now, %d written since",
@@ -503,9 +440,7 @@ func (s *Service) catchUp(ctx context.Context, jobID string) (Changed, error) {
 	if err != nil {
 		return res, err
 	}
-	_, err = s.db.Exec(ctx, `UPDATE sync_state SET watermark = greatest(watermark, $2), last_incremental_at = now() WHERE alias = $1`,
-		s.cfg.Alias, now)
-	return res, err
+	return res, s.runs.RecordIncremental(ctx, s.cfg.Alias, now)
 }
 
 // Refresh re-indexes the listed customers of the job's company.
@@ -587,8 +522,7 @@ func (s *Service) upsert(ctx context.Context, jobID string, ids []string, compan
 	}
 	s.notify(func(n Notifier) error { return n.Changed(ctx) })
 	// Added, not set: a full run's catch-up adds to what its shards wrote.
-	_, err = s.db.Exec(ctx, "UPDATE sync_runs SET docs_indexed = docs_indexed + $2 WHERE job_id = $1", jobID, n)
-	return n, gone, err
+	return n, gone, s.runs.AddDocuments(ctx, jobID, n)
 }
 
 // notify tells the notifier, if any; a failure only costs stale cache

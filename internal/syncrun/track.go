@@ -2,13 +2,11 @@ package syncrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sort"
 
 	"github.com/hibiken/asynq"
-	"github.com/jackc/pgx/v5"
 	"go.uber.org/zap"
 
 	"github.com/reactivation/reactivation/internal/errs"
@@ -47,16 +45,15 @@ type Changed struct {
 
 // trackedState is the alias's serving generation and its snapshot.
 func (s *Service) trackedState(ctx context.Context) (gen string, since source.Snapshot, err error) {
-	var g, snap *string
-	err = s.db.QueryRow(ctx, "SELECT generation, snapshot FROM sync_state WHERE alias = $1", s.cfg.Alias).Scan(&g, &snap)
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && (g == nil || snap == nil)) {
-		return "", source.Snapshot{}, errs.E(errs.Conflict, "no full sync has completed yet (or none since change tracking began): run a full sync first")
-	}
+	gen, snap, err := s.tracking.TrackedState(ctx, s.cfg.Alias)
 	if err != nil {
 		return "", source.Snapshot{}, err
 	}
-	since, err = source.ParseSnapshot(*snap)
-	return *g, since, err
+	if gen == "" {
+		return "", source.Snapshot{}, errs.E(errs.Conflict, "no full sync has completed yet (or none since change tracking began): run a full sync first")
+	}
+	since, err = source.ParseSnapshot(snap)
+	return gen, since, err
 }
 
 // track records what docs were computed from, for generation gen; an
@@ -65,21 +62,7 @@ func (s *Service) track(ctx context.Context, gen string, docs []profile.Profile)
 	if len(docs) == 0 {
 		return nil
 	}
-	ids, companies := make([]string, len(docs)), make([]string, len(docs))
-	invoices, lines, versions := make([]int64, len(docs)), make([]int64, len(docs)), make([]int64, len(docs))
-	for i, p := range docs {
-		ids[i], companies[i], invoices[i], lines[i], versions[i] = p.CustomerID, p.CompanyID, p.TotalPurchases, p.SourceLines, p.SourceVersion
-	}
-	_, err := s.db.Exec(ctx, `
-		INSERT INTO tracked_customers AS t (alias, generation, customer_id, company_id, invoices, lines, version)
-		SELECT DISTINCT ON (id) $1, $2, id, company, n, l, v
-		FROM unnest($3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) AS u(id, company, n, l, v)
-		ORDER BY id, v DESC
-		ON CONFLICT (alias, generation, customer_id) DO UPDATE
-		SET company_id = excluded.company_id, invoices = excluded.invoices, lines = excluded.lines, version = excluded.version
-		WHERE excluded.version >= t.version`,
-		s.cfg.Alias, gen, ids, companies, invoices, lines, versions)
-	if err != nil {
+	if err := s.tracking.Track(ctx, s.cfg.Alias, gen, docs); err != nil {
 		return fmt.Errorf("track documents: %w", err)
 	}
 	return nil
@@ -88,15 +71,9 @@ func (s *Service) track(ctx context.Context, gen string, docs []profile.Profile)
 // tombstones returns versioned deletes of ids, routed by the company
 // tracked for each (companyID when none is).
 func (s *Service) tombstones(ctx context.Context, gen string, ids []string, companyID string, version int64) ([]search.Tombstone, error) {
-	rows, err := s.db.Query(ctx, "SELECT customer_id, company_id FROM tracked_customers WHERE alias = $1 AND generation = $2 AND customer_id = ANY($3)",
-		s.cfg.Alias, gen, ids)
+	company, err := s.tracking.TrackedCompanies(ctx, s.cfg.Alias, gen, ids)
 	if err != nil {
-		return nil, fmt.Errorf("tracked companies: %w", err)
-	}
-	company := map[string]string{}
-	var id, c string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &c}, func() error { company[id] = c; return nil }); err != nil {
-		return nil, fmt.Errorf("tracked companies: %w", err)
+		return nil, err
 	}
 	out := make([]search.Tombstone, len(ids))
 	for i, id := range ids {
@@ -118,12 +95,7 @@ func (s *Service) untrack(ctx context.Context, gen string, tombs []search.Tombst
 	for i, t := range tombs {
 		ids[i] = t.CustomerID
 	}
-	_, err := s.db.Exec(ctx, "DELETE FROM tracked_customers WHERE alias = $1 AND generation = $2 AND customer_id = ANY($3) AND version <= $4",
-		s.cfg.Alias, gen, ids, tombs[0].Version)
-	if err != nil {
-		return fmt.Errorf("untrack deleted customers: %w", err)
-	}
-	return nil
+	return s.tracking.Untrack(ctx, s.cfg.Alias, gen, ids, tombs[0].Version)
 }
 
 // changes reads the source since the snapshot and compares it with
@@ -132,7 +104,7 @@ func (s *Service) untrack(ctx context.Context, gen string, tombs []search.Tombst
 // or gone: the enrichment finds the gone ones absent and deletes them)
 // and what the source pass read.
 func (s *Service) changes(ctx context.Context, gen string, since source.Snapshot) ([]string, source.Changes, error) {
-	ch, err := source.ReadChanges(ctx, s.source, since, trackedSet{s, gen})
+	ch, err := source.ReadChanges(ctx, s.source, since, s.tracking.Tracked(s.cfg.Alias, gen))
 	if err != nil {
 		return nil, source.Changes{}, err
 	}
@@ -141,65 +113,12 @@ func (s *Service) changes(ctx context.Context, gen string, since source.Snapshot
 	return slices.Compact(ids), ch, nil
 }
 
-// trackedSet is one generation's tracked customers, bucketed as
-// source.ReadChanges compares them.
-type trackedSet struct {
-	s   *Service
-	gen string
-}
-
-func (t trackedSet) Buckets(ctx context.Context, only []string) (map[int]source.Counts, error) {
-	where, args := "", []any{t.s.cfg.Alias, t.gen}
-	if only != nil {
-		where, args = "AND customer_id = ANY($3)", append(args, only)
-	}
-	rows, err := t.s.db.Query(ctx, `SELECT `+source.BucketOf("customer_id")+`, count(*), coalesce(sum(invoices), 0)::bigint
-		FROM tracked_customers WHERE alias = $1 AND generation = $2 `+where+` GROUP BY 1`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("tracked bucket counts: %w", err)
-	}
-	out := map[int]source.Counts{}
-	var b int
-	var c source.Counts
-	if _, err := pgx.ForEachRow(rows, []any{&b, &c.Customers, &c.Invoices}, func() error { out[b] = c; return nil }); err != nil {
-		return nil, fmt.Errorf("tracked bucket counts: %w", err)
-	}
-	return out, nil
-}
-
-func (t trackedSet) InBuckets(ctx context.Context, buckets []int) (map[string]source.Counts, error) {
-	rows, err := t.s.db.Query(ctx, `SELECT customer_id, invoices, lines FROM tracked_customers
-		JOIN unnest($3::int[]) AS d(b) ON d.b = `+source.BucketOf("customer_id")+`
-		WHERE alias = $1 AND generation = $2`, t.s.cfg.Alias, t.gen, buckets)
-	if err != nil {
-		return nil, fmt.Errorf("tracked customers: %w", err)
-	}
-	out := map[string]source.Counts{}
-	var id string
-	c := source.Counts{Customers: 1}
-	if _, err := pgx.ForEachRow(rows, []any{&id, &c.Invoices, &c.Lines}, func() error { out[id] = c; return nil }); err != nil {
-		return nil, fmt.Errorf("tracked customers: %w", err)
-	}
-	return out, nil
-}
-
-func (t trackedSet) Hash(ctx context.Context, s string) (int64, error) {
-	var h int64
-	err := t.s.db.QueryRow(ctx, `SELECT hashtext($1 COLLATE "C")`, s).Scan(&h)
-	return h, err
-}
-
 // changedProducts compares the catalog with the one the alias reflects
 // and returns the products added, removed or changed, sorted.
 func (s *Service) changedProducts(ctx context.Context, now map[string]string) ([]string, error) {
-	rows, err := s.db.Query(ctx, "SELECT product_id, fingerprint FROM tracked_products WHERE alias = $1", s.cfg.Alias)
+	before, err := s.tracking.TrackedProducts(ctx, s.cfg.Alias)
 	if err != nil {
-		return nil, fmt.Errorf("read tracked catalog: %w", err)
-	}
-	before := map[string]string{}
-	var id, fp string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &fp}, func() error { before[id] = fp; return nil }); err != nil {
-		return nil, fmt.Errorf("read tracked catalog: %w", err)
+		return nil, err
 	}
 	var changed []string
 	for id, fp := range now {
@@ -216,43 +135,19 @@ func (s *Service) changedProducts(ctx context.Context, now map[string]string) ([
 	return changed, nil
 }
 
-// saveCatalog records the catalog the alias reflects.
-func (s *Service) saveCatalog(ctx context.Context, products map[string]string) error {
-	ids, fps := make([]string, 0, len(products)), make([]string, 0, len(products))
-	for id, fp := range products {
-		ids, fps = append(ids, id), append(fps, fp)
-	}
-	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "DELETE FROM tracked_products WHERE alias = $1", s.cfg.Alias); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, "INSERT INTO tracked_products (alias, product_id, fingerprint) SELECT $1, * FROM unnest($2::text[], $3::text[])",
-			s.cfg.Alias, ids, fps)
-		return err
-	})
-}
-
 // adoptRun makes a promoted full run's generation the tracked one: its
 // plan snapshot and catalog become the alias's, and other generations'
 // records are dropped. Idempotent: a retried finalize adopts again, and
 // the catch-up re-reads from the plan snapshot.
 func (s *Service) adoptRun(ctx context.Context, jobID, gen string) error {
-	var snap *string
-	var catalog map[string]string
-	if err := s.db.QueryRow(ctx, "SELECT snapshot, catalog FROM sync_runs WHERE job_id = $1", jobID).Scan(&snap, &catalog); err != nil {
+	run, err := s.runs.Plan(ctx, jobID)
+	if err != nil {
 		return fmt.Errorf("adopt run: %w", err)
 	}
-	if snap == nil {
+	if run.Snapshot == "" {
 		return fmt.Errorf("adopt run %s: no plan snapshot recorded", jobID)
 	}
-	if _, err := s.db.Exec(ctx, `INSERT INTO sync_state (alias, generation, snapshot) VALUES ($1, $2, $3)
-		ON CONFLICT (alias) DO UPDATE SET generation = $2, snapshot = $3`, s.cfg.Alias, gen, *snap); err != nil {
-		return fmt.Errorf("adopt run: %w", err)
-	}
-	if err := s.saveCatalog(ctx, catalog); err != nil {
-		return fmt.Errorf("adopt run: catalog: %w", err)
-	}
-	if _, err := s.db.Exec(ctx, "DELETE FROM tracked_customers WHERE alias = $1 AND generation <> $2", s.cfg.Alias, gen); err != nil {
+	if err := s.tracking.Adopt(ctx, s.cfg.Alias, gen, run.Snapshot, run.Catalog); err != nil {
 		return fmt.Errorf("adopt run: %w", err)
 	}
 	return nil
@@ -270,8 +165,7 @@ func (s *Service) recordPlan(ctx context.Context, jobID string) error {
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
 	}
-	_, err = s.db.Exec(ctx, "UPDATE sync_runs SET snapshot = $2, catalog = $3, plan_customers = $4 WHERE job_id = $1",
-		jobID, snap.Text, catalog.Fingerprints(), customers)
+	err = s.runs.RecordPlan(ctx, jobID, RunPlan{Snapshot: snap.Text, Catalog: catalog.Fingerprints(), Customers: &customers})
 	if err != nil {
 		return fmt.Errorf("plan: record snapshot: %w", err)
 	}
@@ -300,7 +194,7 @@ func (s *Service) trackChanges(ctx context.Context, jobID string) (Changed, erro
 		if res.CatalogJobID, err = s.startCatalog(ctx, products); err != nil {
 			return Changed{}, err
 		}
-		if err := s.saveCatalog(ctx, ch.Products); err != nil {
+		if err := s.tracking.SaveCatalog(ctx, s.cfg.Alias, ch.Products); err != nil {
 			return Changed{}, err
 		}
 	}
@@ -310,8 +204,7 @@ func (s *Service) trackChanges(ctx context.Context, jobID string) (Changed, erro
 		return res, err
 	}
 	res.Deleted = int64(len(gone))
-	_, err = s.db.Exec(ctx, "UPDATE sync_state SET snapshot = $3 WHERE alias = $1 AND generation = $2", s.cfg.Alias, gen, ch.Snapshot.Text)
-	if err != nil {
+	if err := s.tracking.AdvanceSnapshot(ctx, s.cfg.Alias, gen, ch.Snapshot.Text); err != nil {
 		return res, fmt.Errorf("advance snapshot: %w", err)
 	}
 	s.log.Info("changes tracked", zap.String("job_id", jobID), zap.Int("customers", len(ids)),
@@ -345,11 +238,9 @@ func (s *Service) Catalog(ctx context.Context, p tasks.SyncCatalogPayload) error
 	if p.Shard < 0 {
 		return s.planCatalog(ctx, p)
 	}
-	var done bool
-	if err := s.db.QueryRow(ctx, "SELECT done FROM sync_shards WHERE job_id = $1 AND shard = $2", p.JobID, p.Shard).Scan(&done); err != nil {
+	if done, err := s.runs.ShardIsDone(ctx, p.JobID, p.Shard); err != nil {
 		return fmt.Errorf("catalog shard %d: %w", p.Shard, err)
-	}
-	if done {
+	} else if done {
 		return nil
 	}
 	gen, err := s.engine.Current(ctx)
@@ -369,26 +260,16 @@ func (s *Service) Catalog(ctx context.Context, p tasks.SyncCatalogPayload) error
 		return err
 	}
 	s.notify(func(n Notifier) error { return n.Changed(ctx) })
-	var shardsDone, total int
-	var docs int64
-	err = pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, "UPDATE sync_shards SET done = true, docs = $3, finished_at = now() WHERE job_id = $1 AND shard = $2 AND NOT done",
-			p.JobID, p.Shard, n)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		return tx.QueryRow(ctx, `UPDATE sync_runs SET shards_done = shards_done + 1, docs_indexed = docs_indexed + $2
-			WHERE job_id = $1 RETURNING shards_done, shards_total, docs_indexed`, p.JobID, n).Scan(&shardsDone, &total, &docs)
-	})
+	c, err := s.runs.ShardDone(ctx, p.JobID, p.Shard, n, Drift{})
 	if err != nil {
 		return fmt.Errorf("catalog shard %d done: %w", p.Shard, err)
 	}
-	if total == 0 {
+	if !c.Counted {
 		return nil // counted by an earlier attempt
 	}
-	_ = s.jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: int64(shardsDone), Total: int64(total)})
-	if shardsDone == total {
-		_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{"products": len(p.Products), "shards": total, "documents": docs})
+	_ = s.jobs.SetProgress(ctx, p.JobID, jobs.Progress{Done: int64(c.Done), Total: int64(c.Total)})
+	if c.Done == c.Total {
+		_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{"products": len(p.Products), "shards": c.Total, "documents": c.Documents})
 	}
 	return err
 }
@@ -398,21 +279,17 @@ func (s *Service) planCatalog(ctx context.Context, p tasks.SyncCatalogPayload) e
 	if err != nil {
 		return err
 	}
-	err = s.insertShards(ctx, p.JobID, bounds)
+	err = s.runs.InsertShards(ctx, p.JobID, bounds)
 	if err != nil {
 		return fmt.Errorf("plan catalog: %w", err)
 	}
-	rows, err := s.db.Query(ctx, "SELECT shard, lo, hi FROM sync_shards WHERE job_id = $1 AND NOT done ORDER BY shard", p.JobID)
+	todo, err := s.runs.PendingShards(ctx, p.JobID)
 	if err != nil {
 		return err
 	}
-	var todo []tasks.SyncCatalogPayload
-	sh := tasks.SyncCatalogPayload{JobPayload: p.JobPayload, Products: p.Products}
-	if _, err := pgx.ForEachRow(rows, []any{&sh.Shard, &sh.Lo, &sh.Hi}, func() error { todo = append(todo, sh); return nil }); err != nil {
-		return err
-	}
 	for _, sh := range todo {
-		task, id, err := tasks.NewSyncCatalogTask(sh)
+		task, id, err := tasks.NewSyncCatalogTask(tasks.SyncCatalogPayload{JobPayload: p.JobPayload, Products: p.Products,
+			Shard: sh.N, Lo: sh.Lo, Hi: sh.Hi})
 		if err != nil {
 			return err
 		}
