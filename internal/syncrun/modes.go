@@ -25,7 +25,7 @@ const (
 	// with the index and repairs the differences (see reconcile.go).
 	ModeReconcile Mode = "reconcile"
 	// ModeCatalog is the background re-enrichment of the buyers of changed
-	// products (see track.go).
+	// products (see catalog.go).
 	ModeCatalog Mode = "catalog"
 )
 
