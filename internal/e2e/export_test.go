@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -222,15 +223,28 @@ func TestExportsMatchTheEngine(t *testing.T) {
 // request, so an export lasts long enough to be killed midway.
 func slowEngine(t *testing.T, target string, delay time.Duration) string {
 	t.Helper()
+	u, _ := slowEngineSearches(t, target, delay)
+	return u
+}
+
+// slowEngineSearches is slowEngine that also counts the search requests
+// (an export's or a scan's pages) in flight through it.
+func slowEngineSearches(t *testing.T, target string, delay time.Duration) (string, *atomic.Int64) {
+	t.Helper()
 	u, err := url.Parse(target)
 	require.NoError(t, err)
 	rp := httputil.NewSingleHostReverseProxy(u)
+	searching := &atomic.Int64{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "_search") {
+			searching.Add(1)
+			defer searching.Add(-1)
+		}
 		time.Sleep(delay)
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, searching
 }
 
 // slowWorkerAfterSync runs a full sync with a worker that then stops, and

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 func TestTwoHundredExportsSurviveAKilledWorker(t *testing.T) {
 	b := setup(t, 3000, nil)
 	b.syncWithWorker(t) // its worker keeps running and takes over
-	victim := b.slowVictim(t)
+	victim, searching := b.slowVictim(t)
 	ctx := context.Background()
 	companies := []string{"COMP001", "COMP002", "COMP003"}
 	want := map[string]int64{}
@@ -49,6 +50,13 @@ func TestTwoHundredExportsSurviveAKilledWorker(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "20 exports did not finish in time")
 		time.Sleep(200 * time.Millisecond)
 	}
+	// Kill while the victim is reading an export's pages: exports got
+	// fast enough that a kill timed by the others' progress alone could
+	// land between two of the victim's exports.
+	for searching.Load() == 0 {
+		require.True(t, time.Now().Before(deadline), "the slowed worker never read an export's pages")
+		time.Sleep(10 * time.Millisecond)
+	}
 	var running int
 	require.NoError(t, b.deps.DB.QueryRow(ctx, "SELECT count(*) FROM jobs WHERE type = 'export' AND state = 'running'").Scan(&running))
 	require.NoError(t, victim.Kill())
@@ -70,10 +78,10 @@ func TestTwoHundredExportsSurviveAKilledWorker(t *testing.T) {
 
 // slowVictim starts a worker whose every engine request takes 200 ms
 // more, so it is in the middle of an export whenever it is killed.
-func (b *testBundle) slowVictim(t *testing.T) *process {
+// searching counts its search requests in flight.
+func (b *testBundle) slowVictim(t *testing.T) (victim *process, searching *atomic.Int64) {
 	t.Helper()
 	slow := b.cfg
-	slow.ElasticsearchURL = slowEngine(t, b.cfg.ElasticsearchURL, 200*time.Millisecond)
-	victim := start(t, slow, "worker")
-	return victim
+	slow.ElasticsearchURL, searching = slowEngineSearches(t, b.cfg.ElasticsearchURL, 200*time.Millisecond)
+	return start(t, slow, "worker"), searching
 }

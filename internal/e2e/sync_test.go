@@ -99,7 +99,7 @@ func TestFullAndIncrementalSyncWithTwoWorkers(t *testing.T) {
 	inc := b.startSync(t, "incremental")
 	j = waitJob(t, b.deps.Jobs, inc, time.Minute)
 	require.Equal(t, jobs.Succeeded, j.State, j.Error)
-	require.JSONEq(t, `{"documents":200,"deleted":0}`, string(j.Result), "exactly the changed customers are re-indexed")
+	require.JSONEq(t, `{"documents":200,"deleted":0,"buckets":65536}`, string(j.Result), "exactly the changed customers are re-indexed")
 	refresh(t, b)
 	b.checkIndexMatchesSource(t)
 }
