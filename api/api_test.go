@@ -13,14 +13,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/reactivation/reactivation/api"
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/auth"
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/source"
 	"github.com/reactivation/reactivation/internal/testenv"
 	"github.com/reactivation/reactivation/tasks"
@@ -41,14 +39,7 @@ func setupWith(t *testing.T, tune func(*config.Config)) *testBundle {
 	if tune != nil {
 		tune(&cfg)
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
-	require.NoError(t, err)
-	_, err = postgres.Migrate(ctx, pool)
-	pool.Close()
-	require.NoError(t, err)
-	deps, err := app.Open(ctx, cfg, zaptest.NewLogger(t))
-	require.NoError(t, err)
-	t.Cleanup(deps.Close)
+	deps := testenv.App(t, cfg)
 	// A company key's refresh reads the source to keep its own customers.
 	require.NoError(t, source.CreateSchema(ctx, deps.Source))
 	srv := httptest.NewServer(api.New(deps.APIParams()).Handler())

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/campaign"
@@ -42,14 +41,8 @@ func setupOn(t *testing.T, n int, inDatabase bool) *testBundle {
 	if inDatabase {
 		cfg.ElasticsearchURL = ""
 	}
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
-	require.NoError(t, err)
-	_, err = postgres.Migrate(ctx, pool)
-	pool.Close()
-	require.NoError(t, err)
-	deps, err := app.Open(ctx, cfg, zaptest.NewLogger(t))
-	require.NoError(t, err)
-	t.Cleanup(deps.Close)
+	deps := testenv.App(t, cfg)
+	var err error
 
 	docs := make([]profile.Profile, 0, n+n/4)
 	for i := 0; i < n; i++ {

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/campaign"
@@ -55,14 +54,8 @@ func setup(t *testing.T, n int, wrap func(search.Searcher) search.Searcher) *tes
 	t.Helper()
 	ctx := context.Background()
 	cfg := testenv.Config(t)
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
-	require.NoError(t, err)
-	_, err = postgres.Migrate(ctx, pool)
-	pool.Close()
-	require.NoError(t, err)
-	deps, err := app.Open(ctx, cfg, zaptest.NewLogger(t))
-	require.NoError(t, err)
-	t.Cleanup(deps.Close)
+	deps := testenv.App(t, cfg)
+	var err error
 
 	b := &testBundle{deps: deps, profiles: map[string]profile.Profile{}}
 	docs := make([]profile.Profile, n)

@@ -10,12 +10,10 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/jobs"
-	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/segsearch"
@@ -37,14 +35,8 @@ func setup(t *testing.T, n int) *testBundle {
 	t.Helper()
 	ctx := context.Background()
 	cfg := testenv.Config(t)
-	pool, err := postgres.Open(ctx, cfg.DatabaseURL, 2)
-	require.NoError(t, err)
-	_, err = postgres.Migrate(ctx, pool)
-	pool.Close()
-	require.NoError(t, err)
-	d, err := app.Open(ctx, cfg, zaptest.NewLogger(t))
-	require.NoError(t, err)
-	t.Cleanup(d.Close)
+	d := testenv.App(t, cfg)
+	var err error
 	require.NoError(t, d.Engine.CreateGeneration(ctx, gen))
 	require.NoError(t, d.Engine.Promote(ctx, gen))
 	require.NoError(t, d.Engine.Upsert(ctx, append(customers("C1", n), customers("C2", n/2)...)))
