@@ -27,6 +27,10 @@ func NewClient(url, flavor string) (*elasticsearch.Client, error) {
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
+		// No gzip: the engine compressing every answer (a freeze's id
+		// lists, an export's pages) costs its CPU more than the bytes
+		// cost a data-centre network.
+		DisableCompression: true,
 	}
 	if flavor == FlavorOpenSearch {
 		transport = productHeader{next: transport}
