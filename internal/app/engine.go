@@ -27,5 +27,5 @@ func openEngine(_ context.Context, cfg config.Config, db *pgxpool.Pool) (search.
 		return nil, err
 	}
 	return elastic.New(client, cfg.IndexAlias, elastic.WithReplicas(cfg.IndexReplicas),
-		elastic.WithFlavor(cfg.SearchFlavor), elastic.WithScanSlices(cfg.ScanSlices)), nil
+		elastic.WithFlavor(cfg.SearchFlavor), elastic.WithScanSlices(cfg.ScanSlices), elastic.WithIDChunk(cfg.IDChunk)), nil
 }

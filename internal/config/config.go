@@ -93,6 +93,12 @@ type Config struct {
 	// scroll. Default 2.
 	ScanSlices int `env:"SCAN_SLICES" envDefault:"2"`
 
+	// IDChunk is how many ids one request of a campaign's freeze returns
+	// when OpenSearch gathers the audience's ids in an aggregation instead
+	// of fetching hits; 0 reads them with the sliced scan (SCAN_SLICES).
+	// Default 50000.
+	IDChunk int `env:"ID_CHUNK" envDefault:"50000"`
+
 	// RedisSentinelAddrs, comma-separated host:port, selects Redis
 	// Sentinel: queues, cache and rate limits follow the master named
 	// RedisSentinelMaster through failovers, and REDIS_URL only gives the
@@ -216,6 +222,9 @@ func (c *Config) Validate() error {
 	}
 	if c.ScanSlices < 1 || c.ScanSlices > 16 {
 		return bad("SCAN_SLICES", "must be between 1 and 16, got %d", c.ScanSlices)
+	}
+	if c.IDChunk < 0 || c.IDChunk > 1000000 {
+		return bad("ID_CHUNK", "must be between 0 and 1000000, got %d", c.IDChunk)
 	}
 	if c.IndexReplicas < -1 {
 		return bad("INDEX_REPLICAS", "must be -1 (decided by the cluster's data nodes) or at least 0, got %d", c.IndexReplicas)

@@ -41,6 +41,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"LOG_LEVEL":              "loud",
 		"INDEX_REPLICAS":         "-2",
 		"SCAN_SLICES":            "0",
+		"ID_CHUNK":               "-1",
 	}
 	for name, value := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -43,6 +43,7 @@ func (c Config) Environ() []string {
 		{"SCHEDULER_METRICS_ADDR", c.SchedulerMetricsAddr},
 		{"INDEX_REPLICAS", i(c.IndexReplicas)},
 		{"SCAN_SLICES", i(c.ScanSlices)},
+		{"ID_CHUNK", i(c.IDChunk)},
 		{"REDIS_SENTINEL_ADDRS", c.RedisSentinelAddrs},
 		{"REDIS_SENTINEL_MASTER", c.RedisSentinelMaster},
 		{"REDIS_SENTINEL_PASSWORD", c.RedisSentinelPassword},

@@ -136,3 +136,11 @@ var SearchTotals = promauto.NewCounterVec(prometheus.CounterOpts{
 	Name: "reactivation_search_totals_total",
 	Help: "Synchronous searches by how their exact total was obtained: counted by the engine or reused from the totals cache.",
 }, []string{"result"})
+
+// IDAggregationRefused counts search engines that refused the script a
+// campaign's freeze gathers the audience's ids with; the freeze then reads
+// them with the slower sliced scan.
+var IDAggregationRefused = promauto.NewCounter(prometheus.CounterOpts{
+	Name: "reactivation_id_aggregation_refused_total",
+	Help: "Id collections the search engine refused the script of (the freeze fell back to a sliced scan).",
+})

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/elastic/go-elasticsearch/v8"
 )
@@ -25,6 +26,12 @@ type Engine struct {
 	// scanSlices is how many slices an unordered scan of ids reads in
 	// parallel (WithScanSlices).
 	scanSlices int
+	// idChunk is the most ids one request of an id collection returns
+	// (WithIDChunk); 0 scans instead.
+	idChunk int
+	// scriptRefused is set once the engine refused CollectIDs' script:
+	// later id scans go straight to the sliced scan.
+	scriptRefused atomic.Bool
 }
 
 // Option configures an Engine.
@@ -53,13 +60,22 @@ func WithScanSlices(n int) Option {
 	return func(e *Engine) { e.scanSlices = n }
 }
 
+// WithIDChunk sets how many ids one request of an unordered,
+// company-routed scan of customer ids returns when OpenSearch gathers them
+// in an aggregation (CollectIDs); 0 reads them with the sliced scan
+// instead. The default is DefaultIDChunk.
+func WithIDChunk(n int) Option {
+	return func(e *Engine) { e.idChunk = n }
+}
+
 // DefaultScanSlices is the default of WithScanSlices: on a two-core
 // machine two slices keep both busy while PostgreSQL writes what they read.
 const DefaultScanSlices = 2
 
 // New returns an engine on client serving alias (DefaultAlias when "").
 func New(client *elasticsearch.Client, alias string, opts ...Option) *Engine {
-	e := &Engine{client: client, alias: cmp.Or(alias, DefaultAlias), flavor: FlavorElasticsearch, scanSlices: DefaultScanSlices}
+	e := &Engine{client: client, alias: cmp.Or(alias, DefaultAlias), flavor: FlavorElasticsearch, scanSlices: DefaultScanSlices,
+		idChunk: DefaultIDChunk}
 	for _, opt := range opts {
 		opt(e)
 	}

@@ -138,3 +138,14 @@ func scanFixture(t *testing.T, n, companies int) (*elasticsearch.Client, string,
 	require.NoError(t, e.Promote(ctx, gen))
 	return client, alias, e, gen, ps
 }
+
+// customersOf is the set of company's customer ids among ps.
+func customersOf(ps []profile.Profile, company string) map[string]bool {
+	ids := map[string]bool{}
+	for _, p := range ps {
+		if p.CompanyID == company {
+			ids[p.CustomerID] = true
+		}
+	}
+	return ids
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/reactivation/reactivation/internal/metrics"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
@@ -218,7 +219,9 @@ func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string,
 		return fn(customers)
 	}
 	var err error
-	if s.DocValues != nil && s.Routing != "" && e.scanSlices > 1 && e.flavor == FlavorOpenSearch {
+	if done, cerr := e.collectIDs(ctx, s, fn); done {
+		err = cerr
+	} else if s.DocValues != nil && s.Routing != "" && e.scanSlices > 1 && e.flavor == FlavorOpenSearch {
 		err = ScanSlices(ctx, e.client, SlicedScan{Index: s.Index, Query: s.Query, DocValues: s.DocValues, Routing: s.Routing,
 			Slices: e.scanSlices, Size: s.Size}, page)
 	} else {
@@ -228,6 +231,31 @@ func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string,
 		return nil // no generation promoted yet
 	}
 	return err
+}
+
+// collectIDs reads the customer ids of a company-routed scan of ids alone
+// with CollectIDs, on OpenSearch, unless WithIDChunk(0) or the engine
+// refused the script before; done is false when it did not read them
+// (then nothing was passed to fn), and the caller scans.
+func (e *Engine) collectIDs(ctx context.Context, s Scroll, fn func([]profile.Profile) error) (done bool, err error) {
+	if e.idChunk <= 0 || e.flavor != FlavorOpenSearch || s.Routing == "" || !slices.Equal(s.DocValues, []string{"customerId"}) ||
+		e.scriptRefused.Load() {
+		return false, nil
+	}
+	err = CollectIDs(ctx, e.client, IDCollect{Index: s.Index, Query: s.Query, Routing: s.Routing, Chunk: e.idChunk},
+		func(ids []string) error {
+			customers := make([]profile.Profile, len(ids))
+			for i, id := range ids {
+				customers[i].CustomerID = id
+			}
+			return fn(customers)
+		})
+	if errors.Is(err, ErrScriptRefused) {
+		e.scriptRefused.Store(true)
+		metrics.IDAggregationRefused.Inc()
+		return false, nil
+	}
+	return true, err
 }
 
 // idScroll reports whether fields are all id fields, those HitFields

@@ -53,12 +53,7 @@ func ScanSlices(ctx context.Context, client *elasticsearch.Client, s SlicedScan,
 	if s.Routing == "" || s.Slices < 2 || len(s.DocValues) == 0 {
 		return fmt.Errorf("sliced scan of %s: needs a routing key, 2 or more slices and doc value fields", s.Index)
 	}
-	keepAlive := s.KeepAlive
-	if keepAlive == 0 {
-		keepAlive = 2 * time.Minute
-	}
-	ka := fmt.Sprintf("%dms", keepAlive.Milliseconds())
-	pit, err := openPIT(ctx, client, s.Index, s.Routing, ka)
+	pit, ka, err := openPIT(ctx, client, s.Index, s.Routing, s.KeepAlive)
 	if err != nil {
 		return err
 	}
@@ -119,9 +114,7 @@ func ScanSlices(ctx context.Context, client *elasticsearch.Client, s SlicedScan,
 
 // slicePage is one page of a sliced scan.
 type slicePage struct {
-	Shards struct {
-		Total int `json:"total"`
-	} `json:"_shards"`
+	shardsAnswered
 	Hits struct {
 		Total struct {
 			Value int64 `json:"value"`
@@ -133,43 +126,67 @@ type slicePage struct {
 // searchSlice runs one page of a slice: only the hits' doc values and sort
 // values, the total and the shard count come back (filter_path).
 func searchSlice(ctx context.Context, client *elasticsearch.Client, index string, body map[string]any) (slicePage, error) {
+	return routedSearch[slicePage](ctx, client, index, body, "sliced scan",
+		"_shards.total", "hits.total", "hits.hits.fields", "hits.hits.sort", "error")
+}
+
+// shardsAnswered is the shard count of a search answer.
+type shardsAnswered struct {
+	Shards struct {
+		Total int `json:"total"`
+	} `json:"_shards"`
+}
+
+func (s shardsAnswered) shards() int { return s.Shards.Total }
+
+// routedSearch runs one search of body, on a point in time of one routed
+// shard, and decodes the answer, cut to filterPath, into T; an answer of
+// more than one shard is an error. what names the request in errors.
+func routedSearch[T interface{ shards() int }](ctx context.Context, client *elasticsearch.Client, index string,
+	body map[string]any, what string, filterPath ...string) (T, error) {
+	var page T
 	b, err := json.Marshal(body)
 	if err != nil {
-		return slicePage{}, fmt.Errorf("encode sliced scan: %w", err)
+		return page, fmt.Errorf("encode %s: %w", what, err)
 	}
 	search := client.Search
 	raw, err := scrollPage(index, false)(search(search.WithContext(ctx), search.WithBody(bytes.NewReader(b)),
-		search.WithFilterPath("_shards.total", "hits.total", "hits.hits.fields", "hits.hits.sort", "error")))
+		search.WithFilterPath(filterPath...)))
 	if err != nil {
-		return slicePage{}, err
+		return page, err
 	}
-	var page slicePage
 	if err := json.Unmarshal(raw, &page); err != nil {
-		return slicePage{}, fmt.Errorf("decode sliced scan page: %w", err)
+		return page, fmt.Errorf("decode %s: %w", what, err)
 	}
-	if page.Shards.Total > 1 {
-		return slicePage{}, fmt.Errorf("sliced scan of %s: %d shards answered; _doc keys one shard only", index, page.Shards.Total)
+	if n := page.shards(); n > 1 {
+		return page, fmt.Errorf("%s of %s: %d shards answered; a point in time of one routed shard expected", what, index, n)
 	}
 	return page, nil
 }
 
-// openPIT opens a point in time of index's shard of routing.
-func openPIT(ctx context.Context, client *elasticsearch.Client, index, routing, keepAlive string) (string, error) {
-	path := "/" + index + "/_search/point_in_time?keep_alive=" + keepAlive + "&routing=" + url.QueryEscape(routing)
+// openPIT opens a point in time of index's shard of routing, kept alive
+// keepAlive between requests (two minutes when 0); ka is that keep-alive
+// as the requests on it repeat it.
+func openPIT(ctx context.Context, client *elasticsearch.Client, index, routing string, keepAlive time.Duration) (pit, ka string, err error) {
+	if keepAlive == 0 {
+		keepAlive = 2 * time.Minute
+	}
+	ka = fmt.Sprintf("%dms", keepAlive.Milliseconds())
+	path := "/" + index + "/_search/point_in_time?keep_alive=" + ka + "&routing=" + url.QueryEscape(routing)
 	raw, err := perform(ctx, client, http.MethodPost, path, nil)
 	if errors.Is(err, errNotFound) {
-		return "", fmt.Errorf("open point in time of %s: %w", index, ErrNoIndex)
+		return "", "", fmt.Errorf("open point in time of %s: %w", index, ErrNoIndex)
 	}
 	if err != nil {
-		return "", fmt.Errorf("open point in time of %s: %w", index, err)
+		return "", "", fmt.Errorf("open point in time of %s: %w", index, err)
 	}
 	var r struct {
 		PitID string `json:"pit_id"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil || r.PitID == "" {
-		return "", fmt.Errorf("open point in time of %s: unexpected answer", index)
+		return "", "", fmt.Errorf("open point in time of %s: unexpected answer", index)
 	}
-	return r.PitID, nil
+	return r.PitID, ka, nil
 }
 
 // closePIT releases a point in time; best effort (it expires anyway).

@@ -24,12 +24,7 @@ func TestScanSlices(t *testing.T) {
 	ctx := context.Background()
 	client, alias, e, gen, ps := scanFixture(t, 90, 2)
 	query := map[string]any{"term": map[string]any{"companyId": "C1"}}
-	want := map[string]bool{}
-	for _, p := range ps {
-		if p.CompanyID == "C1" {
-			want[p.CustomerID] = true
-		}
-	}
+	want := customersOf(ps, "C1")
 	require.Len(t, want, 45)
 
 	seen := map[string]bool{}
@@ -84,7 +79,8 @@ func TestScanSlices(t *testing.T) {
 		require.NoError(t, err)
 		return got
 	}
-	sliced := elastic.New(client, alias, elastic.WithFlavor(elastic.FlavorOpenSearch), elastic.WithScanSlices(3))
+	sliced := elastic.New(client, alias, elastic.WithFlavor(elastic.FlavorOpenSearch), elastic.WithScanSlices(3),
+		elastic.WithIDChunk(0))
 	want["late"] = true
 	require.Equal(t, want, read(sliced))
 	require.Equal(t, read(elastic.New(client, alias, elastic.WithScanSlices(1))), read(sliced), "sliced and scrolled alike")
