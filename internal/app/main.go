@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"reflect"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -81,6 +83,13 @@ func start(ctx context.Context, process string, run func(ctx context.Context, d 
 		return fmt.Errorf("config: LOG_LEVEL: %w", err)
 	}
 	defer log.Sync() //nolint:errcheck
+	if cfg.ProfileDir != "" && logErr {
+		stop, err := startProfile(cfg.ProfileDir, process)
+		if err != nil {
+			return fmt.Errorf("config: PROFILE_DIR: %w", err)
+		}
+		defer stop()
+	}
 	d, err := Open(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -93,4 +102,28 @@ func start(ctx context.Context, process string, run func(ctx context.Context, d 
 		return err
 	}
 	return nil
+}
+
+// startProfile starts a CPU profile of this process into dir, named after the
+// process and its pid; stop ends it and writes a heap profile beside it
+// (go tool pprof reads both). For measuring a server under load, as the
+// bench does: the profiles hold stacks and sizes, never data.
+func startProfile(dir, process string) (stop func(), err error) {
+	base := filepath.Join(dir, fmt.Sprintf("%s-%d", process, os.Getpid()))
+	f, err := os.Create(base + ".cpu.prof")
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+		if h, err := os.Create(base + ".heap.prof"); err == nil {
+			_ = pprof.Lookup("allocs").WriteTo(h, 0)
+			h.Close()
+		}
+	}, nil
 }

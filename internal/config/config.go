@@ -99,6 +99,12 @@ type Config struct {
 	// Default 50000.
 	IDChunk int `env:"ID_CHUNK" envDefault:"50000"`
 
+	// ProfileDir, when set, is a directory every server process (api,
+	// worker, scheduler) writes a CPU profile of its whole run into, and
+	// an allocation profile at exit: <process>-<pid>.cpu.prof and
+	// .heap.prof. For measuring (the bench's profiles); off by default.
+	ProfileDir string `env:"PROFILE_DIR"`
+
 	// RedisSentinelAddrs, comma-separated host:port, selects Redis
 	// Sentinel: queues, cache and rate limits follow the master named
 	// RedisSentinelMaster through failovers, and REDIS_URL only gives the

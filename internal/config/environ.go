@@ -44,6 +44,7 @@ func (c Config) Environ() []string {
 		{"INDEX_REPLICAS", i(c.IndexReplicas)},
 		{"SCAN_SLICES", i(c.ScanSlices)},
 		{"ID_CHUNK", i(c.IDChunk)},
+		{"PROFILE_DIR", c.ProfileDir},
 		{"REDIS_SENTINEL_ADDRS", c.RedisSentinelAddrs},
 		{"REDIS_SENTINEL_MASTER", c.RedisSentinelMaster},
 		{"REDIS_SENTINEL_PASSWORD", c.RedisSentinelPassword},

@@ -32,7 +32,7 @@ func TestEnvironRoundTrips(t *testing.T) {
 	c.RedisSentinelPassword, c.RedisPassword = "sentinel-secret", "redis-secret"
 	c.APIKeyCacheTTL = 3 * time.Second
 	c.ScanSlices = 3
-	c.IDChunk = 1000
+	c.IDChunk, c.ProfileDir = 1000, "/tmp/profiles"
 	loc, err := time.LoadLocation(c.BusinessTimezone)
 	require.NoError(t, err)
 	c.Location = loc

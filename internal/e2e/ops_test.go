@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -85,6 +87,25 @@ func TestSchedulerServesMetricsAndHealth(t *testing.T) {
 	waitStatus(t, base+"/healthz", http.StatusOK, 5*time.Second)
 	_, metrics := probe(t, base+"/metrics")
 	require.True(t, strings.Contains(metrics, `reactivation_build_info{goversion="go`), "build info with the Go version:\n%s", metrics)
+}
+
+// TestProfileDirHoldsEachProcessProfiles: with PROFILE_DIR, a scheduler
+// writes a CPU profile of its run and an allocation profile when it
+// stops, both gzipped pprof protobufs named after the process and pid.
+func TestProfileDirHoldsEachProcessProfiles(t *testing.T) {
+	b := setup(t, 0, nil)
+	cfg := b.cfg
+	cfg.ProfileDir = t.TempDir()
+	s := start(t, cfg, "scheduler")
+	waitStatus(t, s.URL()+"/healthz", http.StatusOK, 5*time.Second)
+	pid := s.Pid()
+	s.Stop()
+	for _, kind := range []string{"cpu", "heap"} {
+		body, err := os.ReadFile(filepath.Join(cfg.ProfileDir, fmt.Sprintf("scheduler-%d.%s.prof", pid, kind)))
+		require.NoError(t, err, "the %s profile", kind)
+		require.Greater(t, len(body), 2)
+		require.Equal(t, []byte{0x1f, 0x8b}, body[:2], "a gzipped pprof profile")
+	}
 }
 
 // TestMigrateWaitHoldsUntilTheSchemaIsApplied runs the init containers'
