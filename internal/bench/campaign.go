@@ -51,6 +51,9 @@ func runCampaign(ctx context.Context, env Env, r *Report) error {
 	// purchases (90+ days ago) fall in it, so the report has work to do.
 	sent := time.Now().UTC().Add(-120 * 24 * time.Hour)
 	store := postgres.NewCampaigns(d.DB)
+	if err := store.VacuumMembers(ctx); err != nil {
+		return err
+	}
 	// Three campaigns of the same filter, each frozen once, each freeze
 	// followed by one COPY of its rows: the two sides take turns, so a
 	// checkpoint or a noisy neighbour falls on both alike; best of three

@@ -91,7 +91,16 @@ func (s *Service) Create(ctx context.Context, n New, f segment.Filter, createdBy
 	if err := f.RequireCompany(); err != nil {
 		return Campaign{}, jobs.Job{}, err
 	}
-	id := uuid.NewString()
+	// A time-ordered id (UUIDv7): a new campaign's members, written in
+	// ascending customer order, then land on the rightmost page of
+	// campaign_members' (campaign_id, customer_id) key, PostgreSQL's
+	// fastest insert, as into an empty table; a random id put them in the
+	// middle of the index, each insert a descent from the root.
+	uid, err := uuid.NewV7()
+	if err != nil {
+		return Campaign{}, jobs.Job{}, fmt.Errorf("campaign id: %w", err)
+	}
+	id := uid.String()
 	filter := f.Canonical()
 	var created Campaign
 	job, err := s.dispatcher.Start(ctx, jobs.New{CompanyID: *f.CompanyID, Type: jobs.TypeCampaignFreeze, CreatedBy: createdBy,
