@@ -73,7 +73,9 @@ func Command(ctx context.Context, run func(ctx context.Context, d *App) error) e
 	return start(ctx, "reactivation", run, false)
 }
 
-func start(ctx context.Context, process string, run func(ctx context.Context, d *App) error, logErr bool) error {
+// start is Start for a server process (server: run's error is logged,
+// PROFILE_DIR is honoured) and Command for a CLI command.
+func start(ctx context.Context, process string, run func(ctx context.Context, d *App) error, server bool) error {
 	cfg, err := config.Load()
 	if err != nil {
 		return err
@@ -83,7 +85,7 @@ func start(ctx context.Context, process string, run func(ctx context.Context, d 
 		return fmt.Errorf("config: LOG_LEVEL: %w", err)
 	}
 	defer log.Sync() //nolint:errcheck
-	if cfg.ProfileDir != "" && logErr {
+	if cfg.ProfileDir != "" && server {
 		stop, err := startProfile(cfg.ProfileDir, process)
 		if err != nil {
 			return fmt.Errorf("config: PROFILE_DIR: %w", err)
@@ -96,7 +98,7 @@ func start(ctx context.Context, process string, run func(ctx context.Context, d 
 	}
 	defer d.Close()
 	if err := run(ctx, d); err != nil {
-		if logErr {
+		if server {
 			log.Error("stopped with an error", zap.Error(err))
 		}
 		return err

@@ -63,14 +63,12 @@ var collectScript = map[string]any{
 // matches (one _seq_no slice, which picks documents by a hash, so no
 // ordering of the index biases it), and splits the matches into ranges of
 // customerId at the sample's quantiles: a first range of about Chunk/8
-// ids, so fn starts early, each next one twice the one before (while fn
-// takes one range, the next, larger, is read), then ranges of about Chunk
-// ids. Two ranges are
-// read at a time while fn takes the one before; every range's list is
-// checked against its exact count. fn is not called with an empty list.
-// An engine that refuses the script is ErrScriptRefused, before fn is
-// called.
-// OpenSearch 2.x only (its point-in-time API).
+// ids, so fn starts early, each next one twice the one before, then ranges
+// of about Chunk ids. Two ranges are read at a time while fn takes the one
+// before; every range's list is checked against its exact count. fn is not
+// called with an empty list. An engine that refuses the script is
+// ErrScriptRefused, before fn is called. OpenSearch 2.x only (its
+// point-in-time API).
 func CollectIDs(ctx context.Context, client *elasticsearch.Client, c IDCollect, fn func([]string) error) error {
 	if c.Routing == "" {
 		return fmt.Errorf("collect ids of %s: needs a routing key", c.Index)
@@ -108,13 +106,13 @@ const samplePerRange = 64
 // bounds returns the customer ids that split the matches into ranges:
 // the first of about an eighth of chunk ids, so the caller starts early,
 // each next one twice the one before up to chunk, then chunk each; none
-// when the matches fit in that first range. They are read off a sample of about 64 ids a chunk: the
-// one _seq_no slice of every chunk/64.
+// when the matches fit in that first range. They are read off a sample of
+// about 64 ids a chunk: the one _seq_no slice of every chunk/64.
 func (c idCollector) bounds(ctx context.Context, chunk int) ([]string, error) {
 	// A slice's max is 2 or more, and at most index.max_slices_per_pit
 	// (1024 by default).
 	every := min(max(2, chunk/samplePerRange), 1024)
-	sample, err := c.request(ctx, map[string]any{"field": "_seq_no", "id": 0, "max": every}, nil, true)
+	sample, err := c.request(ctx, map[string]any{"field": "_seq_no", "id": 0, "max": every}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +156,7 @@ func (c idCollector) ranges(ctx context.Context, bounds []string, fn func([]stri
 				rng["lt"] = bounds[k]
 			}
 			g.Go(func() error {
-				r, err := c.request(gctx, nil, rng, true)
+				r, err := c.request(gctx, nil, rng)
 				if err != nil {
 					return err
 				}
@@ -193,10 +191,11 @@ func (c idCollector) ranges(ctx context.Context, bounds []string, fn func([]stri
 }
 
 // request runs one request on the point in time: the exact count of the
-// matches, within slice and the customerId range rng when not nil, and
-// their ids when collect.
-func (c idCollector) request(ctx context.Context, slice, rng map[string]any, collect bool) (idSlice, error) {
-	body := map[string]any{"pit": map[string]any{"id": c.pit, "keep_alive": c.keepAlive}, "size": 0, "track_total_hits": true}
+// matches, within slice and the customerId range rng when not empty, and
+// their ids.
+func (c idCollector) request(ctx context.Context, slice, rng map[string]any) (idSlice, error) {
+	body := map[string]any{"pit": map[string]any{"id": c.pit, "keep_alive": c.keepAlive}, "size": 0, "track_total_hits": true,
+		"aggs": map[string]any{"ids": collectScript}}
 	query := c.query
 	if len(rng) > 0 {
 		filter := []any{map[string]any{"range": map[string]any{"customerId": rng}}}
@@ -210,9 +209,6 @@ func (c idCollector) request(ctx context.Context, slice, rng map[string]any, col
 	}
 	if slice != nil {
 		body["slice"] = slice
-	}
-	if collect {
-		body["aggs"] = map[string]any{"ids": collectScript}
 	}
 	return collectSlice(ctx, c.client, c.index, body)
 }
