@@ -104,14 +104,9 @@ func (r *Snapshots) Expire(ctx context.Context) (int64, error) {
 	return n, translate(err, "expire snapshots")
 }
 
-// Drop implements snapshot.Repository.
+// Drop implements snapshot.Repository: deleting the record deletes its
+// rows (the trigger of migration 0021).
 func (r *Snapshots) Drop(ctx context.Context, jobID string) error {
-	return inTx(ctx, r.db, func(ctx context.Context) error {
-		q := conn(ctx, r.db)
-		if _, err := q.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
-			return translate(err, "drop snapshot rows")
-		}
-		_, err := q.Exec(ctx, "DELETE FROM segment_snapshots WHERE job_id = $1", jobID)
-		return translate(err, "drop snapshot")
-	})
+	_, err := conn(ctx, r.db).Exec(ctx, "DELETE FROM segment_snapshots WHERE job_id = $1", jobID)
+	return translate(err, "drop snapshot")
 }

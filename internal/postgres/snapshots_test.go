@@ -76,11 +76,37 @@ func TestSnapshotsReplaceReadExpire(t *testing.T) {
 	h, err = repo.Header(b.ctx, job)
 	require.NoError(t, err)
 	require.True(t, h.Expired)
-	page, err = repo.Rows(b.ctx, job, nil, 10)
+	page, err = repo.Rows(b.ctx, job, []byte{}, 10)
 	require.NoError(t, err)
 	require.Empty(t, page, "an expired snapshot's rows are deleted")
 
 	require.NoError(t, repo.Drop(b.ctx, job))
 	_, err = repo.Header(b.ctx, job)
 	require.True(t, errs.Is(err, errs.NotFound), "%v", err)
+}
+
+// TestSnapshotRowsFollowTheirJob: the rows keep no key of their own to
+// jobs (one check per row made the COPY slow); deleting the job deletes
+// the record, and the record's delete deletes the rows.
+func TestSnapshotRowsFollowTheirJob(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	repo := postgres.NewSnapshots(b.pool)
+	job, other := b.job(t, "COMP001"), b.job(t, "COMP001")
+	for _, id := range []string{job, other} {
+		_, _, err := repo.Replace(b.ctx, id, &rowSlice{rows: rows(5), failAt: -1}, time.Hour)
+		require.NoError(t, err)
+	}
+	_, err := b.pool.Exec(b.ctx, "DELETE FROM jobs WHERE id = $1", job)
+	require.NoError(t, err)
+	var left int
+	require.NoError(t, b.pool.QueryRow(b.ctx, "SELECT count(*) FROM segment_snapshot_rows WHERE job_id = $1", job).Scan(&left))
+	require.Zero(t, left, "a deleted job's snapshot rows are deleted with it")
+	page, err := repo.Rows(b.ctx, other, []byte{}, 10)
+	require.NoError(t, err)
+	require.Len(t, page, 5, "another job's snapshot is untouched")
+
+	require.NoError(t, repo.Drop(b.ctx, other))
+	require.NoError(t, b.pool.QueryRow(b.ctx, "SELECT count(*) FROM segment_snapshot_rows WHERE job_id = $1", other).Scan(&left))
+	require.Zero(t, left, "Drop deletes the rows with the record")
 }
