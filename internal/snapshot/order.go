@@ -13,9 +13,9 @@ import (
 // search's order on both engines:
 //
 //	flag   0x00 when the customer has the sort value, 0x01 when not (no
-//	       purchase, for lastPurchaseAt): last in both directions
-//	value  a number as 8 bytes big-endian with the sign bit flipped, or a
-//	       name folded with profile.Fold (the engines' name.sort/name_key)
+//	       purchase, for lastPurchaseAt; no score): last in both directions
+//	value  a number (a score: its segment.FloatKey) as 8 bytes big-endian
+//	       with the sign bit flipped, or a name folded with profile.Fold (the engines' name.sort/name_key)
 //	       and ended by 0x00; every byte complemented when descending
 //	id     the customer id's bytes, ascending (the engines' tie-break,
 //	       byte order like a keyword or COLLATE "C")
@@ -40,6 +40,10 @@ func sortKey(s segment.Sort, p profile.Profile) []byte {
 		value = number(int64(p.AverageTicket))
 	case segment.SortName:
 		value = append([]byte(profile.Fold(p.Name)), 0)
+	case segment.SortPAlive:
+		value = score(p.PAlive)
+	case segment.SortExpectedPurchases90d:
+		value = score(p.ExpectedPurchases90d)
 	}
 	if value == nil {
 		key = append(key, 1)
@@ -52,6 +56,15 @@ func sortKey(s segment.Sort, p profile.Profile) []byte {
 		key = append(append(key, 0), value...)
 	}
 	return append(key, p.CustomerID...)
+}
+
+// score encodes a score by its order-preserving key (segment.FloatKey,
+// what the engines sort), nil when the customer has none.
+func score(v *float64) []byte {
+	if v == nil {
+		return nil
+	}
+	return number(segment.FloatKey(*v))
 }
 
 // number encodes n so that byte order is numeric order.

@@ -261,11 +261,16 @@ func TestOrderIsTheEngines(t *testing.T) {
 		if i%9 == 0 {
 			ps[i].CustomerID = fmt.Sprintf("C1-%02d", i/9) // a prefix of other ids
 		}
+		if i%4 != 0 { // a quarter without scores, the rest with ties
+			pAlive, expected := float64(i%6)/5, float64(i%4)*1.5
+			ps[i].PAlive, ps[i].ExpectedPurchases90d = &pAlive, &expected
+		}
 	}
 	for name, e := range b.engines {
 		write(t, e, ps)
 		for _, spec := range []string{"lastPurchaseAt:desc", "lastPurchaseAt:asc", "totalSpent:desc", "totalSpent:asc",
-			"totalPurchases:desc", "totalPurchases:asc", "averageTicket:desc", "averageTicket:asc", "name:asc", "name:desc"} {
+			"totalPurchases:desc", "totalPurchases:asc", "averageTicket:desc", "averageTicket:asc", "name:asc", "name:desc",
+			"pAlive:desc", "pAlive:asc", "expectedPurchases90d:desc", "expectedPurchases90d:asc"} {
 			s, err := segment.ParseSort(spec)
 			require.NoError(t, err)
 			var want []string
