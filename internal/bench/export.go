@@ -290,7 +290,8 @@ func bestRawScroll(ctx context.Context, client *elasticsearch.Client, cfg config
 
 // rawScroll reads every document matching filter through a scroll in
 // index order, 1000 at a time, the same query, routing and _source as the
-// engine's, decoding no more than each hit's id, routing and raw source.
+// engine's for an export of the default columns, decoding no more than
+// each hit's id, routing and raw source.
 func rawScroll(ctx context.Context, client *elasticsearch.Client, cfg config.Config, filter string, now time.Time) (int64, time.Duration, error) {
 	f, err := segment.Decode([]byte(filter))
 	if err != nil {
@@ -304,7 +305,7 @@ func rawScroll(ctx context.Context, client *elasticsearch.Client, cfg config.Con
 	var n int64
 	err = elastic.ScanIndex(ctx, client, elastic.Scroll{
 		Index: cfg.IndexAlias, Query: elastic.Query(plan.Filter, plan.Bounds), Routing: *plan.Filter.CompanyID,
-		Source: map[string]any{"excludes": []string{"searchTokens"}}, Size: 1000, KeepAlive: time.Minute,
+		Source: map[string]any{"includes": elastic.SourceFields(export.DefaultFields)}, Size: 1000, KeepAlive: time.Minute,
 	}, func(hits []elastic.Hit) error {
 		n += int64(len(hits))
 		return nil

@@ -5,8 +5,11 @@ package search
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"time"
 
+	"github.com/reactivation/reactivation/internal/parallel"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/segment"
 )
@@ -52,6 +55,52 @@ type Searcher interface {
 	// sort order (ties by customer id), in constant memory. It stops at the
 	// first error fn returns.
 	Scan(ctx context.Context, q Query, fn func([]profile.Profile) error) error
+}
+
+// Match is one match of a scan as the API shows it: the customer's JSON,
+// byte for byte json.Marshal of its profile, and the profile with at
+// least the fields the query named (Query.Fields) decoded.
+type Match struct {
+	Profile profile.Profile
+	JSON    []byte
+}
+
+// JSONScanner is a Searcher whose engine keeps the customer's JSON, or
+// something close to it, so an unordered scan can hand it over without
+// decoding every field and encoding it again (Elasticsearch: the stored
+// _source, rewritten in one pass).
+type JSONScanner interface {
+	// ScanJSON is Scan of an unordered query (q.Unordered must be set),
+	// each match as its JSON and the fields of q.Fields.
+	ScanJSON(ctx context.Context, q Query, fn func([]Match) error) error
+}
+
+// ScanJSON scans the unordered query q through s, each match with its
+// JSON: through s's ScanJSON when it has one, otherwise through Scan of
+// whole profiles, encoded here a page at a time on up to four goroutines.
+func ScanJSON(ctx context.Context, s Searcher, q Query, fn func([]Match) error) error {
+	q.Unordered = true
+	if js, ok := s.(JSONScanner); ok {
+		return js.ScanJSON(ctx, q, fn)
+	}
+	q.Fields = nil
+	return s.Scan(ctx, q, func(page []profile.Profile) error {
+		matches := make([]Match, len(page))
+		err := parallel.Ranges(len(page), func(lo, hi int) error {
+			for i := lo; i < hi; i++ {
+				b, err := json.Marshal(page[i])
+				if err != nil {
+					return fmt.Errorf("encode customer: %w", err)
+				}
+				matches[i] = Match{Profile: page[i], JSON: b}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return fn(matches)
+	})
 }
 
 // Indexer writes profiles. A full sync builds a new generation beside the

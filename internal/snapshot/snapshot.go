@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/reactivation/reactivation/internal/errs"
-	"github.com/reactivation/reactivation/internal/parallel"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
@@ -132,8 +131,7 @@ func NewStore(repo Repository) *Store { return &Store{repo: repo} }
 // which gives the snapshot q's order. progress is told the rows done after
 // each page.
 func (s *Store) Materialize(ctx context.Context, engine search.Searcher, jobID string, q search.Query, retention time.Duration, progress func(done int64)) (Summary, error) {
-	q.Unordered = true
-	q.Fields = nil
+	q.Fields = rowFields
 	today := civil(q.Now.In(q.Location))
 	acc := newAccumulator()
 
@@ -142,13 +140,11 @@ func (s *Store) Materialize(ctx context.Context, engine search.Searcher, jobID s
 	src := &pageSource{pages: make(chan []Row, 1), progress: progress}
 	go func() {
 		defer close(src.pages)
-		src.scanErr = engine.Scan(scanCtx, q, func(page []profile.Profile) error {
-			rows, err := encodeRows(page, q.Sort)
-			if err != nil {
-				return err
-			}
-			for _, p := range page {
-				acc.add(p, today, q.Location)
+		src.scanErr = search.ScanJSON(scanCtx, engine, q, func(page []search.Match) error {
+			rows := make([]Row, len(page))
+			for i, m := range page {
+				rows[i] = Row{SortKey: sortKey(q.Sort, m.Profile), TotalSpent: int64(m.Profile.TotalSpent), Doc: m.JSON}
+				acc.add(m.Profile, today, q.Location)
 			}
 			select {
 			case src.pages <- rows:
@@ -177,22 +173,10 @@ func (s *Store) Materialize(ctx context.Context, engine search.Searcher, jobID s
 	return sum, nil
 }
 
-// encodeRows encodes a page's profiles as snapshot rows in order, in
-// parallel (with the engine's decoding, JSON is most of a snapshot's CPU).
-func encodeRows(page []profile.Profile, srt segment.Sort) ([]Row, error) {
-	rows := make([]Row, len(page))
-	err := parallel.Ranges(len(page), func(lo, hi int) error {
-		for i := lo; i < hi; i++ {
-			doc, err := json.Marshal(page[i])
-			if err != nil {
-				return fmt.Errorf("snapshot: encode customer: %w", err)
-			}
-			rows[i] = Row{SortKey: sortKey(srt, page[i]), TotalSpent: int64(page[i].TotalSpent), Doc: doc}
-		}
-		return nil
-	})
-	return rows, err
-}
+// rowFields are the profile fields a row is made of besides its JSON: the
+// sort key's (every sort's field and the id) and the summary's.
+var rowFields = []string{"customerId", "lastPurchaseAt", "totalSpent", "totalPurchases", "averageTicket", "name",
+	"pAlive", "expectedPurchases90d", "city", "gender", "rfmGroup"}
 
 // pageSource feeds the repository from the scan's pages (a RowSource).
 // The scan goroutine writes scanErr before it closes pages.

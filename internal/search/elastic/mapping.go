@@ -57,13 +57,24 @@ func Document(p profile.Profile) Doc {
 // amounts come from their cents. It is how every read of the index turns a
 // hit into a customer.
 func DecodeSource(src []byte) (profile.Profile, error) {
-	var d Doc
+	var d source
 	if err := json.Unmarshal(src, &d); err != nil {
 		return profile.Profile{}, err
 	}
 	p := d.Profile
 	p.TotalSpent, p.AverageTicket = profile.Cents(d.TotalSpentCents), profile.Cents(d.AverageTicketCents)
 	return p, nil
+}
+
+// source is what DecodeSource reads of a Doc: the fields only the engine
+// uses (searchTokens, fingerprint, the keys) are skipped, not decoded, so
+// a whole document costs no allocation for them.
+type source struct {
+	profile.Profile
+	OmitTotalSpent     json.RawMessage `json:"totalSpent,omitempty"`
+	OmitAverageTicket  json.RawMessage `json:"averageTicket,omitempty"`
+	TotalSpentCents    int64           `json:"totalSpentCents"`
+	AverageTicketCents int64           `json:"averageTicketCents"`
 }
 
 // SourceFields returns the document fields that hold the listed profile

@@ -189,13 +189,9 @@ func searchAfter(s segment.Sort, values []any) ([]any, error) {
 // the fields asked for are fetched and decoded; ids alone come from doc
 // values (idScroll). A serving alias that does not exist yet reads nothing.
 func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string, fn func([]profile.Profile) error) error {
-	source := map[string]any{"excludes": []string{"searchTokens"}}
+	s := e.scrollOf(plan)
 	if len(fields) > 0 {
-		source = map[string]any{"includes": SourceFields(fields)}
-	}
-	s := Scroll{Index: e.alias, Query: Query(plan.Filter, plan.Bounds), Source: source, Size: plan.Size}
-	if plan.Filter.CompanyID != nil {
-		s.Routing = *plan.Filter.CompanyID
+		s.Source = map[string]any{"includes": SourceFields(fields)}
 	}
 	decode := decodeSources
 	if idScroll(fields) {
@@ -218,10 +214,56 @@ func (e *Engine) scroll(ctx context.Context, plan segment.Plan, fields []string,
 	} else {
 		err = ScanIndex(ctx, e.client, s, page)
 	}
+	return servingOrNone(err)
+}
+
+// scrollOf is the scroll of plan's matches over the serving alias, routed
+// to the company's shard when the filter has one, of whole documents.
+// Whole documents are read as stored: filtering _source costs the engine
+// a parse and a rewrite of every document, more than the bytes of the
+// engine's own fields it would drop (docs/snapshots.md).
+func (e *Engine) scrollOf(plan segment.Plan) Scroll {
+	s := Scroll{Index: e.alias, Query: Query(plan.Filter, plan.Bounds), Size: plan.Size}
+	if plan.Filter.CompanyID != nil {
+		s.Routing = *plan.Filter.CompanyID
+	}
+	return s
+}
+
+// servingOrNone is a scan's error, nil when no generation was promoted
+// yet (an alias that does not exist reads nothing).
+func servingOrNone(err error) error {
 	if errors.Is(err, ErrNoIndex) {
-		return nil // no generation promoted yet
+		return nil
 	}
 	return err
+}
+
+// ScanJSON implements search.JSONScanner: one scroll of whole documents,
+// each turned into the customer's JSON by CustomerJSON (a page on up to
+// four goroutines), which decodes q.Fields only.
+func (e *Engine) ScanJSON(ctx context.Context, q search.Query, fn func([]search.Match) error) error {
+	plan, err := segment.NewPlan(q.Filter, q.Sort, q.Size, DefaultScanSize, q.Cursor, q.Now, q.Location)
+	if err != nil {
+		return err
+	}
+	return servingOrNone(ScanIndex(ctx, e.client, e.scrollOf(plan), func(hits []Hit) error {
+		matches := make([]search.Match, len(hits))
+		err := parallel.Ranges(len(hits), func(lo, hi int) error {
+			for i := lo; i < hi; i++ {
+				p, b, err := CustomerJSON(hits[i].Source, q.Fields)
+				if err != nil {
+					return err
+				}
+				matches[i] = search.Match{Profile: p, JSON: b}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		return fn(matches)
+	}))
 }
 
 // collectIDs reads the customer ids of a company-routed scan of ids alone
