@@ -13,8 +13,8 @@ import (
 
 // TestUnorderedScanOfIDs: an unordered scan asking for the ids alone reads
 // every match of the filter once, in pages of the size asked, with its
-// customer and company ids and no other field; asking for more fields
-// reads whole profiles.
+// customer and company ids and no other field; asking for other fields
+// reads those, and asking for none reads whole profiles.
 func TestUnorderedScanOfIDs(t *testing.T) {
 	var ps []profile.Profile
 	for i := range 30 {
@@ -51,8 +51,12 @@ func TestUnorderedScanOfIDs(t *testing.T) {
 			t.Fatalf("customer %s has fields not asked for: %+v", p.CustomerID, p)
 		}
 	}
-	whole := scan([]string{"customerId", "name"})
+	named := scan([]string{"customerId", "name"})
+	if len(named) != 10 || named[0].CustomerID != "c01" || named[0].Name != "Ana Mora" {
+		t.Fatalf("a scan of named fields reads them: %+v", named[0])
+	}
+	whole := scan(nil)
 	if len(whole) != 10 || whole[0].Name != "Ana Mora" || whole[0].City != "Cartago" {
-		t.Fatalf("a scan of more than ids reads whole profiles: %+v", whole)
+		t.Fatalf("a scan naming no fields reads whole profiles: %+v", whole[0])
 	}
 }
