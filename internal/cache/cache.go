@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +27,9 @@ type Cache struct {
 	ttl    time.Duration
 	prefix string
 	group  singleflight.Group
+	// seen is the version ("gen/epoch") this process read last, the one
+	// a lookup guesses its entries are at.
+	seen atomic.Value
 }
 
 // New returns a cache of entries living ttl, namespaced by alias.

@@ -17,6 +17,7 @@ import (
 
 type testBundle struct {
 	rdb   *redis.Client
+	alias string
 	cache *cache.Cache
 }
 
@@ -24,7 +25,8 @@ type testBundle struct {
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	rdb := testenv.Redis(t)
-	return &testBundle{rdb: rdb, cache: cache.New(rdb, testenv.Name("alias_"), time.Minute)}
+	alias := testenv.Name("alias_")
+	return &testBundle{rdb: rdb, alias: alias, cache: cache.New(rdb, alias, time.Minute)}
 }
 
 func constant(gen string) func(context.Context) (string, error) {
@@ -155,4 +157,41 @@ func TestKeyIsStableAndSeparatesParts(t *testing.T) {
 	require.Equal(t, cache.Key("a", "b"), cache.Key("a", "b"))
 	require.NotEqual(t, cache.Key("ab", ""), cache.Key("a", "b"))
 	require.Len(t, cache.Key("x"), 32)
+}
+
+// TestAnotherReplicasChangeIsSeen: a process guesses its entries are at
+// the version it read last; when another process promoted or changed
+// meanwhile, the entries still stored at the old version are not served:
+// the lookup reads them again at the version it found.
+func TestAnotherReplicasChangeIsSeen(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	other := cache.New(b.rdb, b.alias, time.Minute) // another replica's cache of the same alias
+	s := cache.Search{Response: cache.Key("r"), Total: cache.Key("t")}
+	e1, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
+	require.NoError(t, err)
+	_, err = b.cache.Fill(ctx, s, e1, computed("old answer", 7, true))
+	require.NoError(t, err)
+	hit, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
+	require.NoError(t, err)
+	require.Equal(t, "old answer", string(hit.Response), "this process guesses the version it read")
+
+	require.NoError(t, other.Changed(ctx))
+	after, err := b.cache.Lookup(ctx, constant("g1"), s, false, nil)
+	require.NoError(t, err)
+	require.Equal(t, "g1/1", after.Version)
+	require.Nil(t, after.Response, "the old version's entry, still in Redis, is not served")
+	require.False(t, after.Counted)
+	_, err = other.Fill(ctx, s, after, computed("new answer", 8, true))
+	require.NoError(t, err)
+
+	require.NoError(t, other.Promoted(ctx, "g2"))
+	promoted, err := b.cache.Lookup(ctx, constant("g2"), s, false, nil)
+	require.NoError(t, err)
+	require.Equal(t, "g2/1", promoted.Version)
+	require.Nil(t, promoted.Response)
+	again, err := b.cache.Lookup(ctx, constant("g2"), s, true, nil)
+	require.NoError(t, err)
+	require.Nil(t, again.Response, "a fresh lookup reads no response")
 }
