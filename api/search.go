@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,15 +35,23 @@ func (s *Server) searchCustomers(c *gin.Context) {
 	if !ok {
 		return
 	}
-	req, err := segment.DecodeSearchRequest(body)
-	if err != nil {
-		fail(c, err)
-		return
+	k, _ := keyOf(c)
+	memo := memoKey(k, body)
+	decoded, ok := s.searches.get(memo)
+	if !ok {
+		req, err := segment.DecodeSearchRequest(body)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if err := scopeFilter(c, &req.Filter); err != nil {
+			fail(c, err)
+			return
+		}
+		decoded = decodedSearch{req: req, response: string(req.Canonical()), total: string(req.Filter.Canonical())}
+		s.searches.put(memo, decoded)
 	}
-	if err := scopeFilter(c, &req.Filter); err != nil {
-		fail(c, err)
-		return
-	}
+	req := decoded.req
 	ctx := c.Request.Context()
 	if s.deps.Engine == nil {
 		fail(c, errs.E(errs.Unavailable, "no search engine is configured"))
@@ -80,7 +89,7 @@ func (s *Server) searchCustomers(c *gin.Context) {
 			return
 		}
 		c.Header("X-Cache", "bypass")
-		c.Data(http.StatusOK, "application/json; charset=utf-8", out.Response)
+		writeJSONBytes(c, out.Response)
 	}
 	if s.redisDown.open() {
 		bypass()
@@ -89,13 +98,12 @@ func (s *Server) searchCustomers(c *gin.Context) {
 	day := now.In(s.deps.Config.Location).Format(time.DateOnly)
 	company := tenantOf(c).CompanyID
 	keys := cache.Search{
-		Response: cache.Key(company, string(req.Canonical()), day),
-		Total:    cache.Key(company, string(req.Filter.Canonical()), day),
+		Response: cache.Key(company, decoded.response, day),
+		Total:    cache.Key(company, decoded.total, day),
 	}
 	fresh := strings.Contains(c.GetHeader("Cache-Control"), "no-cache")
 	// One round trip: the key's rate limit, the index version, the
 	// response and the total.
-	k, _ := keyOf(c)
 	var rate ratelimit.Pending
 	entry, err := s.deps.Cache.Lookup(ctx, s.deps.Engine.Current, keys, fresh, func(p redis.Pipeliner) {
 		rate = s.limiter.Queue(ctx, p, k.ID)
@@ -121,7 +129,7 @@ func (s *Server) searchCustomers(c *gin.Context) {
 	}
 	if entry.Response != nil {
 		c.Header("X-Cache", "HIT")
-		c.Data(http.StatusOK, "application/json; charset=utf-8", entry.Response)
+		writeJSONBytes(c, entry.Response)
 		return
 	}
 	out, err := s.deps.Cache.Fill(ctx, keys, entry, func(ctx context.Context) (cache.Computed, error) { return compute(ctx, entry) })
@@ -130,5 +138,12 @@ func (s *Server) searchCustomers(c *gin.Context) {
 		return
 	}
 	c.Header("X-Cache", "MISS")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", out)
+	writeJSONBytes(c, out)
+}
+
+// writeJSONBytes answers 200 with b, a JSON document, and its length: a
+// known length is written in one piece, not in chunks.
+func writeJSONBytes(c *gin.Context, b []byte) {
+	c.Header("Content-Length", strconv.Itoa(len(b)))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 }

@@ -72,6 +72,8 @@ type Server struct {
 	redisDown breaker
 	// limiter is every key's rate limit (rateLimit; the search pipelines it).
 	limiter *ratelimit.Limiter
+	// searches remembers recent search bodies decoded.
+	searches searchMemo
 }
 
 // New builds the router over p.

@@ -119,3 +119,30 @@ func TestSearchRateLimitInTheLookupRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.InDelta(t, 60, retry, 1, "one request a minute refills")
 }
+
+// TestSameBodyEachKeysOwnScope: the API remembers decoded search bodies,
+// by key scope and body; the same bytes sent by two companies' keys and by
+// an admin key each answer in their own scope, whichever came first, and
+// an admin body without companyId is refused every time.
+func TestSameBodyEachKeysOwnScope(t *testing.T) {
+	b := setup(t)
+	serve(t, b, 3, "C1", "C2")
+	c1, c2, admin := b.key(t, "C1", auth.ScopeSearch), b.key(t, "C2", auth.ScopeSearch), b.key(t, "", auth.ScopeSearch)
+	const body = `{"city":"x","size":10,"sort":"name"}`
+	for range 2 {
+		for key, company := range map[string]string{c1: "C1", c2: "C2"} {
+			res, out := b.do(t, "POST", "/api/v1/customers/search", key, body)
+			require.Equal(t, 200, res.StatusCode, out)
+			customers := out["customers"].([]any)
+			require.Len(t, customers, 3)
+			for _, c := range customers {
+				require.Equal(t, company, c.(map[string]any)["companyId"])
+			}
+		}
+		res, out := b.do(t, "POST", "/api/v1/customers/search", admin, body)
+		require.Equal(t, 400, res.StatusCode, out)
+		res, out = b.do(t, "POST", "/api/v1/customers/search", admin, `{"city":"x","size":10,"sort":"name","companyId":"C2"}`)
+		require.Equal(t, 200, res.StatusCode, out)
+		require.Len(t, out["customers"], 3)
+	}
+}
