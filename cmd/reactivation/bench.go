@@ -15,7 +15,21 @@ import (
 	"github.com/reactivation/reactivation/internal/logging"
 )
 
-func init() { register(benchCommand) }
+func init() { register(benchCommand, benchBareCommand) }
+
+// benchBareCommand is the search bench's bare handler as a process of its
+// own (bench.ServeBare); the bench starts it, nobody else.
+func benchBareCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench-bare --redis URL", Short: "the search bench's bare handler", Hidden: true}
+	redisURL := cmd.Flags().String("redis", "", "Redis URL of the stored answers")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *redisURL == "" {
+			return cli.Usagef("--redis is required")
+		}
+		return bench.ServeBare(cmd.Context(), *redisURL, os.Stdout)
+	}
+	return cmd
+}
 
 func benchCommand() *cobra.Command {
 	cmd := &cobra.Command{
