@@ -16,38 +16,55 @@ var ErrMalformed = errors.New("malformed JSON object")
 // object. It finds where each value ends and checks no more: obj must be
 // valid JSON (a decoded page's documents, a database's json column).
 func Members(obj []byte, fn func(key, value []byte)) error {
-	i := space(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
+	return each(obj, '{', '}', fn)
+}
+
+// Elements calls fn with each element (its JSON) of the JSON array arr,
+// in order, and returns ErrMalformed when arr is not an array. Like
+// Members, it checks no more than where each element ends.
+func Elements(arr []byte, fn func(value []byte)) error {
+	return each(arr, '[', ']', func(_, v []byte) { fn(v) })
+}
+
+// each walks the items of the container b opened by open and closed by
+// close: members ("key": value) of an object, elements of an array.
+func each(b []byte, open, close byte, fn func(key, value []byte)) error {
+	i := space(b, 0)
+	if i >= len(b) || b[i] != open {
 		return ErrMalformed
 	}
-	i = space(obj, i+1)
-	if i < len(obj) && obj[i] == '}' {
+	i = space(b, i+1)
+	if i < len(b) && b[i] == close {
 		return nil
 	}
 	for {
-		if i >= len(obj) || obj[i] != '"' {
-			return ErrMalformed
+		var key []byte
+		if open == '{' {
+			if i >= len(b) || b[i] != '"' {
+				return ErrMalformed
+			}
+			end, ok := stringEnd(b, i)
+			if !ok {
+				return ErrMalformed
+			}
+			key = b[i+1 : end-1]
+			if i = space(b, end); i >= len(b) || b[i] != ':' {
+				return ErrMalformed
+			}
+			i = space(b, i+1)
 		}
-		end, ok := stringEnd(obj, i)
+		end, ok := valueEnd(b, i)
 		if !ok {
 			return ErrMalformed
 		}
-		key := obj[i+1 : end-1]
-		if i = space(obj, end); i >= len(obj) || obj[i] != ':' {
+		fn(key, b[i:end])
+		if i = space(b, end); i >= len(b) {
 			return ErrMalformed
 		}
-		i = space(obj, i+1)
-		if end, ok = valueEnd(obj, i); !ok {
-			return ErrMalformed
-		}
-		fn(key, obj[i:end])
-		if i = space(obj, end); i >= len(obj) {
-			return ErrMalformed
-		}
-		switch obj[i] {
+		switch b[i] {
 		case ',':
-			i = space(obj, i+1)
-		case '}':
+			i = space(b, i+1)
+		case close:
 			return nil
 		default:
 			return ErrMalformed

@@ -36,6 +36,31 @@ func TestMembersAreEncodingJSONs(t *testing.T) {
 	}
 }
 
+// TestElements: each element of random arrays is what encoding/json
+// reads, in order; what is not an array is ErrMalformed.
+func TestElements(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 1))
+	for i := range 1000 {
+		arr := make([]any, r.IntN(5))
+		for j := range arr {
+			arr[j] = randomValue(r, 0)
+		}
+		for _, b := range [][]byte{mustMarshal(t, arr), mustIndent(t, arr)} {
+			var want []json.RawMessage
+			require.NoError(t, json.Unmarshal(b, &want))
+			var got [][]byte
+			require.NoError(t, jsonobj.Elements(b, func(v []byte) { got = append(got, v) }), "array %d", i)
+			require.Len(t, got, len(want))
+			for j := range want {
+				require.JSONEq(t, string(want[j]), string(got[j]), "array %d element %d", i, j)
+			}
+		}
+	}
+	for _, src := range []string{``, `{}`, `[`, `[1,`, `[1 2]`, `[1,]`} {
+		require.ErrorIs(t, jsonobj.Elements([]byte(src), func([]byte) {}), jsonobj.ErrMalformed, src)
+	}
+}
+
 // TestPick: the members named, in the object's order, as an object
 // encoding/json decodes; the others stepped over.
 func TestPick(t *testing.T) {
