@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -16,7 +15,6 @@ import (
 	"github.com/reactivation/reactivation/internal/cache"
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/metrics"
-	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/ratelimit"
 	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/segment"
@@ -64,7 +62,7 @@ func (s *Server) searchCustomers(c *gin.Context) {
 	compute := func(ctx context.Context, known cache.Entry) (cache.Computed, error) {
 		page, err := s.deps.Engine.Search(ctx, search.Query{
 			Filter: req.Filter, Sort: req.Sort, Size: req.Size, Cursor: req.Cursor,
-			Now: now, Location: s.deps.Config.Location, Uncounted: known.Counted,
+			Now: now, Location: s.deps.Config.Location, Uncounted: known.Counted, JSON: true,
 		})
 		if err != nil {
 			return cache.Computed{}, engineUnavailable(err)
@@ -75,10 +73,7 @@ func (s *Server) searchCustomers(c *gin.Context) {
 		} else {
 			metrics.SearchTotals.WithLabelValues("counted").Inc()
 		}
-		if page.Customers == nil {
-			page.Customers = []profile.Profile{}
-		}
-		out, err := json.Marshal(page)
+		out, err := page.Encode()
 		return cache.Computed{Response: out, Total: page.Total, Counted: !known.Counted}, err
 	}
 	// Redis down: the cache is an optimisation, so answer uncached.

@@ -249,7 +249,8 @@ func (h *apiHarness) searchMix(ctx context.Context) ([]mixSearch, error) {
 				return nil, fmt.Errorf("mix %s: %w", fl.name, err)
 			}
 			req.Filter.PinCompany(benchCompany)
-			q := search.Query{Filter: req.Filter, Sort: req.Sort, Size: req.Size, Cursor: req.Cursor, Now: now, Location: h.cfg.Location}
+			// As the API asks: the customers as JSON.
+			q := search.Query{Filter: req.Filter, Sort: req.Sort, Size: req.Size, Cursor: req.Cursor, Now: now, Location: h.cfg.Location, JSON: true}
 			res, err := engine.Search(ctx, q)
 			if err != nil {
 				return nil, fmt.Errorf("mix %s: %w", fl.name, err)

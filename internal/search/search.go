@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/reactivation/reactivation/internal/parallel"
@@ -32,6 +33,10 @@ type Query struct {
 	// caller reads; Scan may leave the others empty. A hint: engines may
 	// fill more.
 	Fields []string
+	// JSON tells Search the caller reads the customers as JSON
+	// (Page.Encode): an engine that keeps the customer's JSON may fill
+	// Page.JSON instead of Page.Customers and skip decoding them.
+	JSON bool
 	// Uncounted tells Search the caller already knows the exact total of
 	// this filter (the API's totals cache): Page.Total may then be 0.
 	// Elasticsearch skips counting (track_total_hits false), the most
@@ -45,6 +50,39 @@ type Page struct {
 	Total      int64             `json:"total"`
 	Customers  []profile.Profile `json:"customers"`
 	NextCursor string            `json:"nextCursor"`
+	// JSON, when not nil, holds the customers as JSON (json.Marshal of
+	// each profile, byte for byte) in place of Customers: what Search
+	// answers a Query.JSON on an engine that keeps them so.
+	JSON []json.RawMessage `json:"-"`
+}
+
+// Encode is the page's JSON, the same bytes whether the customers are
+// held as profiles or as JSON.
+func (p Page) Encode() ([]byte, error) {
+	if p.JSON == nil {
+		if p.Customers == nil {
+			p.Customers = []profile.Profile{}
+		}
+		return json.Marshal(p)
+	}
+	cursor, err := json.Marshal(p.NextCursor)
+	if err != nil {
+		return nil, err
+	}
+	n := 64 + len(cursor)
+	for _, c := range p.JSON {
+		n += len(c) + 1
+	}
+	b := append(make([]byte, 0, n), `{"total":`...)
+	b = append(strconv.AppendInt(b, p.Total, 10), `,"customers":[`...)
+	for i, c := range p.JSON {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, c...)
+	}
+	b = append(append(b, `],"nextCursor":`...), cursor...)
+	return append(b, '}'), nil
 }
 
 // Searcher answers filters. Implementations are safe for concurrent use.

@@ -62,10 +62,17 @@ type Hits struct {
 // another page follows) to p.Size, and returns them with the cursor of the
 // next page, "" when this is the last.
 func (p Plan) Page(h Hits) ([]profile.Profile, string) {
-	if len(h.Customers) <= p.Size {
-		return h.Customers, ""
+	n, cursor := p.Cut(h.SortValues)
+	return h.Customers[:n], cursor
+}
+
+// Cut is Page for hits held otherwise: how many of the hits whose sort
+// values are given the page keeps, and the cursor of the next page.
+func (p Plan) Cut(sortValues [][]any) (int, string) {
+	if len(sortValues) <= p.Size {
+		return len(sortValues), ""
 	}
-	return h.Customers[:p.Size], EncodeCursor(p.Sort, h.SortValues[p.Size-1])
+	return p.Size, EncodeCursor(p.Sort, sortValues[p.Size-1])
 }
 
 // Walk reads pages of p.Size with read, each after the last hit of the one

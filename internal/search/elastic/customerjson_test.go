@@ -1,7 +1,9 @@
 package elastic_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -10,7 +12,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/search/elastic"
+	"github.com/reactivation/reactivation/internal/segment"
+	"github.com/reactivation/reactivation/internal/testenv"
 )
 
 // TestCustomerJSONIsTheProfilesJSON: for every kind of document the sync
@@ -103,3 +108,46 @@ func TestCustomerJSONOfOtherDocuments(t *testing.T) {
 }
 
 func pickOdd(r *rand.Rand, s []string) string { return s[r.IntN(len(s))] }
+
+// TestSearchPagesAsJSON: a search asked for JSON answers the same bytes
+// (Page.Encode) as the same search decoded into profiles, page after page,
+// for customers whose strings need escaping and whose scores are whole
+// numbers.
+func TestSearchPagesAsJSON(t *testing.T) {
+	ctx := context.Background()
+	e := elastic.New(testenv.Elasticsearch(t))
+	var docs []profile.Profile
+	for i := range 25 {
+		one, whole := 1.0, float64(i%3)
+		at := time.Date(2026, 1, 1+i, 10, 0, 0, 123456789, time.UTC)
+		docs = append(docs, profile.Profile{CustomerID: fmt.Sprintf("c%02d", i), CompanyID: "CO", Name: fmt.Sprintf("<b>Ana & Bea</b> \u2028 %d", i%4),
+			City: "San José", Products: []string{`"quoted"`, "x"}, TotalPurchases: int64(i), TotalSpent: profile.Cents(i * 101),
+			AverageTicket: profile.Cents(i * 7), LastPurchaseAt: &at, PAlive: &one, ExpectedPurchases90d: &whole})
+	}
+	const gen = "20260101t000000_jsonpg"
+	require.NoError(t, e.CreateGeneration(ctx, gen))
+	require.NoError(t, e.Index(ctx, gen, docs))
+	require.NoError(t, e.Promote(ctx, gen))
+	company := "CO"
+	f, err := segment.Filter{CompanyID: &company}.Normalize()
+	require.NoError(t, err)
+	pages := 0
+	for cursor := ""; ; pages++ {
+		q := search.Query{Filter: f, Sort: segment.Sort{Field: segment.SortName}, Size: 10, Cursor: cursor}
+		decoded, err := e.Search(ctx, q)
+		require.NoError(t, err)
+		q.JSON = true
+		raw, err := e.Search(ctx, q)
+		require.NoError(t, err)
+		require.Nil(t, raw.Customers)
+		want, err := decoded.Encode()
+		require.NoError(t, err)
+		got, err := raw.Encode()
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(got), "page %d", pages)
+		if cursor = decoded.NextCursor; cursor == "" {
+			break
+		}
+	}
+	require.Equal(t, 2, pages, "three pages of 10, 10 and 5")
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/reactivation/reactivation/internal/jsonobj"
 	"github.com/reactivation/reactivation/internal/metrics"
 	"github.com/reactivation/reactivation/internal/parallel"
 	"github.com/reactivation/reactivation/internal/profile"
@@ -47,13 +48,26 @@ func (e *Engine) Search(ctx context.Context, q search.Query) (search.Page, error
 		return search.Page{}, err
 	}
 	// One hit more than asked tells whether there is a next page.
-	hits, total, err := e.search(ctx, plan, plan.Size+1, !q.Uncounted)
+	hits, total, err := e.search(ctx, plan, plan.Size+1, !q.Uncounted, q.JSON)
 	if err != nil {
 		return search.Page{}, err
 	}
 	page := search.Page{Total: total}
-	page.Customers, page.NextCursor = plan.Page(hits)
+	if q.JSON {
+		var n int
+		n, page.NextCursor = plan.Cut(hits.SortValues)
+		page.JSON = hits.JSON[:n]
+		return page, nil
+	}
+	page.Customers, page.NextCursor = plan.Page(hits.Hits)
 	return page, nil
+}
+
+// pageHits are the hits of one search request: decoded profiles, or the
+// customers' JSON (CustomerJSON) when asked for JSON.
+type pageHits struct {
+	segment.Hits
+	JSON []json.RawMessage
 }
 
 // Scan walks every match with search_after in pages of q.Size
@@ -67,31 +81,32 @@ func (e *Engine) Scan(ctx context.Context, q search.Query, fn func([]profile.Pro
 		return e.scroll(ctx, plan, q.Fields, fn)
 	}
 	return plan.Walk(func(p segment.Plan) (segment.Hits, error) {
-		hits, _, err := e.search(ctx, p, p.Size, false)
-		return hits, err
+		hits, _, err := e.search(ctx, p, p.Size, false, false)
+		return hits.Hits, err
 	}, fn)
 }
 
 // search runs one search_after request of size hits; total is exact when
-// counted.
-func (e *Engine) search(ctx context.Context, plan segment.Plan, size int, counted bool) (segment.Hits, int64, error) {
+// counted. asJSON reads the customers as their JSON, not as profiles.
+func (e *Engine) search(ctx context.Context, plan segment.Plan, size int, counted, asJSON bool) (pageHits, int64, error) {
 	body := map[string]any{
 		"query":            Query(plan.Filter, plan.Bounds),
 		"sort":             sortClause(plan.Sort),
 		"size":             size,
 		"track_total_hits": counted,
-		"_source":          map[string]any{"excludes": []string{"searchTokens"}},
+		// Whole documents, as stored (see scrollOf): the engine's fields
+		// are skipped by the decoding, not filtered out by the engine.
 	}
 	if plan.After != nil {
 		after, err := searchAfter(plan.Sort, plan.After)
 		if err != nil {
-			return segment.Hits{}, 0, err
+			return pageHits{}, 0, err
 		}
 		body["search_after"] = after
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
-		return segment.Hits{}, 0, fmt.Errorf("encode search: %w", err)
+		return pageHits{}, 0, fmt.Errorf("encode search: %w", err)
 	}
 	s := e.client.Search
 	opts := []func(*esapi.SearchRequest){s.WithContext(ctx), s.WithIndex(e.alias), s.WithBody(bytes.NewReader(b))}
@@ -100,51 +115,104 @@ func (e *Engine) search(ctx context.Context, plan segment.Plan, size int, counte
 	}
 	res, err := s(opts...)
 	if err != nil {
-		return segment.Hits{}, 0, fmt.Errorf("search %s: %w", e.alias, err)
+		return pageHits{}, 0, fmt.Errorf("search %s: %w", e.alias, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusNotFound {
-		return segment.Hits{}, 0, nil // no generation promoted yet
+		return pageHits{}, 0, nil // no generation promoted yet
 	}
 	if res.IsError() {
 		msg, _ := io.ReadAll(io.LimitReader(res.Body, 2048))
-		return segment.Hits{}, 0, fmt.Errorf("search %s: %s: %s", e.alias, res.Status(), msg)
+		return pageHits{}, 0, fmt.Errorf("search %s: %s: %s", e.alias, res.Status(), msg)
 	}
-	return decodeResult(res.Body)
+	return decodeResult(res.Body, asJSON)
 }
 
 // decodeResult reads hits and the total, keeping sort values exact
-// (json.Number).
-func decodeResult(r io.Reader) (segment.Hits, int64, error) {
-	var resp struct {
-		Hits struct {
-			Total struct {
-				Value int64 `json:"value"`
-			} `json:"total"`
-			Hits []struct {
-				Source json.RawMessage `json:"_source"`
-				Sort   []any           `json:"sort"`
-			} `json:"hits"`
-		} `json:"hits"`
+// (json.Number); asJSON turns each hit into the customer's JSON
+// (CustomerJSON) instead of a profile. The answer is checked once
+// (json.Valid) and then walked with jsonobj, not decoded: decoding the
+// envelope of a page of whole documents was most of a search's CPU here.
+func decodeResult(r io.Reader, asJSON bool) (pageHits, int64, error) {
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return pageHits{}, 0, fmt.Errorf("read search response: %w", err)
 	}
-	dec := json.NewDecoder(r)
-	dec.UseNumber()
-	if err := dec.Decode(&resp); err != nil {
-		return segment.Hits{}, 0, fmt.Errorf("decode search response: %w", err)
+	if !json.Valid(body) {
+		return pageHits{}, 0, fmt.Errorf("decode search response: not JSON: %.200q", body)
 	}
-	out := segment.Hits{
-		Customers:  make([]profile.Profile, len(resp.Hits.Hits)),
-		SortValues: make([][]any, len(resp.Hits.Hits)),
+	var total int64
+	var sources, sorts [][]byte
+	err = member(body, "hits", func(hits []byte) error {
+		if err := member(hits, "total", func(t []byte) error {
+			return member(t, "value", func(v []byte) (err error) { total, err = strconv.ParseInt(string(v), 10, 64); return err })
+		}); err != nil {
+			return err
+		}
+		return member(hits, "hits", func(list []byte) error {
+			return jsonobj.Elements(list, func(hit []byte) {
+				var src, srt []byte
+				_ = jsonobj.Members(hit, func(k, v []byte) {
+					switch string(k) {
+					case "_source":
+						src = v
+					case "sort":
+						srt = v
+					}
+				})
+				sources, sorts = append(sources, src), append(sorts, srt)
+			})
+		})
+	})
+	if err != nil {
+		return pageHits{}, 0, fmt.Errorf("decode search response: %w", err)
 	}
-	for i, h := range resp.Hits.Hits {
-		p, err := DecodeSource(h.Source)
+	n := len(sources)
+	out := pageHits{Hits: segment.Hits{SortValues: make([][]any, n)}}
+	if asJSON {
+		out.JSON = make([]json.RawMessage, n)
+	} else {
+		out.Customers = make([]profile.Profile, n)
+	}
+	for i, src := range sources {
+		if sorts[i] != nil {
+			dec := json.NewDecoder(bytes.NewReader(sorts[i]))
+			dec.UseNumber()
+			if err := dec.Decode(&out.SortValues[i]); err != nil {
+				return pageHits{}, 0, fmt.Errorf("decode sort values: %w", err)
+			}
+		}
+		if asJSON {
+			_, b, err := CustomerJSON(src, nil)
+			if err != nil {
+				return pageHits{}, 0, err
+			}
+			out.JSON[i] = b
+			continue
+		}
+		p, err := DecodeSource(src)
 		if err != nil {
-			return segment.Hits{}, 0, fmt.Errorf("decode customer: %w", err)
+			return pageHits{}, 0, fmt.Errorf("decode customer: %w", err)
 		}
 		out.Customers[i] = p
-		out.SortValues[i] = h.Sort
 	}
-	return out, resp.Hits.Total.Value, nil
+	return out, total, nil
+}
+
+// member calls fn with the value of obj's member key, if obj has one.
+func member(obj []byte, key string, fn func(value []byte) error) error {
+	var v []byte
+	if err := jsonobj.Members(obj, func(k, value []byte) {
+		if string(k) == key {
+			v = value
+		}
+	}); err != nil {
+		return err
+	}
+	if v == nil {
+		return nil
+	}
+	return fn(v)
 }
 
 // sortClause sorts by s, missing values (no purchase) last in both
