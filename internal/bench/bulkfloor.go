@@ -98,6 +98,19 @@ func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Clien
 	return out, nil
 }
 
+// v1Doc is a document as the sync wrote it before issue 15: the folded
+// copies that mappingV1 does not know are left out (these empty fields of
+// the same names shadow them).
+type v1Doc struct {
+	elastic.Doc
+	NameKey                string   `json:"nameKey,omitempty"`
+	CityKey                string   `json:"cityKey,omitempty"`
+	ProductsKey            []string `json:"productsKey,omitempty"`
+	IngredientsKey         []string `json:"ingredientsKey,omitempty"`
+	FavoriteProductsKey    []string `json:"favoriteProductsKey,omitempty"`
+	FavoriteIngredientsKey []string `json:"favoriteIngredientsKey,omitempty"`
+}
+
 // dumpDocuments writes every document behind alias twice as bulk index
 // actions with the same ids and routing: as stored (newPath), and as the
 // sync wrote it before issue 15, with the decimal amounts beside the cents
@@ -121,8 +134,8 @@ func dumpDocuments(ctx context.Context, client *elasticsearch.Client, alias, new
 	err = elastic.ScanIndex(ctx, client, elastic.Scroll{Index: alias, Size: 5000}, func(hits []elastic.Hit) error {
 		for _, h := range hits {
 			meta, _ := json.Marshal(map[string]any{"index": map[string]any{"_id": h.ID, "routing": h.Routing}})
-			var doc elastic.Doc
-			if err := json.Unmarshal(h.Source, &doc); err != nil {
+			var doc v1Doc
+			if err := json.Unmarshal(h.Source, &doc.Doc); err != nil {
 				return fmt.Errorf("decode %s: %w", h.ID, err)
 			}
 			doc.OmitTotalSpent = json.RawMessage(profile.Cents(doc.TotalSpentCents).String())

@@ -14,6 +14,7 @@ import (
 
 	"github.com/reactivation/reactivation/internal/app"
 	"github.com/reactivation/reactivation/internal/jobs"
+	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search/elastic"
 )
 
@@ -174,7 +175,7 @@ func timeCopy(ctx context.Context, d *app.App, sql string) (time.Duration, error
 
 // waitSearchable polls until n documents show the new city.
 func waitSearchable(ctx context.Context, client *elasticsearch.Client, alias, city string, n int) error {
-	q := fmt.Sprintf(`{"query":{"term":{"city":%q}}}`, city)
+	q := fmt.Sprintf(`{"query":{"term":{"cityKey":%q}}}`, profile.Fold(city))
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		res, err := client.Count(client.Count.WithContext(ctx), client.Count.WithIndex(alias), client.Count.WithBody(strings.NewReader(q)))

@@ -8,8 +8,9 @@ import (
 )
 
 // Fold lowercases s, strips accents and collapses runs of white space, so
-// "  SAN  José " and "san jose" compare equal. It matches what the index's
-// lowercase+asciifolding normalizer does to Spanish text.
+// "  SAN  José " and "san jose" compare equal. Filters fold their values
+// with it, and the engines' folded copies (the search index's *Key fields,
+// the PostgreSQL engine's keys) are made with it.
 func Fold(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))

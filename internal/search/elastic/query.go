@@ -25,12 +25,13 @@ func Query(f segment.Filter, b segment.Bounds) map[string]any {
 	if f.CompanyID != nil {
 		term("companyId", *f.CompanyID)
 	}
+	// The filter's values are folded (Normalize), as the *Key copies are.
 	terms("gender", f.Gender)
-	terms("city", f.City)
-	terms("products", f.Products)
-	terms("ingredients", f.Ingredients)
-	terms("favoriteProducts", f.FavoriteProducts)
-	terms("favoriteIngredients", f.FavoriteIngredients)
+	terms("cityKey", f.City)
+	terms("productsKey", f.Products)
+	terms("ingredientsKey", f.Ingredients)
+	terms("favoriteProductsKey", f.FavoriteProducts)
+	terms("favoriteIngredientsKey", f.FavoriteIngredients)
 
 	dates := map[string]any{}
 	if b.From != nil {

@@ -29,11 +29,11 @@ func TestQueryEveryField(t *testing.T) {
 	want := `{"bool":{"filter":[` +
 		`{"term":{"companyId":"C1"}},` +
 		`{"terms":{"gender":["female"]}},` +
-		`{"terms":{"city":["san jose"]}},` +
-		`{"terms":{"products":["pan"]}},` +
-		`{"terms":{"ingredients":["te"]}},` +
-		`{"terms":{"favoriteProducts":["cafe"]}},` +
-		`{"terms":{"favoriteIngredients":["harina"]}},` +
+		`{"terms":{"cityKey":["san jose"]}},` +
+		`{"terms":{"productsKey":["pan"]}},` +
+		`{"terms":{"ingredientsKey":["te"]}},` +
+		`{"terms":{"favoriteProductsKey":["cafe"]}},` +
+		`{"terms":{"favoriteIngredientsKey":["harina"]}},` +
 		`{"range":{"lastPurchaseAt":{"format":"epoch_millis","gte":1704067200000,"lt":1718409600000}}},` +
 		`{"range":{"totalPurchases":{"gte":1,"lte":9}}},` +
 		`{"range":{"totalSpentCents":{"gte":110}}},` +

@@ -25,14 +25,14 @@ import (
 const DefaultScanSize = 1000
 
 // sortFields maps sort fields to the document fields sorted on: longs
-// (amounts in cents) and name, the folded name's doc values compared byte
-// by byte like PostgreSQL's name_key COLLATE "C".
+// (amounts in cents) and nameKey, the folded name's doc values compared
+// byte by byte like PostgreSQL's name_key COLLATE "C".
 var sortFields = map[string]string{
 	segment.SortLastPurchaseAt: "lastPurchaseAt",
 	segment.SortTotalSpent:     "totalSpentCents",
 	segment.SortTotalPurchases: "totalPurchases",
 	segment.SortAverageTicket:  "averageTicketCents",
-	segment.SortName:           "name",
+	segment.SortName:           "nameKey",
 	// The floats' order-preserving longs (segment.FloatKey).
 	segment.SortPAlive:               "pAliveKey",
 	segment.SortExpectedPurchases90d: "expectedPurchases90dKey",
