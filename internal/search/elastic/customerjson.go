@@ -24,8 +24,15 @@ var profileKeys, profileZeros = func() ([]string, [][]byte) {
 	}); err != nil {
 		panic("elastic: read the zero profile: " + err.Error())
 	}
+	if len(keys) > maxProfileKeys {
+		panic("elastic: the profile has more fields than CustomerJSON holds")
+	}
 	return keys, zeros
 }()
+
+// maxProfileKeys bounds the profile's fields, so CustomerJSON holds a
+// document's values on the stack.
+const maxProfileKeys = 40
 
 // profileKey is each key's place in profileKeys.
 var profileKey = func() map[string]int {
@@ -53,10 +60,7 @@ var (
 // value. fields (JSON names) are decoded into the returned profile too.
 // src must be valid JSON (a decoded page's _source is).
 func CustomerJSON(src []byte, fields []string) (profile.Profile, []byte, error) {
-	var values [32][]byte
-	if len(profileKeys) > len(values) {
-		panic("elastic: the profile has more fields than CustomerJSON holds")
-	}
+	var values [maxProfileKeys][]byte
 	var bad error
 	err := jsonobj.Members(src, func(k, v []byte) {
 		if i, ok := profileKey[string(k)]; ok {
