@@ -10,14 +10,10 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
-	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/reactivation/reactivation/internal/errs"
-	"github.com/reactivation/reactivation/internal/metrics"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
 )
@@ -126,98 +122,6 @@ func retryable(status int) bool { return status == 429 || status >= 500 }
 // (404, the tombstone is kept all the same).
 func settled(action string, status int) bool {
 	return status == http.StatusConflict || (action == "delete" && status == http.StatusNotFound)
-}
-
-// bulk sends items with esutil.BulkIndexer, reading every item's result.
-// Items refused with 429 or 5xx are retried with backoff; an item the
-// engine rejects fails the call with the customer id and the engine's
-// reason. A transport failure (engine unreachable) fails the call, and the
-// task retries later. refresh is the bulk requests' refresh parameter (""
-// for none).
-func (e *Engine) bulk(ctx context.Context, index string, items []item, refresh string) error {
-	pending := items
-	for attempt := 0; len(pending) > 0; attempt++ {
-		var mu sync.Mutex
-		var retry []item
-		var rejected, transport error
-		bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-			Client:  e.client,
-			Index:   index,
-			Refresh: refresh,
-			// One request per call for the sync's batches (5,000
-			// documents of about 1.6 KB): docs/index-mapping.md.
-			NumWorkers: 1,
-			FlushBytes: 16 << 20,
-			OnError: func(_ context.Context, err error) {
-				mu.Lock()
-				transport = errors.Join(transport, err)
-				mu.Unlock()
-			},
-		})
-		if err != nil {
-			return err
-		}
-		for _, it := range pending {
-			bulkItem := esutil.BulkIndexerItem{
-				Action:      it.action,
-				DocumentID:  it.id,
-				Routing:     it.routing,
-				Version:     &it.version,
-				VersionType: "external_gte",
-				OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err != nil:
-						transport = errors.Join(transport, err)
-					case settled(it.action, res.Status):
-					case retryable(res.Status):
-						metrics.BulkItemFailures.WithLabelValues(fmt.Sprint(res.Status)).Inc()
-						retry = append(retry, it)
-					default:
-						metrics.BulkItemFailures.WithLabelValues(fmt.Sprint(res.Status)).Inc()
-						if rejected == nil {
-							rejected = fmt.Errorf("customer %s rejected by the search engine: %s: %s", it.id, res.Error.Type, res.Error.Reason)
-						}
-					}
-				},
-			}
-			if it.doc != nil {
-				body, err := json.Marshal(Document(*it.doc))
-				if err != nil {
-					bi.Close(context.WithoutCancel(ctx))
-					return fmt.Errorf("encode customer %s: %w", it.id, err)
-				}
-				bulkItem.Body = bytes.NewReader(body)
-			}
-			if err := bi.Add(ctx, bulkItem); err != nil {
-				bi.Close(context.WithoutCancel(ctx))
-				return fmt.Errorf("bulk add: %w", err)
-			}
-		}
-		if err := bi.Close(ctx); err != nil {
-			return fmt.Errorf("bulk: %w", err)
-		}
-		if transport != nil {
-			return fmt.Errorf("bulk to %s: %w", index, transport)
-		}
-		if rejected != nil {
-			return errs.E(errs.Invalid, "%v", rejected)
-		}
-		if len(retry) == 0 {
-			return nil
-		}
-		if attempt >= 6 {
-			return fmt.Errorf("bulk to %s: %d items still refused after %d attempts", index, len(retry), attempt+1)
-		}
-		select {
-		case <-time.After(time.Duration(250<<attempt) * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		pending = retry
-	}
-	return nil
 }
 
 // Count refreshes generation gen and counts its documents.
