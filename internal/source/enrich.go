@@ -3,11 +3,10 @@ package source
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
 
@@ -110,7 +109,7 @@ type line struct {
 	invoiceID  string
 	date       time.Time
 	cents      int64
-	productID  *string
+	product    int32 // in menu.items, or noLine, or unknownProduct
 }
 
 // enrich reads the catalog, the customers matching where and their lines
@@ -127,10 +126,14 @@ func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func
 	if err := customers.QueryRow(ctx, "SELECT pg_export_snapshot(), "+versionSQL).Scan(&snapshot, &version); err != nil {
 		return 0, fmt.Errorf("enrich: export snapshot: %w", err)
 	}
+	if _, err := customers.Exec(ctx, serialReads); err != nil {
+		return 0, fmt.Errorf("enrich: %w", err)
+	}
 	catalog, err := LoadCatalog(ctx, customers)
 	if err != nil {
 		return 0, err
 	}
+	m := newMenu(catalog)
 	g, gctx := errgroup.WithContext(ctx)
 	lines := make(chan []line, 4)
 	g.Go(func() error {
@@ -140,13 +143,13 @@ func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func
 			return fmt.Errorf("enrich: begin: %w", err)
 		}
 		defer tx.Rollback(context.WithoutCancel(gctx))
-		if _, err := tx.Exec(gctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'"); err != nil {
+		if _, err := tx.Exec(gctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'; "+serialReads); err != nil {
 			return fmt.Errorf("enrich: import snapshot: %w", err)
 		}
-		return streamLines(gctx, tx, where, args, lines)
+		return streamLines(gctx, tx, m, where, args, lines)
 	})
 	g.Go(func() error {
-		err := mergeCustomers(gctx, customers, catalog, version, where, args, lines, fn)
+		err := mergeCustomers(gctx, customers, m, version, where, args, lines, fn)
 		// Drain so the producer never blocks on a consumer that stopped.
 		go func() {
 			for range lines {
@@ -157,13 +160,25 @@ func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func
 	return version, g.Wait()
 }
 
+// serialReads plans an enrichment's queries for one process each, without
+// JIT: a sync runs many enrichments at once (shards on every worker), so
+// parallel workers only add their startup and a gather merge to CPU that
+// is already busy, and compiling each shard's query costs more than it
+// saves (800k customers, a 20,000-customer shard's lines: 1.2 s of one
+// process serially against 1.5 s of three in parallel, plus 60 ms of
+// JIT; docs/capacity.md).
+const serialReads = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
+
 // versionSQL is the version of the current snapshot: its xmax, the first
 // 64-bit transaction id it does not see, which only grows on one server.
 const versionSQL = "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
 
 // streamLines sends invoice lines in (customer_id, invoice_id) order, in
-// batches. An invoice without lines arrives once with a nil product.
-func streamLines(ctx context.Context, q Querier, where string, args []any, out chan<- []line) error {
+// batches. An invoice without lines arrives once with product noLine.
+// The ids are read as bytes and made strings only when they change (once
+// per customer and per invoice, not per line); the product is looked up
+// in m by its bytes.
+func streamLines(ctx context.Context, q Querier, m *menu, where string, args []any, out chan<- []line) error {
 	rows, err := q.Query(ctx, `
 		SELECT i.customer_id, i.invoice_id, i.invoice_date, (i.total_amount * 100)::bigint, ip.product_id
 		FROM customers c
@@ -175,18 +190,25 @@ func streamLines(ctx context.Context, q Querier, where string, args []any, out c
 		return fmt.Errorf("read invoice lines: %w", err)
 	}
 	defer rows.Close()
+	send := func(batch []line) error {
+		select {
+		case out <- batch:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	scan := newLineScanner(rows)
 	batch := make([]line, 0, 1024)
+	var l line
 	for rows.Next() {
-		var l line
-		if err := rows.Scan(&l.customerID, &l.invoiceID, &l.date, &l.cents, &l.productID); err != nil {
+		if err := scan.next(m, &l); err != nil {
 			return fmt.Errorf("read invoice lines: %w", err)
 		}
 		batch = append(batch, l)
 		if len(batch) == cap(batch) {
-			select {
-			case out <- batch:
-			case <-ctx.Done():
-				return ctx.Err()
+			if err := send(batch); err != nil {
+				return err
 			}
 			batch = make([]line, 0, 1024)
 		}
@@ -195,18 +217,51 @@ func streamLines(ctx context.Context, q Querier, where string, args []any, out c
 		return fmt.Errorf("read invoice lines: %w", err)
 	}
 	if len(batch) > 0 {
-		select {
-		case out <- batch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		return send(batch)
 	}
+	return nil
+}
+
+// lineScanner decodes streamLines' rows from their raw values: the date
+// and the cents with the connection's own decoders, planned once.
+type lineScanner struct {
+	rows        pgx.Rows
+	date, cents pgtype.ScanPlan
+	d           time.Time
+	c           int64
+}
+
+func newLineScanner(rows pgx.Rows) *lineScanner {
+	s := &lineScanner{rows: rows}
+	m, fields := rows.Conn().TypeMap(), rows.FieldDescriptions()
+	s.date = m.PlanScan(fields[2].DataTypeOID, fields[2].Format, &s.d)
+	s.cents = m.PlanScan(fields[3].DataTypeOID, fields[3].Format, &s.c)
+	return s
+}
+
+// next reads the current row into l, which holds the previous row: its
+// id strings are kept when the bytes are the same.
+func (s *lineScanner) next(m *menu, l *line) error {
+	raw := s.rows.RawValues()
+	if string(raw[0]) != l.customerID {
+		l.customerID = string(raw[0])
+	}
+	if string(raw[1]) != l.invoiceID {
+		l.invoiceID = string(raw[1])
+	}
+	if err := s.date.Scan(raw[2], &s.d); err != nil {
+		return err
+	}
+	if err := s.cents.Scan(raw[3], &s.c); err != nil {
+		return err
+	}
+	l.date, l.cents, l.product = s.d, s.c, m.product(raw[4])
 	return nil
 }
 
 // mergeCustomers reads customers in the same order as the lines and hands
 // each one, with its lines, to the aggregation.
-func mergeCustomers(ctx context.Context, q Querier, catalog *Catalog, version int64, where string, args []any, lines <-chan []line, fn func(profile.Profile) error) error {
+func mergeCustomers(ctx context.Context, q Querier, m *menu, version int64, where string, args []any, lines <-chan []line, fn func(profile.Profile) error) error {
 	rows, err := q.Query(ctx, `
 		SELECT c.customer_id, c.company_id, coalesce(c.name, ''), coalesce(c.email, ''), coalesce(c.phone, ''),
 		       coalesce(c.gender, ''), coalesce(c.city, ''), c.created_at, c.updated_at
@@ -227,7 +282,7 @@ func mergeCustomers(ctx context.Context, q Querier, catalog *Catalog, version in
 		}
 		return pending[0], true
 	}
-	agg := newAggregate(catalog)
+	agg := newAggregate(m)
 	for rows.Next() {
 		var p profile.Profile
 		var created, updated time.Time
@@ -254,102 +309,6 @@ func mergeCustomers(ctx context.Context, q Querier, catalog *Catalog, version in
 		return fmt.Errorf("read customers: %w", err)
 	}
 	return ctx.Err()
-}
-
-// aggregate accumulates one customer's lines. Lines of an invoice arrive
-// together, so "distinct invoices containing X" is counted by remembering
-// what the current invoice already counted.
-type aggregate struct {
-	catalog     *Catalog
-	invoices    int64
-	lines       int64
-	cents       int64
-	first, last time.Time
-	invoice     string
-	products    map[string]int64 // name -> invoices containing it
-	ingredients map[string]int64
-	seenProd    map[string]bool // in the current invoice
-	seenIngr    map[string]bool
-}
-
-func newAggregate(c *Catalog) *aggregate {
-	return &aggregate{catalog: c, products: map[string]int64{}, ingredients: map[string]int64{},
-		seenProd: map[string]bool{}, seenIngr: map[string]bool{}}
-}
-
-func (a *aggregate) reset() {
-	a.invoices, a.lines, a.cents, a.invoice = 0, 0, 0, ""
-	a.first, a.last = time.Time{}, time.Time{}
-	clear(a.products)
-	clear(a.ingredients)
-	clear(a.seenProd)
-	clear(a.seenIngr)
-}
-
-func (a *aggregate) add(l line) {
-	if l.invoiceID != a.invoice || a.invoices == 0 {
-		a.invoice = l.invoiceID
-		a.invoices++
-		a.cents += l.cents
-		if a.first.IsZero() || l.date.Before(a.first) {
-			a.first = l.date
-		}
-		if l.date.After(a.last) {
-			a.last = l.date
-		}
-		clear(a.seenProd)
-		clear(a.seenIngr)
-	}
-	if l.productID == nil {
-		return
-	}
-	a.lines++
-	p, ok := a.catalog.products[*l.productID]
-	if !ok {
-		return
-	}
-	if !a.seenProd[p.name] {
-		a.seenProd[p.name] = true
-		a.products[p.name]++
-	}
-	for _, g := range p.ingredients {
-		if !a.seenIngr[g] {
-			a.seenIngr[g] = true
-			a.ingredients[g]++
-		}
-	}
-}
-
-func (a *aggregate) fill(p *profile.Profile) {
-	p.Gender = profile.NormalizeGender(p.GenderRaw)
-	p.HasEmail = strings.TrimSpace(p.Email) != ""
-	p.HasPhone = strings.TrimSpace(p.Phone) != ""
-	p.TotalPurchases = a.invoices
-	p.SourceLines = a.lines
-	p.TotalSpent = profile.Cents(a.cents)
-	p.AverageTicket = profile.AverageCents(p.TotalSpent, a.invoices)
-	if a.invoices > 0 {
-		first, last := a.first, a.last
-		p.FirstPurchaseAt, p.LastPurchaseAt = &first, &last
-	}
-	p.Products, p.FavoriteProducts = ranked(a.products)
-	p.Ingredients, p.FavoriteIngredients = ranked(a.ingredients)
-}
-
-// ranked returns every name in ascending order, and the top
-// profile.FavoritesLimit by count, ties by name ascending.
-func ranked(counts map[string]int64) (all, top []string) {
-	all = make([]string, 0, len(counts))
-	for n := range counts {
-		all = append(all, n)
-	}
-	sort.Strings(all)
-	top = append(make([]string, 0, len(all)), all...)
-	sort.SliceStable(top, func(i, j int) bool { return counts[top[i]] > counts[top[j]] })
-	if len(top) > profile.FavoritesLimit {
-		top = top[:profile.FavoritesLimit]
-	}
-	return all, top
 }
 
 // Now is the source database's clock, the reference for watermarks.
