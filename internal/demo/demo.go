@@ -126,7 +126,11 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, opts Options) (Stats, error) 
 		return stats, fmt.Errorf("%w (the data is loaded; migrate --demo-schema creates the missing indexes)", interrupted(ctx, err))
 	}
 	opts.Progress(StageAnalyze, 0, 0)
-	if _, err := pool.Exec(ctx, "ANALYZE "+tableList()); err != nil {
+	// VACUUM as well: a database that has been running has its rows'
+	// visibility settled by autovacuum; a fresh load would make the first
+	// sync after it pay for that (about 1.2 s against 0.7 s a shard's
+	// lines at 800k customers).
+	if _, err := pool.Exec(ctx, "VACUUM (ANALYZE) "+tableList()); err != nil {
 		return stats, fmt.Errorf("analyze source tables: %w (the data is loaded)", interrupted(ctx, err))
 	}
 	stats.Elapsed = time.Since(start)
