@@ -52,8 +52,9 @@ func (e *Engine) bulk(ctx context.Context, index string, items []item, refresh s
 // bulkBuffers keeps request bodies between calls: a sync's is some 12 MB.
 var bulkBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// bulkFilter is what the engine writes of each item's result.
-var bulkFilter = []string{"errors", "items.*.status", "items.*.error.type", "items.*.error.reason"}
+// bulkFilter is what the engine writes of each item's result (the id
+// too: what a proxy or a person reading the answer matches items by).
+var bulkFilter = []string{"errors", "items.*._id", "items.*.status", "items.*.error.type", "items.*.error.reason"}
 
 // bulkOnce sends items in one request and returns those to send again.
 func (e *Engine) bulkOnce(ctx context.Context, index string, items []item, refresh string) ([]item, error) {
