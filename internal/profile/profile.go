@@ -3,13 +3,10 @@
 package profile
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/reactivation/reactivation/internal/jsonobj"
 )
 
 // Profile is one customer's purchase profile. Its JSON is both the indexed
@@ -140,21 +137,4 @@ func ParseCents(s string) (Cents, error) {
 		v = -v
 	}
 	return Cents(v), nil
-}
-
-// DecodeFields decodes the fields named (JSON names) of a profile's JSON,
-// leaving the others empty: their values are stepped over, not decoded,
-// which is most of the cost when a caller needs a few columns of wide
-// profiles (lists of products and ingredients). No fields decodes all.
-func DecodeFields(doc []byte, fields []string) (Profile, error) {
-	var p Profile
-	if len(fields) > 0 {
-		picked, err := jsonobj.Pick(doc, fields)
-		if err != nil {
-			return Profile{}, err
-		}
-		doc = picked
-	}
-	err := json.Unmarshal(doc, &p)
-	return p, err
 }

@@ -90,9 +90,11 @@ func CustomerJSON(src []byte, fields []string) (profile.Profile, []byte, error) 
 	}
 	out = append(out, '}')
 	var p profile.Profile
-	if len(fields) > 0 {
-		if p, err = profile.DecodeFields(out, fields); err != nil {
-			return profile.Profile{}, nil, fmt.Errorf("decode customer: %w", err)
+	for _, f := range fields {
+		if i, ok := profileKey[f]; ok {
+			if err := profile.DecodeField(&p, f, valueOr(values[i], i)); err != nil {
+				return profile.Profile{}, nil, fmt.Errorf("decode customer: %w", err)
+			}
 		}
 	}
 	return p, out, nil
