@@ -3,6 +3,7 @@ package profile
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -16,17 +17,13 @@ import (
 // leaving the others empty: their values are stepped over, not decoded,
 // which is most of the cost when a caller needs a few columns of wide
 // profiles (lists of products and ingredients). No fields decodes all.
-// The result is json.Unmarshal's (the tests compare them).
+// The result is json.Unmarshal's for the profile's own key spellings (the
+// tests compare them), without reflection.
 func DecodeFields(doc []byte, fields []string) (Profile, error) {
-	if len(fields) == 0 {
-		var p Profile
-		err := json.Unmarshal(doc, &p)
-		return p, err
-	}
 	var p Profile
 	var bad error
 	err := jsonobj.Members(doc, func(k, v []byte) {
-		if bad == nil && slices.Contains(fields, string(k)) {
+		if bad == nil && (len(fields) == 0 || slices.Contains(fields, string(k))) {
 			bad = DecodeField(&p, string(k), v)
 		}
 	})
@@ -74,8 +71,16 @@ func decodeField(p *Profile, key string, v []byte) error {
 		p.PAlive, err = decodeFloat(v)
 	case "expectedPurchases90d":
 		p.ExpectedPurchases90d, err = decodeFloat(v)
+	case "products":
+		p.Products, err = decodeStrings(v)
+	case "favoriteProducts":
+		p.FavoriteProducts, err = decodeStrings(v)
+	case "ingredients":
+		p.Ingredients, err = decodeStrings(v)
+	case "favoriteIngredients":
+		p.FavoriteIngredients, err = decodeStrings(v)
 	default:
-		// Lists, booleans and scores: rarely asked for one by one.
+		// Booleans and scores: small, through encoding/json.
 		target := otherField(p, key)
 		if target == nil {
 			return nil
@@ -110,18 +115,10 @@ func stringField(p *Profile, key string) *string {
 	return nil
 }
 
-// otherField is a pointer to p's list, boolean or score field of JSON
+// otherField is a pointer to p's boolean or score field of JSON
 // name key, nil for another key.
 func otherField(p *Profile, key string) any {
 	switch key {
-	case "products":
-		return &p.Products
-	case "favoriteProducts":
-		return &p.FavoriteProducts
-	case "ingredients":
-		return &p.Ingredients
-	case "favoriteIngredients":
-		return &p.FavoriteIngredients
 	case "hasEmail":
 		return &p.HasEmail
 	case "hasPhone":
@@ -153,6 +150,27 @@ func decodeString(v []byte, s *string) error {
 		}
 	}
 	return json.Unmarshal(v, s)
+}
+
+// decodeStrings reads a JSON array of strings: nil for null, empty (not
+// nil) for [], as json.Unmarshal does.
+func decodeStrings(v []byte) ([]string, error) {
+	if isNull(v) {
+		return nil, nil
+	}
+	out := []string{}
+	var err error
+	walk := jsonobj.Elements(v, func(e []byte) {
+		var s string
+		if err == nil {
+			err = decodeString(e, &s)
+			out = append(out, s)
+		}
+	})
+	if err = errors.Join(walk, err); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func decodeTime(v []byte) (*time.Time, error) {

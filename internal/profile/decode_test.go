@@ -1,6 +1,7 @@
 package profile_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"testing"
@@ -12,9 +13,9 @@ import (
 	"github.com/reactivation/reactivation/internal/profile/profiletest"
 )
 
-// TestDecodeFieldsIsUnmarshal: for random profiles and random sets of
-// fields (unknown names among them), DecodeFields decodes what
-// json.Unmarshal decodes of the picked members, and every field alone.
+// TestDecodeFieldsIsUnmarshal: for random profiles, compact or indented,
+// and random sets of fields (unknown names among them, none for all),
+// DecodeFields decodes what json.Unmarshal decodes of the picked members.
 func TestDecodeFieldsIsUnmarshal(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	typical := profiletest.Typical()
@@ -30,11 +31,20 @@ func TestDecodeFieldsIsUnmarshal(t *testing.T) {
 				fields = append(fields, k)
 			}
 		}
-		if len(fields) == 0 {
-			fields = keys[:1]
+		if r.IntN(4) == 0 {
+			fields = nil
 		}
-		picked, err := jsonobj.Pick(doc, fields)
-		require.NoError(t, err)
+		picked := doc // no fields: all of them
+		if len(fields) > 0 {
+			var err error
+			picked, err = jsonobj.Pick(doc, fields)
+			require.NoError(t, err)
+		}
+		if r.IntN(2) == 0 { // as PostgreSQL's jsonb writes it back
+			var indented bytes.Buffer
+			require.NoError(t, json.Indent(&indented, doc, "", " "))
+			doc = indented.Bytes()
+		}
 		var want profile.Profile
 		wantErr := json.Unmarshal(picked, &want)
 		got, err := profile.DecodeFields(doc, fields)

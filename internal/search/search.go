@@ -6,7 +6,6 @@ package search
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -126,11 +125,7 @@ func ScanJSON(ctx context.Context, s Searcher, q Query, fn func([]Match) error) 
 		matches := make([]Match, len(page))
 		err := parallel.Ranges(len(page), func(lo, hi int) error {
 			for i := lo; i < hi; i++ {
-				b, err := json.Marshal(page[i])
-				if err != nil {
-					return fmt.Errorf("encode customer: %w", err)
-				}
-				matches[i] = Match{Profile: page[i], JSON: b}
+				matches[i] = Match{Profile: page[i], JSON: page[i].AppendJSON(nil)}
 			}
 			return nil
 		})
