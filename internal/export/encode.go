@@ -57,7 +57,7 @@ func intColumn(get func(*profile.Profile) int64) column {
 }
 
 func centsColumn(get func(*profile.Profile) profile.Cents) column {
-	return newColumn(get, profile.Cents.String, func(dst []byte, c profile.Cents) []byte { return append(dst, c.String()...) })
+	return newColumn(get, profile.Cents.String, func(dst []byte, c profile.Cents) []byte { return c.Append(dst) })
 }
 
 func boolColumn(get func(*profile.Profile) bool) column {

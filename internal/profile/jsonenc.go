@@ -210,18 +210,13 @@ func validRFC3339(s []byte) bool {
 	return (zone[0] == '+' || zone[0] == '-') && (zone[1]-'0')*10+zone[2]-'0' < 24
 }
 
-// appendCents writes c as Cents.MarshalJSON does: a sign when negative,
-// the whole units, a point and two digits.
+// appendCents writes c as Cents.MarshalJSON does, refusing the one value
+// it cannot write.
 func appendCents(b []byte, c Cents) []byte {
-	v := int64(c)
-	if v == math.MinInt64 {
+	if c == math.MinInt64 {
 		panic("profile: encode JSON: amount out of range")
 	}
-	if v < 0 {
-		b, v = append(b, '-'), -v
-	}
-	b = strconv.AppendInt(b, v/100, 10)
-	return append(b, '.', byte('0'+v%100/10), byte('0'+v%10))
+	return c.Append(b)
 }
 
 // appendInt writes *v in decimal, null when nil.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -275,4 +276,19 @@ func BenchmarkFingerprint(b *testing.B) {
 			buf = profile.AppendFingerprint(buf[:0], &p)
 		}
 	})
+}
+
+// TestCentsTextIsTwoDecimals: Cents.String (and so MarshalJSON and the
+// encoders) writes what the formula it replaced wrote, for every sign
+// and size but math.MinInt64.
+func TestCentsTextIsTwoDecimals(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for range 20000 {
+		c := profiletest.Cents(r)
+		v, sign := int64(c), ""
+		if v < 0 {
+			sign, v = "-", -v
+		}
+		require.Equal(t, fmt.Sprintf("%s%d.%02d", sign, v/100, v%100), c.String())
+	}
 }

@@ -83,17 +83,22 @@ func AverageCents(total Cents, count int64) Cents {
 }
 
 // String renders c as a decimal with two places.
-func (c Cents) String() string {
+func (c Cents) String() string { return string(c.Append(nil)) }
+
+// Append appends String's text to b: a sign when negative, the whole
+// units, a point and two digits. math.MinInt64 has no such text (its
+// negation overflows): what it writes is not a number.
+func (c Cents) Append(b []byte) []byte {
 	v := int64(c)
-	sign := ""
 	if v < 0 {
-		sign, v = "-", -v
+		b, v = append(b, '-'), -v
 	}
-	return fmt.Sprintf("%s%d.%02d", sign, v/100, v%100)
+	b = strconv.AppendInt(b, v/100, 10)
+	return append(b, '.', byte('0'+v%100/10), byte('0'+v%10))
 }
 
 // MarshalJSON writes c as a JSON number with two decimal places.
-func (c Cents) MarshalJSON() ([]byte, error) { return []byte(c.String()), nil }
+func (c Cents) MarshalJSON() ([]byte, error) { return c.Append(nil), nil }
 
 // UnmarshalJSON reads a JSON number or numeric string with at most two
 // decimal places.

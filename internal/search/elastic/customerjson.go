@@ -112,11 +112,11 @@ func valueOr(v []byte, i int) []byte {
 // as the profile's JSON writes it.
 func cents(v []byte) ([]byte, error) {
 	if string(v) == "null" {
-		return profile.Cents(0).MarshalJSON()
+		return profile.Cents(0).Append(nil), nil
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("not a whole number of cents: %.20q", v)
 	}
-	return profile.Cents(n).MarshalJSON()
+	return profile.Cents(n).Append(nil), nil
 }
