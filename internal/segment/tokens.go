@@ -18,15 +18,21 @@ const phoneSuffixDigits = 8
 // folded email, the phone's digits and their last eight. Both engines index
 // exactly these.
 func SearchTokens(p profile.Profile) []string {
+	return TokensOf(profile.Fold(p.Name), p.Email, p.Phone)
+}
+
+// TokensOf is SearchTokens of a profile whose name is already folded
+// (profile.Fold): a document writes the folded name beside its tokens.
+func TokensOf(foldedName, email, phone string) []string {
 	var tokens []string
-	for _, word := range strings.Fields(profile.Fold(p.Name)) {
+	for _, word := range strings.Fields(foldedName) {
 		tokens = append(tokens, word)
 		tokens = append(tokens, strings.FieldsFunc(word, notAlphanumeric)...)
 	}
-	if email := profile.Fold(p.Email); email != "" {
+	if email := profile.Fold(email); email != "" {
 		tokens = append(tokens, email)
 	}
-	if digits := onlyDigits(p.Phone); digits != "" {
+	if digits := onlyDigits(phone); digits != "" {
 		tokens = append(tokens, digits, digits[max(0, len(digits)-phoneSuffixDigits):])
 	}
 	slices.Sort(tokens)

@@ -19,12 +19,13 @@ func AppendDocument(b []byte, p *profile.Profile) []byte {
 	b = profile.AppendJSONMembers(append(b, '{'), p, false)
 	b = strconv.AppendInt(append(b, `,"totalSpentCents":`...), int64(p.TotalSpent), 10)
 	b = strconv.AppendInt(append(b, `,"averageTicketCents":`...), int64(p.AverageTicket), 10)
-	b = profile.AppendStrings(append(b, `,"searchTokens":`...), segment.SearchTokens(*p))
+	name := profile.Fold(p.Name)
+	b = profile.AppendStrings(append(b, `,"searchTokens":`...), segment.TokensOf(name, p.Email, p.Phone))
 	b = strconv.AppendInt(append(b, `,"sourceVersion":`...), p.SourceVersion, 10)
 	b = append(profile.AppendFingerprint(append(b, `,"fingerprint":"`...), p), '"') // hex: nothing to escape
 	b = appendFloatKey(append(b, `,"pAliveKey":`...), p.PAlive)
 	b = appendFloatKey(append(b, `,"expectedPurchases90dKey":`...), p.ExpectedPurchases90d)
-	return append(appendFoldedKeys(b, p), '}')
+	return append(appendFoldedKeys(b, name, p), '}')
 }
 
 // appendFloatKey writes segment.FloatKey(*v), null when v is nil.
@@ -35,10 +36,10 @@ func appendFloatKey(b []byte, v *float64) []byte {
 	return strconv.AppendInt(b, segment.FloatKey(*v), 10)
 }
 
-// appendFoldedKeys writes the folded copies, from nameKey to
-// favoriteIngredientsKey, as Document folds them.
-func appendFoldedKeys(b []byte, p *profile.Profile) []byte {
-	b = profile.AppendString(append(b, `,"nameKey":`...), profile.Fold(p.Name))
+// appendFoldedKeys writes the folded copies, from nameKey (name, folded
+// already) to favoriteIngredientsKey, as Document folds them.
+func appendFoldedKeys(b []byte, name string, p *profile.Profile) []byte {
+	b = profile.AppendString(append(b, `,"nameKey":`...), name)
 	b = profile.AppendString(append(b, `,"cityKey":`...), catalogFold(p.City))
 	b = appendFolded(append(b, `,"productsKey":`...), p.Products)
 	b = appendFolded(append(b, `,"ingredientsKey":`...), p.Ingredients)

@@ -53,16 +53,17 @@ type Doc struct {
 
 // Document returns the indexed document of p.
 func Document(p profile.Profile) Doc {
+	name := profile.Fold(p.Name)
 	d := Doc{
 		Profile:            p,
-		SearchTokens:       segment.SearchTokens(p),
+		SearchTokens:       segment.TokensOf(name, p.Email, p.Phone),
 		TotalSpentCents:    int64(p.TotalSpent),
 		AverageTicketCents: int64(p.AverageTicket),
 		SourceVersion:      p.SourceVersion,
 		Fingerprint:        profile.Fingerprint(p),
 	}
 	d.PAliveKey, d.ExpectedPurchases90dKey = segment.FloatKeyOf(p.PAlive), segment.FloatKeyOf(p.ExpectedPurchases90d)
-	d.NameKey, d.CityKey = profile.Fold(p.Name), catalogFold(p.City)
+	d.NameKey, d.CityKey = name, catalogFold(p.City)
 	d.ProductsKey, d.IngredientsKey = folded(p.Products), folded(p.Ingredients)
 	d.FavoriteProductsKey, d.FavoriteIngredientsKey = folded(p.FavoriteProducts), folded(p.FavoriteIngredients)
 	return d
