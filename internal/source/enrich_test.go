@@ -24,20 +24,39 @@ import (
 // favourites) over 3,000 customers and some 21,000 lines (dozens of the
 // line stream's batches), and compares each with the definition written
 // in SQL: distinct invoices per name, favourites by count then name in
-// byte order.
+// byte order; then again after deletes, moves, a rename and removed lines.
 func TestEnrichmentIsTheSQLDefinition(t *testing.T) {
 	ctx := context.Background()
 	pool := testenv.Postgres(t)
 	require.NoError(t, source.CreateSchema(ctx, pool))
 	seedTricky(t, pool, 3000)
+	requireSQLProfiles(t, pool, 3000)
 
+	// The source changes as a real one does: customers deleted with their
+	// invoices, invoices moved to another customer, a product renamed to
+	// another's name, lines removed; the next read sees all of it.
+	_, err := pool.Exec(ctx, `
+		DELETE FROM invoice_products WHERE invoice_id IN (SELECT invoice_id FROM invoices WHERE customer_id LIKE 'C001%');
+		DELETE FROM invoices WHERE customer_id LIKE 'C001%';
+		DELETE FROM customers WHERE customer_id LIKE 'C001%';
+		UPDATE invoices SET customer_id = 'C00200' WHERE customer_id IN ('C00201', 'C00202', 'C02999');
+		UPDATE products SET name = 'Zeta' WHERE product_id = 'P01';
+		DELETE FROM invoice_products WHERE product_id = 'P05';`)
+	require.NoError(t, err)
+	requireSQLProfiles(t, pool, 2900)
+}
+
+// requireSQLProfiles reads every customer with the enricher and requires
+// n of them, each equal to its SQL definition.
+func requireSQLProfiles(t *testing.T, pool *pgxpool.Pool, n int) {
+	t.Helper()
 	want := sqlProfiles(t, pool)
 	got := map[string]profile.Profile{}
-	require.NoError(t, source.NewEnricher(pool).Range(ctx, "", "", func(p profile.Profile) error {
+	require.NoError(t, source.NewEnricher(pool).Range(context.Background(), "", "", func(p profile.Profile) error {
 		got[p.CustomerID] = p
 		return nil
 	}))
-	require.Len(t, got, 3000)
+	require.Len(t, got, n)
 	for id, w := range want {
 		g := got[id]
 		require.Equal(t, w.TotalPurchases, g.TotalPurchases, id)
