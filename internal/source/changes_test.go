@@ -111,8 +111,7 @@ func TestReadChangesFindsEveryLossByBuckets(t *testing.T) {
 	require.Len(t, pick, 7)
 	erased, voided, movedFrom, movedTo, lined, unlined, edited := pick[0], pick[1], pick[2], pick[3], pick[4], pick[5], pick[6]
 
-	since, _, err := source.PlanSnapshot(ctx, pool)
-	require.NoError(t, err)
+	since := snapshotAfterSeed(t, pool)
 	tracked := record(t, pool)
 
 	exec := func(sql string, args ...any) {
@@ -158,4 +157,25 @@ func TestReadChangesFindsEveryLossByBuckets(t *testing.T) {
 	require.Equal(t, source.Buckets, ch.Drilled)
 	found := append(append([]string{}, ch.Written...), ch.Differ...)
 	require.Subset(t, found, []string{erased, voided, movedFrom, unlined})
+}
+
+// snapshotAfterSeed takes the snapshot changes are read since once no
+// transaction older than the seed is still running anywhere in the
+// cluster (another package's tests write at the same time): such a
+// transaction would hold the snapshot's xmin before the seed, and every
+// seeded customer would read as written since.
+func snapshotAfterSeed(t *testing.T, pool *pgxpool.Pool) source.Snapshot {
+	t.Helper()
+	ctx := context.Background()
+	var seeded int64
+	require.NoError(t, pool.QueryRow(ctx, "SELECT pg_current_xact_id()::text::bigint").Scan(&seeded))
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		since, _, err := source.PlanSnapshot(ctx, pool)
+		require.NoError(t, err)
+		if since.Xmin > seeded || time.Now().After(deadline) {
+			return since
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
