@@ -2,6 +2,8 @@ package profile
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"golang.org/x/text/unicode/norm"
@@ -12,6 +14,15 @@ import (
 // with it, and the engines' folded copies (the search index's *Key fields,
 // the PostgreSQL engine's keys) are made with it.
 func Fold(s string) string {
+	if f, ok := foldASCII(s); ok {
+		return f
+	}
+	return foldUnicode(s)
+}
+
+// foldUnicode is Fold of any s: NFD, then the marks dropped, lower case
+// and white space collapsed.
+func foldUnicode(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -31,6 +42,75 @@ func Fold(s string) string {
 	}
 	return b.String()
 }
+
+// foldASCII is Fold of an ASCII s (ok false for any other): no accent to
+// strip and nothing for NFD to decompose, so only upper case and white
+// space change. An s already folded is returned as it is, unallocated.
+func foldASCII(s string) (string, bool) {
+	folded := true
+	prev := byte(' ') // a leading space is not kept
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 0x80:
+			return "", false
+		case 'A' <= c && c <= 'Z', asciiSpace(c) && (c != ' ' || asciiSpace(prev)):
+			folded = false
+		}
+		prev = c
+	}
+	if folded && (len(s) == 0 || !asciiSpace(s[len(s)-1])) {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	space := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if asciiSpace(c) {
+			space = len(b) > 0
+			continue
+		}
+		if space {
+			b = append(b, ' ')
+			space = false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return string(b), true
+}
+
+// asciiSpace reports the ASCII characters unicode.IsSpace reports.
+func asciiSpace(c byte) bool {
+	return c == ' ' || '\t' <= c && c <= '\r'
+}
+
+// FoldTerm is Fold for values drawn from a catalogue (product and
+// ingredient names, cities): an index write folds some sixty of them a
+// document, out of a catalogue of hundreds or thousands. The folds of the
+// first foldTermsMax distinct values are kept for the process's life;
+// past that, values are folded each time.
+func FoldTerm(v string) string {
+	if f, ok := foldTerms.Load(v); ok {
+		return f.(string)
+	}
+	f := Fold(v)
+	if foldTermsKept.Load() < foldTermsMax {
+		if _, loaded := foldTerms.LoadOrStore(v, f); !loaded {
+			foldTermsKept.Add(1)
+		}
+	}
+	return f
+}
+
+var (
+	foldTerms     sync.Map
+	foldTermsKept atomic.Int64
+)
+
+const foldTermsMax = 100_000
 
 // Gender values after normalisation.
 const (

@@ -40,7 +40,7 @@ func appendFloatKey(b []byte, v *float64) []byte {
 // already) to favoriteIngredientsKey, as Document folds them.
 func appendFoldedKeys(b []byte, name string, p *profile.Profile) []byte {
 	b = profile.AppendString(append(b, `,"nameKey":`...), name)
-	b = profile.AppendString(append(b, `,"cityKey":`...), catalogFold(p.City))
+	b = profile.AppendString(append(b, `,"cityKey":`...), profile.FoldTerm(p.City))
 	b = appendFolded(append(b, `,"productsKey":`...), p.Products)
 	b = appendFolded(append(b, `,"ingredientsKey":`...), p.Ingredients)
 	b = appendFolded(append(b, `,"favoriteProductsKey":`...), p.FavoriteProducts)
@@ -55,7 +55,7 @@ func appendFolded(b []byte, values []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = profile.AppendString(b, catalogFold(v))
+		b = profile.AppendString(b, profile.FoldTerm(v))
 	}
 	return append(b, ']')
 }

@@ -3,8 +3,6 @@ package elastic
 import (
 	"encoding/json"
 	"fmt"
-	"sync"
-	"sync/atomic"
 
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/search"
@@ -63,7 +61,7 @@ func Document(p profile.Profile) Doc {
 		Fingerprint:        profile.Fingerprint(p),
 	}
 	d.PAliveKey, d.ExpectedPurchases90dKey = segment.FloatKeyOf(p.PAlive), segment.FloatKeyOf(p.ExpectedPurchases90d)
-	d.NameKey, d.CityKey = name, catalogFold(p.City)
+	d.NameKey, d.CityKey = name, profile.FoldTerm(p.City)
 	d.ProductsKey, d.IngredientsKey = folded(p.Products), folded(p.Ingredients)
 	d.FavoriteProductsKey, d.FavoriteIngredientsKey = folded(p.FavoriteProducts), folded(p.FavoriteIngredients)
 	return d
@@ -73,33 +71,9 @@ func Document(p profile.Profile) Doc {
 func folded(values []string) []string {
 	out := make([]string, len(values))
 	for i, v := range values {
-		out[i] = catalogFold(v)
+		out[i] = profile.FoldTerm(v)
 	}
 	return out
-}
-
-// catalogFolds remembers profile.Fold of catalogue values (products,
-// ingredients, cities): a sync folds some sixty of them a document, out
-// of a catalogue of hundreds or thousands. At most catalogFoldsMax
-// values are kept; past that, values are folded each time.
-var (
-	catalogFolds     sync.Map
-	catalogFoldsKept atomic.Int64
-)
-
-const catalogFoldsMax = 100_000
-
-func catalogFold(v string) string {
-	if f, ok := catalogFolds.Load(v); ok {
-		return f.(string)
-	}
-	f := profile.Fold(v)
-	if catalogFoldsKept.Load() < catalogFoldsMax {
-		if _, loaded := catalogFolds.LoadOrStore(v, f); !loaded {
-			catalogFoldsKept.Add(1)
-		}
-	}
-	return f
 }
 
 // DecodeSource reads a document's _source (whole, or the fields
