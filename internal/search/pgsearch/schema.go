@@ -56,7 +56,7 @@ func tableSQL(table string) string {
 	search_tokens text[] NOT NULL,
 	has_email boolean NOT NULL,
 	has_phone boolean NOT NULL,
-	doc jsonb NOT NULL,
+	doc json NOT NULL,
 	source_version bigint NOT NULL DEFAULT 0,
 	fingerprint text NOT NULL DEFAULT '',
 	recency_score smallint,
@@ -136,16 +136,16 @@ func ServeSQL(view, table string) string {
 	return "CREATE OR REPLACE VIEW " + quote(view) + " AS SELECT * FROM " + quote(table)
 }
 
-// Row returns p's values in the order of Columns. Text keys are folded
-// with profile.Fold; instants are cut to the millisecond, the precision
+// Row returns p's values in the order of Columns, doc as its JSON. Text
+// keys are folded with profile.Fold (catalogue values with FoldTerm); instants are cut to the millisecond, the precision
 // Elasticsearch sorts and filters with (doc keeps them whole).
 func Row(p profile.Profile) []any {
 	return []any{
 		p.CompanyID, p.CustomerID, profile.Fold(p.Name),
-		profile.Fold(p.Gender), profile.Fold(p.City), millis(p.LastPurchaseAt),
+		profile.FoldTerm(p.Gender), profile.FoldTerm(p.City), millis(p.LastPurchaseAt),
 		p.TotalPurchases, numeric(p.TotalSpent), numeric(p.AverageTicket),
 		folded(p.Products), folded(p.FavoriteProducts), folded(p.Ingredients), folded(p.FavoriteIngredients),
-		list(segment.SearchTokens(p)), p.HasEmail, p.HasPhone, p,
+		list(segment.SearchTokens(p)), p.HasEmail, p.HasPhone, p.AppendJSON(nil),
 		p.SourceVersion,
 		profile.Fingerprint(p),
 		p.RecencyScore, p.FrequencyScore, p.MonetaryScore, p.RFMGroup, p.PAlive, p.ExpectedPurchases90d,
@@ -176,7 +176,7 @@ func list(s []string) []string {
 func folded(s []string) []string {
 	out := make([]string, len(s))
 	for i, v := range s {
-		out[i] = profile.Fold(v)
+		out[i] = profile.FoldTerm(v)
 	}
 	return out
 }
