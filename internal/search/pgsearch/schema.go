@@ -30,8 +30,12 @@ var Columns = []string{
 }
 
 // CreateTableSQL returns the DDL of one generation table, its primary
-// key and its indexes. Text compared for sorting and paging (customer_id,
-// name_key) uses COLLATE "C", byte order, as Elasticsearch keywords do.
+// key and its indexes. Every text key uses COLLATE "C": those sorted and
+// paged by (customer_id, name_key) sort in byte order, as Elasticsearch
+// keywords do; those only compared for equality (company, gender, city,
+// group, the lists) are equal under any deterministic collation, and
+// their indexes build faster comparing bytes (the GIN of 800k customers'
+// ingredients: 5.0 s against 7.6 s under the database's C.UTF-8).
 func CreateTableSQL(table string) string {
 	return tableSQL(table) + strings.Join(IndexSQL(table), ";\n") + ";\n" + primaryKeySQL(table) + ";\n"
 }
@@ -40,20 +44,20 @@ func CreateTableSQL(table string) string {
 // primary key or indexes.
 func tableSQL(table string) string {
 	return `CREATE TABLE ` + quote(table) + ` (
-	company_id text NOT NULL,
+	company_id text COLLATE "C" NOT NULL,
 	customer_id text COLLATE "C" NOT NULL,
 	name_key text COLLATE "C" NOT NULL,
-	gender text NOT NULL,
-	city_key text NOT NULL,
+	gender text COLLATE "C" NOT NULL,
+	city_key text COLLATE "C" NOT NULL,
 	last_purchase_at timestamptz,
 	total_purchases bigint NOT NULL,
 	total_spent numeric(14,2) NOT NULL,
 	average_ticket numeric(14,2) NOT NULL,
-	products_key text[] NOT NULL,
-	favorite_products_key text[] NOT NULL,
-	ingredients_key text[] NOT NULL,
-	favorite_ingredients_key text[] NOT NULL,
-	search_tokens text[] NOT NULL,
+	products_key text[] COLLATE "C" NOT NULL,
+	favorite_products_key text[] COLLATE "C" NOT NULL,
+	ingredients_key text[] COLLATE "C" NOT NULL,
+	favorite_ingredients_key text[] COLLATE "C" NOT NULL,
+	search_tokens text[] COLLATE "C" NOT NULL,
 	has_email boolean NOT NULL,
 	has_phone boolean NOT NULL,
 	doc json NOT NULL,
@@ -62,7 +66,7 @@ func tableSQL(table string) string {
 	recency_score smallint,
 	frequency_score smallint,
 	monetary_score smallint,
-	rfm_group text NOT NULL,
+	rfm_group text COLLATE "C" NOT NULL,
 	p_alive double precision,
 	expected_purchases_90d double precision
 );
