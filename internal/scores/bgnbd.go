@@ -39,16 +39,22 @@ func LogLikelihood(p Params, cs []Customer) float64 {
 	return newLikelihood(cs).eval(p)
 }
 
-// likelihood holds customers grouped for fast repeated evaluation.
+// likelihood holds customers grouped for fast repeated evaluation: count
+// is the number of customers with each x.
 type likelihood struct {
-	cs   []Customer
-	maxX int
+	cs    []Customer
+	count []int
 }
 
 func newLikelihood(cs []Customer) *likelihood {
 	l := &likelihood{cs: cs}
+	maxX := 0
 	for _, c := range cs {
-		l.maxX = max(l.maxX, c.X)
+		maxX = max(maxX, c.X)
+	}
+	l.count = make([]int, maxX+1)
+	for _, c := range cs {
+		l.count[c.X]++
 	}
 	return l
 }
@@ -58,53 +64,69 @@ func lgamma(x float64) float64 {
 	return v
 }
 
-func (l *likelihood) eval(p Params) float64 {
+// terms are the parts of the log-likelihood that depend on x alone: per
+// x, base = ln Γ(r+x) - ln Γ(r) + r ln α + ln B(a, b+x) - ln B(a, b), and
+// ratio = ln(a / (b+x-1)), the log ratio of the second term's beta factor
+// to the first's.
+func (l *likelihood) terms(p Params) (base, ratio []float64) {
 	r, alpha, a, b := p.R, p.Alpha, p.A, p.B
-	// Per x: ln Γ(r+x) - ln Γ(r) + r ln α + ln B(a, b+x) - ln B(a, b), and
-	// ln(a / (b+x-1)), the log ratio of the second term's beta factor to
-	// the first's.
-	base := make([]float64, l.maxX+1)
-	ratio := make([]float64, l.maxX+1)
+	base = make([]float64, len(l.count))
+	ratio = make([]float64, len(l.count))
 	lnBab := lgamma(a) + lgamma(b) - lgamma(a+b)
-	for x := 0; x <= l.maxX; x++ {
+	for x := range l.count {
 		fx := float64(x)
 		base[x] = lgamma(r+fx) - lgamma(r) + r*math.Log(alpha) + lgamma(a) + lgamma(b+fx) - lgamma(a+b+fx) - lnBab
 		if x > 0 {
 			ratio[x] = math.Log(a) - math.Log(b+fx-1)
 		}
 	}
+	return base, ratio
+}
+
+// split runs f over cs in GOMAXPROCS chunks at once (one chunk below
+// 20,000 customers) and returns the chunks' results.
+func split[T any](cs []Customer, f func([]Customer) T) []T {
 	workers := runtime.GOMAXPROCS(0)
-	if len(l.cs) < 20000 {
+	if len(cs) < 20000 {
 		workers = 1
 	}
-	sums := make([]float64, workers)
+	out := make([]T, workers)
 	var wg sync.WaitGroup
-	chunk := (len(l.cs) + workers - 1) / workers
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(l.cs))
+	chunk := (len(cs) + workers - 1) / workers
+	for w := range workers {
+		lo, hi := min(w*chunk, len(cs)), min((w+1)*chunk, len(cs))
 		wg.Add(1)
-		go func(w, lo, hi int) {
+		go func() {
 			defer wg.Done()
-			var s float64
-			for _, c := range l.cs[lo:hi] {
-				rx := r + float64(c.X)
-				t1 := -rx * math.Log(alpha+c.T)
-				ll := base[c.X] + t1
-				if c.X > 0 {
-					t2 := ratio[c.X] - rx*math.Log(alpha+c.Tx)
-					// log(e^t1 + e^t2) without overflow.
-					if t2 > t1 {
-						ll = base[c.X] + t2 + math.Log1p(math.Exp(t1-t2))
-					} else {
-						ll += math.Log1p(math.Exp(t2 - t1))
-					}
-				}
-				s += ll
-			}
-			sums[w] = s
-		}(w, lo, hi)
+			out[w] = f(cs[lo:hi])
+		}()
 	}
 	wg.Wait()
+	return out
+}
+
+func (l *likelihood) eval(p Params) float64 {
+	r, alpha := p.R, p.Alpha
+	base, ratio := l.terms(p)
+	sums := split(l.cs, func(cs []Customer) float64 {
+		var s float64
+		for _, c := range cs {
+			rx := r + float64(c.X)
+			t1 := -rx * math.Log(alpha+c.T)
+			ll := base[c.X] + t1
+			if c.X > 0 {
+				t2 := ratio[c.X] - rx*math.Log(alpha+c.Tx)
+				// log(e^t1 + e^t2) without overflow.
+				if t2 > t1 {
+					ll = base[c.X] + t2 + math.Log1p(math.Exp(t1-t2))
+				} else {
+					ll += math.Log1p(math.Exp(t2 - t1))
+				}
+			}
+			s += ll
+		}
+		return s
+	})
 	var total float64
 	for _, s := range sums {
 		total += s
@@ -127,9 +149,11 @@ type FitConfig struct {
 	Tolerance float64
 }
 
-// Fit returns the maximum-likelihood parameters for cs, found by
-// Nelder-Mead on the parameters' logarithms (so they stay positive),
-// restarted from its own answer until a restart no longer improves it.
+// Fit returns the maximum-likelihood parameters for cs, found on the
+// parameters' logarithms (so they stay positive) by Nelder-Mead,
+// restarted from its own answer until a restart no longer improves it,
+// and, with at least twice warmSample customers, Nelder-Mead on a sample
+// finished by Newton's method on every customer.
 // It returns an error wrapping ErrNoFit when the data cannot identify the
 // model or the optimiser does not converge.
 func Fit(cs []Customer, cfg FitConfig) (Params, error) {
@@ -158,23 +182,34 @@ func Fit(cs []Customer, cfg FitConfig) (Params, error) {
 	}
 	// A warm start: the maximum of a systematic sample (every k-th
 	// customer) is close to the whole data's, so the optimiser's many
-	// early steps run on a fraction of the customers and the whole data
-	// starts from a small simplex around it; the answer is still the
+	// early steps run on a fraction of the customers, and Newton's method
+	// finishes on the whole data in a few steps (Nelder-Mead from a small
+	// simplex around it when Newton fails); the answer is still the
 	// maximum over every customer.
+	whole := newLikelihood(cs)
 	x, step := [4]float64{0, math.Log(max(meanT, 1)), 0, 0}, 0.5
-	if k := len(cs) / warmSample; k >= 4 {
+	if k := len(cs) / warmSample; k >= 2 {
 		sample := make([]Customer, 0, len(cs)/k+1)
 		for i := 0; i < len(cs); i += k {
 			sample = append(sample, cs[i])
 		}
 		if v, err := maximise(newLikelihood(sample), x, step, cfg); err == nil {
+			if v, ok := newton(whole, v, newtonSteps, cfg.Tolerance); ok {
+				return fitted(v)
+			}
 			x, step = v, 0.05
 		}
 	}
-	x, err := maximise(newLikelihood(cs), x, step, cfg)
+	x, err := maximise(whole, x, step, cfg)
 	if err != nil {
 		return Params{}, err
 	}
+	return fitted(x)
+}
+
+// fitted returns the parameters of the log-parameters x, or an error
+// wrapping ErrNoFit when they ran off to a degenerate model.
+func fitted(x [4]float64) (Params, error) {
 	p := Params{R: math.Exp(x[0]), Alpha: math.Exp(x[1]), A: math.Exp(x[2]), B: math.Exp(x[3])}
 	for _, v := range []float64{p.R, p.Alpha, p.A, p.B} {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 1e-8 || v > 1e8 {
@@ -185,8 +220,12 @@ func Fit(cs []Customer, cfg FitConfig) (Params, error) {
 }
 
 // warmSample is the size of the sample Fit starts from when there are at
-// least four times as many customers.
+// least twice as many customers.
 const warmSample = 25000
+
+// newtonSteps bounds Newton's method; from a sample's maximum it takes
+// three to six.
+const newtonSteps = 30
 
 // maximise returns the log-parameters maximising l's likelihood, by
 // Nelder-Mead from x with an initial simplex of steps step, restarted from
