@@ -60,7 +60,7 @@ func tableSQL(table string) string {
 	search_tokens text[] COLLATE "C" NOT NULL,
 	has_email boolean NOT NULL,
 	has_phone boolean NOT NULL,
-	doc json NOT NULL,
+	doc jsonb NOT NULL,
 	source_version bigint NOT NULL DEFAULT 0,
 	fingerprint text NOT NULL DEFAULT '',
 	recency_score smallint,
@@ -140,7 +140,8 @@ func ServeSQL(view, table string) string {
 	return "CREATE OR REPLACE VIEW " + quote(view) + " AS SELECT * FROM " + quote(table)
 }
 
-// Row returns p's values in the order of Columns, doc as its JSON. Text
+// Row returns p's values in the order of Columns, doc as its JSON (a
+// jsonb column: docs/postgres-engine.md says why not json). Text
 // keys are folded with profile.Fold (catalogue values with FoldTerm); instants are cut to the millisecond, the precision
 // Elasticsearch sorts and filters with (doc keeps them whole).
 func Row(p profile.Profile) []any {
