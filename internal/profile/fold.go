@@ -105,6 +105,16 @@ func FoldTerm(v string) string {
 	return f
 }
 
+// FoldTerms is FoldTerm of each of values, a new slice (empty, never nil,
+// for none): an engine's folded copy of a catalogue list.
+func FoldTerms(values []string) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = FoldTerm(v)
+	}
+	return out
+}
+
 var (
 	foldTerms     sync.Map
 	foldTermsKept atomic.Int64

@@ -47,8 +47,8 @@ func appendFoldedKeys(b []byte, name string, p *profile.Profile) []byte {
 	return appendFolded(append(b, `,"favoriteIngredientsKey":`...), p.FavoriteIngredients)
 }
 
-// appendFolded writes folded(values): each value folded, [] when there
-// are none (never null: folded makes the list whatever values is).
+// appendFolded writes profile.FoldTerms(values): each value folded, []
+// when there are none (never null, as FoldTerms returns).
 func appendFolded(b []byte, values []string) []byte {
 	b = append(b, '[')
 	for i, v := range values {

@@ -62,18 +62,9 @@ func Document(p profile.Profile) Doc {
 	}
 	d.PAliveKey, d.ExpectedPurchases90dKey = segment.FloatKeyOf(p.PAlive), segment.FloatKeyOf(p.ExpectedPurchases90d)
 	d.NameKey, d.CityKey = name, profile.FoldTerm(p.City)
-	d.ProductsKey, d.IngredientsKey = folded(p.Products), folded(p.Ingredients)
-	d.FavoriteProductsKey, d.FavoriteIngredientsKey = folded(p.FavoriteProducts), folded(p.FavoriteIngredients)
+	d.ProductsKey, d.IngredientsKey = profile.FoldTerms(p.Products), profile.FoldTerms(p.Ingredients)
+	d.FavoriteProductsKey, d.FavoriteIngredientsKey = profile.FoldTerms(p.FavoriteProducts), profile.FoldTerms(p.FavoriteIngredients)
 	return d
-}
-
-// folded is each value folded, for a keyword filters match.
-func folded(values []string) []string {
-	out := make([]string, len(values))
-	for i, v := range values {
-		out[i] = profile.FoldTerm(v)
-	}
-	return out
 }
 
 // DecodeSource reads a document's _source (whole, or the fields

@@ -149,7 +149,7 @@ func Row(p profile.Profile) []any {
 		p.CompanyID, p.CustomerID, profile.Fold(p.Name),
 		profile.FoldTerm(p.Gender), profile.FoldTerm(p.City), millis(p.LastPurchaseAt),
 		p.TotalPurchases, numeric(p.TotalSpent), numeric(p.AverageTicket),
-		folded(p.Products), folded(p.FavoriteProducts), folded(p.Ingredients), folded(p.FavoriteIngredients),
+		profile.FoldTerms(p.Products), profile.FoldTerms(p.FavoriteProducts), profile.FoldTerms(p.Ingredients), profile.FoldTerms(p.FavoriteIngredients),
 		list(segment.SearchTokens(p)), p.HasEmail, p.HasPhone, p.AppendJSON(nil),
 		p.SourceVersion,
 		profile.Fingerprint(p),
@@ -176,12 +176,4 @@ func list(s []string) []string {
 		return []string{}
 	}
 	return s
-}
-
-func folded(s []string) []string {
-	out := make([]string, len(s))
-	for i, v := range s {
-		out[i] = profile.FoldTerm(v)
-	}
-	return out
 }
