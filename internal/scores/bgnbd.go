@@ -210,13 +210,19 @@ func Fit(cs []Customer, cfg FitConfig) (Params, error) {
 // fitted returns the parameters of the log-parameters x, or an error
 // wrapping ErrNoFit when they ran off to a degenerate model.
 func fitted(x [4]float64) (Params, error) {
-	p := Params{R: math.Exp(x[0]), Alpha: math.Exp(x[1]), A: math.Exp(x[2]), B: math.Exp(x[3])}
+	p := expParams(x)
 	for _, v := range []float64{p.R, p.Alpha, p.A, p.B} {
 		if math.IsNaN(v) || math.IsInf(v, 0) || v < 1e-8 || v > 1e8 {
 			return Params{}, fmt.Errorf("%w: parameters ran off to %+v", ErrNoFit, p)
 		}
 	}
 	return p, nil
+}
+
+// expParams are the parameters of the log-parameters x, the space every
+// optimiser here works in.
+func expParams(x [4]float64) Params {
+	return Params{R: math.Exp(x[0]), Alpha: math.Exp(x[1]), A: math.Exp(x[2]), B: math.Exp(x[3])}
 }
 
 // warmSample is the size of the sample Fit starts from when there are at
@@ -238,7 +244,7 @@ func maximise(l *likelihood, x [4]float64, step float64, cfg FitConfig) ([4]floa
 				return math.Inf(1)
 			}
 		}
-		ll := l.eval(Params{R: math.Exp(v[0]), Alpha: math.Exp(v[1]), A: math.Exp(v[2]), B: math.Exp(v[3])})
+		ll := l.eval(expParams(v))
 		if math.IsNaN(ll) {
 			return math.Inf(1)
 		}

@@ -6,7 +6,7 @@ import "math"
 // the whole data's), a handful of steps on the exact gradient and Hessian
 // of the log-likelihood reach the maximum over every customer, where
 // Nelder-Mead from the same start needs a hundred or more evaluations of
-// the whole data (docs/scores.md, "Fitting").
+// the whole data (docs/scores.md, "BG/NBD").
 
 // derivs are the log-likelihood and its gradient and Hessian with respect
 // to the parameters (r, alpha, a, b), summed over customers.
@@ -143,15 +143,12 @@ func (d derivs) logSpace(p Params) (g [4]float64, h [4][4]float64) {
 // less than 1e-7 and the quadratic model's remaining gain is within tol of
 // the log-likelihood (relative).
 func newton(l *likelihood, x [4]float64, maxIter int, tol float64) ([4]float64, bool) {
-	params := func(x [4]float64) Params {
-		return Params{R: math.Exp(x[0]), Alpha: math.Exp(x[1]), A: math.Exp(x[2]), B: math.Exp(x[3])}
-	}
-	d := l.derivs(params(x))
+	d := l.derivs(expParams(x))
 	for iter := 0; iter < maxIter; iter++ {
 		if math.IsNaN(d.ll) || math.IsInf(d.ll, 0) {
 			return x, false
 		}
-		g, h := d.logSpace(params(x))
+		g, h := d.logSpace(expParams(x))
 		for i := range 4 {
 			for j := range 4 {
 				h[i][j] = -h[i][j]
@@ -178,7 +175,7 @@ func newton(l *likelihood, x [4]float64, maxIter int, tol float64) ([4]float64, 
 					return x, false
 				}
 			}
-			nd := l.derivs(params(next))
+			nd := l.derivs(expParams(next))
 			if nd.ll >= d.ll-1e-12*math.Abs(d.ll) {
 				x, d, accepted = next, nd, true
 				break
