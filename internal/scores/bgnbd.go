@@ -226,8 +226,13 @@ func expParams(x [4]float64) Params {
 }
 
 // warmSample is the size of the sample Fit starts from when there are at
-// least twice as many customers.
-const warmSample = 25000
+// least twice as many customers. Newton's method needs a start close
+// enough for the Hessian to be negative definite, not the sample's
+// maximum to many digits: from 5,000 customers it reached the same
+// parameters (to 1e-8 relative) as from 25,000 on the three bench
+// companies of 800k customers and on 400,000 simulated ones, with a fifth
+// of the sample's evaluations (the three fits 1.31 s -> 0.57 s).
+const warmSample = 5000
 
 // newtonSteps bounds Newton's method; from a sample's maximum it takes
 // three to six.

@@ -1,6 +1,7 @@
 package scores
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -48,14 +49,21 @@ func TestDerivsMatchFiniteDifferences(t *testing.T) {
 	}
 }
 
-// TestNewtonReachesNelderMeadsMaximum fits 120,000 simulated customers
-// (enough for the sample and Newton's method) and compares with
-// Nelder-Mead on every customer from the same start: the same parameters
-// to 1e-4 and a likelihood no lower; Newton's method itself converges
-// from the sample's maximum.
+// TestNewtonReachesNelderMeadsMaximum fits simulated companies just above
+// the sample's threshold (12,000 customers: a sample of 6,000) and far
+// above it (120,000: every 24th) and compares with Nelder-Mead on every
+// customer from the same start: the same parameters to 1e-4 and a
+// likelihood no lower; Newton's method itself converges from the
+// sample's maximum.
 func TestNewtonReachesNelderMeadsMaximum(t *testing.T) {
-	rng := rand.New(rand.NewPCG(2005, 14))
-	cs := simulate(rng, Params{R: 0.5, Alpha: 20, A: 0.9, B: 3}, 120000, 60, 900)
+	for _, n := range []int{2*warmSample + 2000, 120000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) { newtonReachesNelderMeadsMaximum(t, n) })
+	}
+}
+
+func newtonReachesNelderMeadsMaximum(t *testing.T, n int) {
+	rng := rand.New(rand.NewPCG(2005, uint64(n)))
+	cs := simulate(rng, Params{R: 0.5, Alpha: 20, A: 0.9, B: 3}, n, 60, 900)
 	got, err := Fit(cs, FitConfig{})
 	require.NoError(t, err)
 
