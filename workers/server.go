@@ -87,14 +87,15 @@ func (w *Worker) run(ctx context.Context, h *health) error {
 		return err
 	}
 	srv := asynq.NewServerFromRedisClient(w.deps.Redis, asynq.Config{
-		Concurrency:     cfg.WorkerConcurrency,
-		Queues:          queues,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          asynqLogger{w.log.Sugar()},
-		LogLevel:        asynq.WarnLevel,
-		BaseContext:     func() context.Context { return context.WithoutCancel(ctx) },
-		RetryDelayFunc:  retryDelay,
-		IsFailure:       func(err error) bool { return !errors.Is(err, errRequeue) },
+		Concurrency:       cfg.WorkerConcurrency,
+		TaskCheckInterval: cfg.WorkerPollInterval,
+		Queues:            queues,
+		ShutdownTimeout:   cfg.ShutdownTimeout,
+		Logger:            asynqLogger{w.log.Sugar()},
+		LogLevel:          asynq.WarnLevel,
+		BaseContext:       func() context.Context { return context.WithoutCancel(ctx) },
+		RetryDelayFunc:    retryDelay,
+		IsFailure:         func(err error) bool { return !errors.Is(err, errRequeue) },
 		// Drives /healthz and /readyz on WORKER_METRICS_ADDR.
 		HealthCheckFunc:     h.record,
 		HealthCheckInterval: healthCheckInterval,

@@ -36,6 +36,12 @@ type Config struct {
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"25s"`
 
 	WorkerConcurrency int `env:"WORKER_CONCURRENCY" envDefault:"4"`
+	// WorkerPollInterval is how long a worker whose queues are empty waits
+	// before it looks again (asynq's TaskCheckInterval, which sleeps half
+	// to one and a half of it). asynq's own 1s put about a second between
+	// every step of a job that another step enqueues (a full sync's plan,
+	// scores, shards and finalize); each look is one Redis script call.
+	WorkerPollInterval time.Duration `env:"WORKER_POLL_INTERVAL" envDefault:"100ms"`
 	// TenantMaxInFlight caps how many of one company's exports, segment
 	// searches, refreshes and campaign jobs run at once across all workers.
 	// 0 (the default) means the workers' whole capacity: a company alone
@@ -209,6 +215,7 @@ func (c *Config) Validate() error {
 		{"SYNC_INCREMENTAL_EVERY", c.SyncIncrementalEvery}, {"REAPER_INTERVAL", c.ReaperInterval},
 		{"SEARCH_CACHE_TTL", c.SearchCacheTTL}, {"EXPORT_RETENTION", c.ExportRetention},
 		{"SNAPSHOT_RETENTION", c.SnapshotRetention}, {"SHUTDOWN_TIMEOUT", c.ShutdownTimeout},
+		{"WORKER_POLL_INTERVAL", c.WorkerPollInterval},
 	} {
 		if d.value <= 0 {
 			return bad(d.name, "must be a positive duration, got %s", d.value)

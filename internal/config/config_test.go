@@ -34,6 +34,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		"BUSINESS_TIMEZONE":      "Mars/Olympus",
 		"API_ADDR":               "8080",
 		"WORKER_CONCURRENCY":     "0",
+		"WORKER_POLL_INTERVAL":   "0s",
 		"WORKER_QUEUES":          "sync:1",
 		"SYNC_FULL_CRON":         "every night",
 		"SYNC_INCREMENTAL_EVERY": "soon",

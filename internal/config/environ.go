@@ -24,6 +24,7 @@ func (c Config) Environ() []string {
 		{"LOG_LEVEL", c.LogLevel},
 		{"SHUTDOWN_TIMEOUT", d(c.ShutdownTimeout)},
 		{"WORKER_CONCURRENCY", i(c.WorkerConcurrency)},
+		{"WORKER_POLL_INTERVAL", d(c.WorkerPollInterval)},
 		{"TENANT_MAX_IN_FLIGHT", i(c.TenantMaxInFlight)},
 		{"WORKER_METRICS_ADDR", c.WorkerMetricsAddr},
 		{"WORKER_QUEUES", c.WorkerQueues},

@@ -30,7 +30,7 @@ func TestEnvironRoundTrips(t *testing.T) {
 	c.ScoresEnabled, c.PrometheusURL, c.SchedulerMetricsAddr = false, "http://prom:9090", "127.0.0.1:0"
 	c.IndexReplicas, c.RedisSentinelAddrs, c.RedisSentinelMaster = 0, "127.0.0.1:26379", "mymaster"
 	c.RedisSentinelPassword, c.RedisPassword = "sentinel-secret", "redis-secret"
-	c.APIKeyCacheTTL = 3 * time.Second
+	c.APIKeyCacheTTL, c.WorkerPollInterval = 3*time.Second, 250*time.Millisecond
 	c.ScanSlices = 3
 	c.IDChunk, c.ProfileDir = 1000, "/tmp/profiles"
 	loc, err := time.LoadLocation(c.BusinessTimezone)
