@@ -189,11 +189,7 @@ func Fit(cs []Customer, cfg FitConfig) (Params, error) {
 	whole := newLikelihood(cs)
 	x, step := [4]float64{0, math.Log(max(meanT, 1)), 0, 0}, 0.5
 	if k := len(cs) / warmSample; k >= 2 {
-		sample := make([]Customer, 0, len(cs)/k+1)
-		for i := 0; i < len(cs); i += k {
-			sample = append(sample, cs[i])
-		}
-		if v, err := maximise(newLikelihood(sample), x, step, cfg); err == nil {
+		if v, err := maximise(newLikelihood(everyKth(cs, k)), x, step, cfg); err == nil {
 			if v, ok := newton(whole, v, newtonSteps, cfg.Tolerance); ok {
 				return fitted(v)
 			}
@@ -205,6 +201,16 @@ func Fit(cs []Customer, cfg FitConfig) (Params, error) {
 		return Params{}, err
 	}
 	return fitted(x)
+}
+
+// everyKth is the systematic sample of cs that Fit starts from: every
+// k-th customer, from the first.
+func everyKth(cs []Customer, k int) []Customer {
+	sample := make([]Customer, 0, len(cs)/k+1)
+	for i := 0; i < len(cs); i += k {
+		sample = append(sample, cs[i])
+	}
+	return sample
 }
 
 // fitted returns the parameters of the log-parameters x, or an error

@@ -84,12 +84,7 @@ func newtonReachesNelderMeadsMaximum(t *testing.T, n int) {
 	ll, llNM := LogLikelihood(got, cs), LogLikelihood(want, cs)
 	require.GreaterOrEqual(t, ll, llNM-1e-10*math.Abs(llNM))
 
-	k := len(cs) / warmSample
-	var sample []Customer
-	for i := 0; i < len(cs); i += k {
-		sample = append(sample, cs[i])
-	}
-	v, err := maximise(newLikelihood(sample), start, 0.5, cfg)
+	v, err := maximise(newLikelihood(everyKth(cs, len(cs)/warmSample)), start, 0.5, cfg)
 	require.NoError(t, err)
 	_, ok := newton(newLikelihood(cs), v, newtonSteps, cfg.Tolerance)
 	require.True(t, ok, "Newton's method did not converge from the sample's maximum")

@@ -141,9 +141,10 @@ func ServeSQL(view, table string) string {
 }
 
 // Row returns p's values in the order of Columns, doc as its JSON (a
-// jsonb column: docs/postgres-engine.md says why not json). Text
-// keys are folded with profile.Fold (catalogue values with FoldTerm); instants are cut to the millisecond, the precision
-// Elasticsearch sorts and filters with (doc keeps them whole).
+// jsonb column: docs/postgres-engine.md says why not json). Text keys are
+// folded with profile.Fold (catalogue values with FoldTerm); instants are
+// cut to the millisecond, the precision Elasticsearch sorts and filters
+// with (doc keeps them whole).
 func Row(p profile.Profile) []any {
 	return []any{
 		p.CompanyID, p.CustomerID, profile.Fold(p.Name),
