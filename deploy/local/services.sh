@@ -269,12 +269,26 @@ EOF
   log "Redis HA up: primary $HA_PORT, replica $HA_REPLICA_PORT, sentinels $HA_SENTINEL_PORTS (master $HA_MASTER)"
 }
 
+# sentinel_down stops them and returns once every one has exited: a Redis
+# or a sentinel still shutting down writes its log, its configuration or a
+# replication file into HA_DIR after the signal, so a caller that removes
+# the directory right after must not race it.
 sentinel_down() {
-  local f
+  local f pid pids=()
   for f in "$HA_DIR"/sentinel-*.pid "$HA_DIR"/redis-*.pid; do
     [ -s "$f" ] || continue
-    kill "$(cat "$f")" 2>/dev/null || true
+    pid=$(cat "$f")
+    kill "$pid" 2>/dev/null && pids+=("$pid")
     rm -f "$f"
+  done
+  local i
+  for pid in "${pids[@]}"; do
+    for ((i = 0; i < 100; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    # Ten seconds after SIGTERM: it will not exit by itself.
+    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
   done
   log "Redis HA stopped"
 }
