@@ -17,7 +17,7 @@ const (
 	MaxListItems  = 100
 	MaxTextLength = 200 // characters, for list items, q and companyId
 	MaxDays       = 100000
-	// MaxMoney is the largest amount the index holds (numeric(14,2)).
+	// MaxMoney is the largest amount a filter takes: 14 digits of cents.
 	MaxMoney profile.Cents = 99999999999999
 )
 

@@ -42,7 +42,9 @@ func (q *query) where() string {
 
 func (q *query) filter(f segment.Filter, b segment.Bounds) {
 	if f.CompanyID != nil {
-		q.and("company_id = " + q.arg(*f.CompanyID))
+		// The key finds the company in every index; the id makes the
+		// match exact whatever the key (CompanyKey).
+		q.and("company_key = " + q.arg(CompanyKey(*f.CompanyID)) + " AND company_id = " + q.arg(*f.CompanyID))
 	}
 	q.anyOf("gender = ANY(%s)", f.Gender)
 	q.anyOf("city_key = ANY(%s)", f.City)
@@ -62,8 +64,8 @@ func (q *query) filter(f segment.Filter, b segment.Bounds) {
 	if f.MaxTotalPurchases != nil {
 		q.and("total_purchases <= " + q.arg(*f.MaxTotalPurchases))
 	}
-	q.money("total_spent", f.MinTotalSpent, f.MaxTotalSpent)
-	q.money("average_ticket", f.MinAverageTicket, f.MaxAverageTicket)
+	q.money("total_spent_cents", f.MinTotalSpent, f.MaxTotalSpent)
+	q.money("average_ticket_cents", f.MinAverageTicket, f.MaxAverageTicket)
 	if f.HasEmail != nil {
 		q.and("has_email = " + q.arg(*f.HasEmail))
 	}
@@ -111,9 +113,9 @@ func (q *query) anyOf(cond string, values segment.StringList) {
 
 func (q *query) money(column string, lo, hi *profile.Cents) {
 	if lo != nil {
-		q.and(column + " >= " + q.arg(numeric(*lo)))
+		q.and(column + " >= " + q.arg(int64(*lo)))
 	}
 	if hi != nil {
-		q.and(column + " <= " + q.arg(numeric(*hi)))
+		q.and(column + " <= " + q.arg(int64(*hi)))
 	}
 }

@@ -34,10 +34,10 @@ type sortColumn struct {
 var sortColumns = map[string]sortColumn{
 	segment.SortLastPurchaseAt: {"last_purchase_at", "(extract(epoch FROM last_purchase_at) * 1000)::bigint",
 		intParam(func(n int64) any { return time.UnixMilli(n).UTC() })},
-	segment.SortTotalSpent: {"total_spent", "(total_spent * 100)::bigint",
-		intParam(func(n int64) any { return numeric(profile.Cents(n)) })},
-	segment.SortAverageTicket: {"average_ticket", "(average_ticket * 100)::bigint",
-		intParam(func(n int64) any { return numeric(profile.Cents(n)) })},
+	segment.SortTotalSpent: {"total_spent_cents", "total_spent_cents",
+		intParam(func(n int64) any { return n })},
+	segment.SortAverageTicket: {"average_ticket_cents", "average_ticket_cents",
+		intParam(func(n int64) any { return n })},
 	segment.SortTotalPurchases: {"total_purchases", "total_purchases",
 		intParam(func(n int64) any { return n })},
 	segment.SortName: {"name_key", "name_key", func(v any) (any, bool) {

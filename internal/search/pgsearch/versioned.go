@@ -73,7 +73,7 @@ func (e *Engine) Upsert(ctx context.Context, docs []profile.Profile) error {
 		if err := e.ensureTombstoneTable(ctx, tx); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE upsert_rows (LIKE "+t+") ON COMMIT DROP"); err != nil {
+		if _, err := tx.Exec(ctx, "CREATE TEMP TABLE upsert_rows (LIKE "+t+" INCLUDING COMPRESSION) ON COMMIT DROP"); err != nil {
 			return fmt.Errorf("upsert %s: %w", table, err)
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"upsert_rows"}, Columns, pgx.CopyFromRows(rows)); err != nil {
