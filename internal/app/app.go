@@ -26,6 +26,7 @@ import (
 	"github.com/reactivation/reactivation/internal/postgres"
 	"github.com/reactivation/reactivation/internal/scores"
 	"github.com/reactivation/reactivation/internal/search"
+	"github.com/reactivation/reactivation/internal/search/pgsearch"
 	"github.com/reactivation/reactivation/internal/segsearch"
 	"github.com/reactivation/reactivation/internal/snapshot"
 	"github.com/reactivation/reactivation/internal/syncrun"
@@ -97,6 +98,15 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error)
 	if d.Engine, err = openEngine(ctx, cfg, d.DB); err != nil {
 		d.Close()
 		return nil, err
+	}
+	if pg, ok := d.Engine.(*pgsearch.Engine); ok {
+		// A generation of an earlier release stays readable after an
+		// upgrade, until the next full sync replaces it.
+		if earlier, err := pg.ServeEarlierLayout(ctx); err != nil {
+			log.Warn("serving generation of an earlier release", zap.Error(err))
+		} else if earlier {
+			log.Warn("the serving generation was written by an earlier release: it is read without its newer indexes and cannot be written to; run a full sync")
+		}
 	}
 	d.build()
 	return d, nil

@@ -19,6 +19,7 @@ import (
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/procs"
 	"github.com/reactivation/reactivation/internal/search/elastic"
+	"github.com/reactivation/reactivation/internal/search/pgsearch"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/syncrun"
 )
@@ -180,13 +181,19 @@ func openIndexedData(ctx context.Context, env Env) (config.Config, *app.App, err
 }
 
 // ensureIndexed runs a full sync with a worker process unless the
-// alias already serves every customer.
+// alias already serves every customer in a generation of this release.
 func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.App) error {
 	gen, err := d.Engine.Current(ctx)
 	if err != nil {
 		return err
 	}
-	if gen != "" {
+	earlier := false
+	if pg, ok := d.Engine.(*pgsearch.Engine); ok {
+		if earlier, err = pg.ServeEarlierLayout(ctx); err != nil {
+			return err
+		}
+	}
+	if gen != "" && !earlier {
 		n, err := d.Engine.Count(ctx, gen)
 		if err != nil {
 			return err

@@ -2,12 +2,15 @@ package pgsearch_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/search"
 	"github.com/reactivation/reactivation/internal/search/pgsearch"
+	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/testenv"
 )
 
@@ -114,4 +117,110 @@ func TestPromoteOverAWiderGeneration(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1",
 		"customer_profiles_"+old).Scan(&left))
 	require.Zero(t, left)
+}
+
+// TestDocumentsCompressWithLZ4: where the server has lz4, a document long
+// enough to be compressed is compressed with it, whether a full sync's
+// COPY or an upsert wrote it (the upsert's staging table must not fall
+// back to pglz); without lz4 the table is still created, with pglz.
+func TestDocumentsCompressWithLZ4(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	e := pgsearch.New(pool, "")
+	var lz4 bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_settings
+		WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals))`).Scan(&lz4))
+	long := func(id string, version int64) profile.Profile {
+		p := versioned(id, "long", version)
+		for i := range 300 {
+			p.Products = append(p.Products, fmt.Sprintf("Producto de la casa número %03d", i))
+		}
+		return p
+	}
+	const gen = "20240101t000000_abcdef"
+	require.NoError(t, e.CreateGeneration(ctx, gen))
+	require.NoError(t, e.Index(ctx, gen, []profile.Profile{long("c1", 1), versioned("short", "short", 1)}))
+	require.NoError(t, e.Promote(ctx, gen))
+	require.NoError(t, e.Upsert(ctx, []profile.Profile{long("c2", 1)}))
+	want := "pglz"
+	if lz4 {
+		want = "lz4"
+	}
+	t.Logf("server has lz4: %v", lz4)
+	for _, id := range []string{"c1", "c2"} {
+		var method *string
+		require.NoError(t, pool.QueryRow(ctx, "SELECT pg_column_compression(doc) FROM customer_profiles WHERE customer_id = $1", id).Scan(&method))
+		require.NotNil(t, method, "%s's document is long enough to be compressed", id)
+		require.Equal(t, want, *method, id)
+	}
+}
+
+// TestEarlierLayoutStaysReadable: after an upgrade, the serving generation
+// was written by the release before company_key and the cents (money as
+// numeric(14,2), no company_key). This release's statements fail on it
+// until ServeEarlierLayout points the view at it with those columns
+// computed; then a company's search, filtered and sorted by money, gives
+// what it gave before the upgrade, and the next full sync's generation
+// serves as usual.
+func TestEarlierLayoutStaysReadable(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	e := pgsearch.New(pool, "")
+	const old, gen = "20230101t000000_abcdef", "20240101t000000_abcdef"
+	var profiles []profile.Profile
+	for i := range 30 {
+		company := []string{"C1", "COMP002"}[i%2] // keys of both signs
+		profiles = append(profiles, customer(fmt.Sprintf("c%02d", i), company, fmt.Sprintf("Cliente %d", i), "", "", "", "Cartago",
+			nil, int64(i%7), profile.Cents(1000+(i*7919)%5000), nil, nil))
+	}
+	require.NoError(t, e.CreateGeneration(ctx, old))
+	require.NoError(t, e.Index(ctx, old, profiles))
+	require.NoError(t, e.Promote(ctx, old))
+	q := search.Query{Size: 50}
+	f, err := segment.Decode([]byte(`{"companyId":"C1","minTotalSpent":20}`))
+	require.NoError(t, err)
+	q.Filter = f
+	q.Sort, err = segment.ParseSort("totalSpent")
+	require.NoError(t, err)
+	want, err := e.Search(ctx, q)
+	require.NoError(t, err)
+	require.NotEmpty(t, want.Customers)
+
+	// The earlier release's table: money in numeric(14,2), no company_key.
+	table := "customer_profiles_" + old
+	_, err = pool.Exec(ctx, `DROP VIEW customer_profiles;
+		ALTER TABLE `+table+` ADD COLUMN total_spent numeric(14,2), ADD COLUMN average_ticket numeric(14,2);
+		UPDATE `+table+` SET total_spent = total_spent_cents / 100.0, average_ticket = average_ticket_cents / 100.0;
+		ALTER TABLE `+table+` DROP COLUMN company_key, DROP COLUMN total_spent_cents, DROP COLUMN average_ticket_cents;
+		CREATE VIEW customer_profiles AS SELECT * FROM `+table)
+	require.NoError(t, err)
+	_, err = e.Search(ctx, q)
+	require.Error(t, err, "this release's statements read columns the earlier generation lacks")
+
+	earlier, err := e.ServeEarlierLayout(ctx)
+	require.NoError(t, err)
+	require.True(t, earlier)
+	got, err := e.Search(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	stmts, err := e.Statements(search.Query{Filter: f})
+	require.NoError(t, err)
+	require.Equal(t, pgsearch.CompanyKey("C1"), stmts[0].Args[0])
+	require.Negative(t, pgsearch.CompanyKey("C1"))
+	require.Positive(t, pgsearch.CompanyKey("COMP002"))
+	for _, company := range []string{"C1", "COMP002"} {
+		var key int64
+		require.NoError(t, pool.QueryRow(ctx, "SELECT company_key FROM customer_profiles WHERE company_id = $1 LIMIT 1", company).Scan(&key))
+		require.Equal(t, pgsearch.CompanyKey(company), key, "SQL computes %s's key as Go does", company)
+	}
+
+	require.NoError(t, e.CreateGeneration(ctx, gen))
+	require.NoError(t, e.Index(ctx, gen, profiles))
+	require.NoError(t, e.Promote(ctx, gen))
+	earlier, err = e.ServeEarlierLayout(ctx)
+	require.NoError(t, err)
+	require.False(t, earlier)
+	got, err = e.Search(ctx, q)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
 }
