@@ -3,6 +3,7 @@ package app
 import (
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 
@@ -44,7 +45,8 @@ func gcSettings(getenv func(string) string, memoryMax string) (percent int, limi
 	return percent, limit
 }
 
-// TuneWorkerGC applies gcSettings to this process and logs what it chose.
+// TuneWorkerGC applies gcSettings to this process and logs the settings
+// the runtime then holds (from the environment or from gcSettings).
 func TuneWorkerGC(log *zap.Logger) {
 	memoryMax, _ := os.ReadFile(cgroupMemoryMax)
 	percent, limit := gcSettings(os.Getenv, string(memoryMax))
@@ -54,12 +56,7 @@ func TuneWorkerGC(log *zap.Logger) {
 	if limit > 0 {
 		debug.SetMemoryLimit(limit)
 	}
-	log.Info("garbage collector", zap.Int("gc_percent", gcPercentNow()), zap.Int64("memory_limit_bytes", debug.SetMemoryLimit(-1)))
-}
-
-// gcPercentNow reads the collector's target without changing it.
-func gcPercentNow() int {
-	p := debug.SetGCPercent(100)
-	debug.SetGCPercent(p)
-	return p
+	held := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(held)
+	log.Info("garbage collector", zap.Uint64("gc_percent", held[0].Value.Uint64()), zap.Uint64("memory_limit_bytes", held[1].Value.Uint64()))
 }
