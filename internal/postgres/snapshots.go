@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -50,24 +51,37 @@ func (r *Snapshots) Replace(ctx context.Context, jobID string, rows snapshot.Row
 		if err != nil {
 			return translate(err, "store snapshot rows")
 		}
-		if n > 0 {
-			var q0, q1, q2, q3, q4 int64
-			err := q.QueryRow(ctx, `SELECT min(total_spent_cents),
-				percentile_disc(0.25) WITHIN GROUP (ORDER BY total_spent_cents),
-				percentile_disc(0.5) WITHIN GROUP (ORDER BY total_spent_cents),
-				percentile_disc(0.75) WITHIN GROUP (ORDER BY total_spent_cents),
-				max(total_spent_cents) FROM segment_snapshot_rows WHERE job_id = $1`, jobID).Scan(&q0, &q1, &q2, &q3, &q4)
-			if err != nil {
-				return translate(err, "snapshot quartiles")
-			}
-			spend = snapshot.SpendQuartile{Min: profile.Cents(q0), Q1: profile.Cents(q1), Median: profile.Cents(q2),
-				Q3: profile.Cents(q3), Max: profile.Cents(q4)}
+		if spend, err = spendOf(ctx, q, jobID, n); err != nil {
+			return err
 		}
-		_, err = q.Exec(ctx, `INSERT INTO segment_snapshots (job_id, rows, expires_at) VALUES ($1, $2, now() + $3::interval)
-			ON CONFLICT (job_id) DO UPDATE SET rows = $2, expires_at = now() + $3::interval, expired = false`, jobID, n, retention.String())
-		return translate(err, "record snapshot")
+		return record(ctx, q, jobID, n, retention)
 	})
 	return n, spend, err
+}
+
+// spendOf returns the spend quartiles of jobID's n stored rows.
+func spendOf(ctx context.Context, q querier, jobID string, n int64) (snapshot.SpendQuartile, error) {
+	if n == 0 {
+		return snapshot.SpendQuartile{}, nil
+	}
+	var q0, q1, q2, q3, q4 int64
+	err := q.QueryRow(ctx, `SELECT min(total_spent_cents),
+		percentile_disc(0.25) WITHIN GROUP (ORDER BY total_spent_cents),
+		percentile_disc(0.5) WITHIN GROUP (ORDER BY total_spent_cents),
+		percentile_disc(0.75) WITHIN GROUP (ORDER BY total_spent_cents),
+		max(total_spent_cents) FROM segment_snapshot_rows WHERE job_id = $1`, jobID).Scan(&q0, &q1, &q2, &q3, &q4)
+	if err != nil {
+		return snapshot.SpendQuartile{}, translate(err, "snapshot quartiles")
+	}
+	return snapshot.SpendQuartile{Min: profile.Cents(q0), Q1: profile.Cents(q1), Median: profile.Cents(q2),
+		Q3: profile.Cents(q3), Max: profile.Cents(q4)}, nil
+}
+
+// record writes the record of jobID's snapshot of n rows.
+func record(ctx context.Context, q querier, jobID string, n int64, retention time.Duration) error {
+	_, err := q.Exec(ctx, `INSERT INTO segment_snapshots (job_id, rows, expires_at) VALUES ($1, $2, now() + $3::interval)
+		ON CONFLICT (job_id) DO UPDATE SET rows = $2, expires_at = now() + $3::interval, expired = false`, jobID, n, retention.String())
+	return translate(err, "record snapshot")
 }
 
 // Header implements snapshot.Repository.
@@ -78,17 +92,27 @@ func (r *Snapshots) Header(ctx context.Context, jobID string) (snapshot.Header, 
 	return h, notFound(err, "read snapshot", errs.E(errs.NotFound, "no snapshot of job %s", jobID))
 }
 
-// Rows implements snapshot.Repository.
+// Rows implements snapshot.Repository. A row copied by ReplaceSQL holds
+// the engine's jsonb: it is encoded here as every other document is (the
+// profile's JSON, byte for byte json.Marshal), one page at a time.
 func (r *Snapshots) Rows(ctx context.Context, jobID string, after []byte, limit int) ([]snapshot.Row, error) {
-	rows, err := conn(ctx, r.db).Query(ctx, "SELECT sort_key, total_spent_cents, doc FROM segment_snapshot_rows WHERE job_id = $1 AND sort_key > $2 ORDER BY sort_key LIMIT $3",
-		jobID, after, limit)
+	rows, err := conn(ctx, r.db).Query(ctx, `SELECT sort_key, total_spent_cents, doc, doc_jsonb FROM segment_snapshot_rows
+		WHERE job_id = $1 AND sort_key > $2 ORDER BY sort_key LIMIT $3`, jobID, after, limit)
 	if err != nil {
 		return nil, translate(err, "read snapshot rows")
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (snapshot.Row, error) {
 		var s snapshot.Row
-		err := row.Scan(&s.SortKey, &s.TotalSpent, &s.Doc)
-		return s, err
+		var stored []byte
+		if err := row.Scan(&s.SortKey, &s.TotalSpent, &s.Doc, &stored); err != nil || s.Doc != nil {
+			return s, err
+		}
+		p, err := profile.DecodeFields(stored, nil)
+		if err != nil {
+			return s, fmt.Errorf("decode snapshot row: %w", err)
+		}
+		s.Doc = p.AppendJSON(nil)
+		return s, nil
 	})
 	return out, translate(err, "read snapshot rows")
 }

@@ -130,7 +130,23 @@ func NewStore(repo Repository) *Store { return &Store{repo: repo} }
 // engine reads the next page; each row carries its sort key (see sortKey),
 // which gives the snapshot q's order. progress is told the rows done after
 // each page.
+//
+// When the engine's documents are tables of the repository's database
+// (SQLSource, SQLRepository: the PostgreSQL engine), the database copies
+// the rows itself in one statement, which is one consistent snapshot of
+// it too, and counts the summary beside it (materializeSQL).
 func (s *Store) Materialize(ctx context.Context, engine search.Searcher, jobID string, q search.Query, retention time.Duration, progress func(done int64)) (Summary, error) {
+	if src, ok := engine.(SQLSource); ok {
+		if repo, ok := s.repo.(SQLRepository); ok {
+			sq, ok, err := src.SnapshotSQL(ctx, q)
+			if err != nil {
+				return Summary{}, fmt.Errorf("snapshot: %w", err)
+			}
+			if ok {
+				return s.materializeSQL(ctx, repo, sq, jobID, q, retention, progress)
+			}
+		}
+	}
 	q.Fields = rowFields
 	today := civil(q.Now.In(q.Location))
 	acc := newAccumulator()
@@ -318,11 +334,7 @@ func newAccumulator() *accumulator {
 }
 
 func (a *accumulator) add(p profile.Profile, today time.Time, loc *time.Location) {
-	key := profile.Fold(p.City)
-	if a.cities[key] == nil {
-		a.cities[key] = map[string]int64{}
-	}
-	a.cities[key][p.City]++
+	a.addCity(p.City, 1)
 	a.genders[p.Gender]++
 	if p.RFMGroup != "" {
 		a.groups[p.RFMGroup]++

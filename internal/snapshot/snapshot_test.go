@@ -46,8 +46,13 @@ type testBundle struct {
 	engines map[string]search.Engine
 }
 
-// setup migrates a fresh service schema and opens both engines, each
-// serving an empty generation.
+// scanOnly is an engine without its snapshot.SQLSource, so the store
+// scans it as it scans Elasticsearch.
+type scanOnly struct{ search.Engine }
+
+// setup migrates a fresh service schema and opens the engines, each
+// serving an empty generation: Elasticsearch, PostgreSQL (whose snapshots
+// the database copies itself) and PostgreSQL scanned.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	ctx := context.Background()
@@ -56,8 +61,9 @@ func setup(t *testing.T) *testBundle {
 	require.NoError(t, err)
 	client, alias := testenv.Elasticsearch(t)
 	b := &testBundle{db: db, store: snapshot.NewStore(postgres.NewSnapshots(db)), engines: map[string]search.Engine{
-		"elasticsearch": elastic.New(client, alias),
-		"postgres":      pgsearch.New(db, ""),
+		"elasticsearch":    elastic.New(client, alias),
+		"postgres":         pgsearch.New(db, ""),
+		"postgres-scanned": scanOnly{pgsearch.New(db, "scanned_profiles")},
 	}}
 	for _, e := range b.engines {
 		require.NoError(t, e.CreateGeneration(ctx, gen))
@@ -202,7 +208,14 @@ func TestConsistentWhileIndexChanges(t *testing.T) {
 			})
 			require.NoError(t, err)
 			require.NoError(t, changeErr)
-			require.Greater(t, pages, 5, "the snapshot spans many pages")
+			if _, copied := e.(snapshot.SQLSource); copied {
+				// One statement copies every row, as of one snapshot
+				// of the database (what PostgreSQL guarantees a
+				// statement): progress comes once, when it is stored.
+				require.Equal(t, 1, pages)
+			} else {
+				require.Greater(t, pages, 5, "the snapshot spans many pages")
+			}
 			require.Equal(t, int64(len(want)), sum.Count)
 
 			got := b.readAll(t, jobID, 9)
@@ -300,5 +313,77 @@ func TestBadCursor(t *testing.T) {
 		var ve *segment.ValidationError
 		require.ErrorAs(t, err, &ve, cursor)
 		require.Equal(t, "cursor", ve.Errors[0].Field)
+	}
+}
+
+// TestSummaryAndPagesWhereverTheRowsAreCopied: the PostgreSQL engine's
+// snapshots are copied and counted by the database; for the same
+// customers (city spellings, genders, groups, purchases on both sides of
+// every recency boundary in the business's zone, in the future, none) the
+// summary and every page's bytes are those of a scan of the same engine
+// and of Elasticsearch, over more rows than a scan page.
+func TestSummaryAndPagesWhereverTheRowsAreCopied(t *testing.T) {
+	b := setup(t)
+	ctx := context.Background()
+	today := time.Date(testNow.Year(), testNow.Month(), testNow.Day(), 0, 0, 0, 0, costaRica)
+	var purchases []*time.Time
+	for _, days := range []int{0, 30, 31, 60, 61, 90, 91, 180, 181, 365, 366, 900} {
+		start := today.AddDate(0, 0, -days)
+		before := start.Add(-time.Millisecond) // the day before, its last millisecond
+		purchases = append(purchases, &start, &before)
+	}
+	future := today.AddDate(0, 0, 2)
+	purchases = append(purchases, &future, nil)
+	cities := []string{"San José", "san jose", "SAN JOSÉ", "Cartago", "", "Heredia"}
+	genders := []string{profile.GenderFemale, profile.GenderMale, profile.GenderUnknown, profile.GenderOther}
+	groups := []string{"", "champions", "loyal", "hibernating"}
+	ps := customers("C1", 0, 2600)
+	for i := range ps {
+		ps[i].City, ps[i].Gender, ps[i].RFMGroup = cities[i%len(cities)], genders[i%len(genders)], groups[i%len(groups)]
+		ps[i].LastPurchaseAt = purchases[i%len(purchases)]
+		if ps[i].LastPurchaseAt == nil {
+			ps[i].FirstPurchaseAt, ps[i].TotalPurchases = nil, 0
+		}
+		ps[i].TotalSpent = profile.Cents(i * 7919 % 100_000)
+	}
+	q := companyQuery("C1", segment.Sort{Field: segment.SortTotalSpent}, 1000)
+	summaries := map[string]snapshot.Summary{}
+	pages := map[string][]json.RawMessage{}
+	for name, e := range b.engines {
+		write(t, e, append(ps, customers("C2", 0, 5)...))
+		jobID := b.job(t)
+		sum, err := b.store.Materialize(ctx, e, jobID, q, time.Hour, nil)
+		require.NoError(t, err, name)
+		summaries[name] = sum
+		var copied int64
+		require.NoError(t, b.db.QueryRow(ctx, "SELECT count(*) FROM segment_snapshot_rows WHERE job_id = $1 AND doc_jsonb IS NOT NULL", jobID).Scan(&copied))
+		if _, ok := e.(snapshot.SQLSource); ok {
+			require.Equal(t, int64(len(ps)), copied, "%s: the database copied the rows", name)
+		} else {
+			require.Zero(t, copied, name)
+		}
+		cursor := ""
+		for {
+			page, err := b.store.Read(ctx, jobID, cursor, 700)
+			require.NoError(t, err)
+			pages[name] = append(pages[name], page.Customers...)
+			if cursor = page.NextCursor; cursor == "" {
+				break
+			}
+		}
+		require.Len(t, pages[name], len(ps), name)
+	}
+	want := summaries["elasticsearch"]
+	require.Equal(t, int64(len(ps)), want.Count)
+	require.Len(t, want.Recency, len(snapshot.RecencyBuckets)+1)
+	for _, bucket := range want.Recency {
+		require.NotZero(t, bucket.Count, "every recency bucket has customers: %+v", want.Recency)
+	}
+	require.Equal(t, "San José", want.ByCity[0].Key, "one city under its commonest spelling")
+	for name, sum := range summaries {
+		require.Equal(t, want, sum, name)
+		for i := range pages[name] {
+			require.Equal(t, string(pages["elasticsearch"][i]), string(pages[name][i]), "%s row %d", name, i)
+		}
 	}
 }
