@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/reactivation/reactivation/internal/errs"
+	"github.com/reactivation/reactivation/internal/parallel"
 	"github.com/reactivation/reactivation/internal/profile"
 	"github.com/reactivation/reactivation/internal/snapshot"
 )
@@ -93,28 +94,40 @@ func (r *Snapshots) Header(ctx context.Context, jobID string) (snapshot.Header, 
 }
 
 // Rows implements snapshot.Repository. A row copied by ReplaceSQL holds
-// the engine's jsonb: it is encoded here as every other document is (the
-// profile's JSON, byte for byte json.Marshal), one page at a time.
+// the engine's jsonb: PostgreSQL's rendering of it is respelled here as
+// the profile's JSON (profile.Respell: byte for byte what the scan
+// stored), one page at a time, on up to four goroutines.
 func (r *Snapshots) Rows(ctx context.Context, jobID string, after []byte, limit int) ([]snapshot.Row, error) {
 	rows, err := conn(ctx, r.db).Query(ctx, `SELECT sort_key, total_spent_cents, doc, doc_jsonb FROM segment_snapshot_rows
 		WHERE job_id = $1 AND sort_key > $2 ORDER BY sort_key LIMIT $3`, jobID, after, limit)
 	if err != nil {
 		return nil, translate(err, "read snapshot rows")
 	}
+	var stored [][]byte // doc_jsonb by row, nil where doc holds the JSON
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (snapshot.Row, error) {
 		var s snapshot.Row
-		var stored []byte
-		if err := row.Scan(&s.SortKey, &s.TotalSpent, &s.Doc, &stored); err != nil || s.Doc != nil {
-			return s, err
-		}
-		p, err := profile.DecodeFields(stored, nil)
-		if err != nil {
-			return s, fmt.Errorf("decode snapshot row: %w", err)
-		}
-		s.Doc = p.AppendJSON(nil)
-		return s, nil
+		var j []byte
+		err := row.Scan(&s.SortKey, &s.TotalSpent, &s.Doc, &j)
+		stored = append(stored, j)
+		return s, err
 	})
-	return out, translate(err, "read snapshot rows")
+	if err != nil {
+		return nil, translate(err, "read snapshot rows")
+	}
+	err = parallel.Ranges(len(out), func(lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			if out[i].Doc != nil {
+				continue
+			}
+			doc, err := profile.Respell(stored[i])
+			if err != nil {
+				return fmt.Errorf("read snapshot row: %w", err)
+			}
+			out[i].Doc = doc
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Expire implements snapshot.Repository in one statement.

@@ -3,13 +3,18 @@ package postgres_test
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/errs"
 	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/profile"
+	"github.com/reactivation/reactivation/internal/profile/profiletest"
 	"github.com/reactivation/reactivation/internal/snapshot"
 )
 
@@ -109,4 +114,72 @@ func TestSnapshotRowsFollowTheirJob(t *testing.T) {
 	require.NoError(t, repo.Drop(b.ctx, other))
 	require.NoError(t, b.pool.QueryRow(b.ctx, "SELECT count(*) FROM segment_snapshot_rows WHERE job_id = $1", other).Scan(&left))
 	require.Zero(t, left, "Drop deletes the rows with the record")
+}
+
+// TestRespellIsAppendJSON: a snapshot copied by the database keeps the
+// engine's jsonb and a page respells PostgreSQL's rendering of it
+// (profile.Respell); for random profiles (every string that needs
+// escaping, scores that Go writes with an exponent, amounts at their
+// limits) that gives back AppendJSON's bytes exactly.
+func TestRespellIsAppendJSON(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := rand.New(rand.NewPCG(7, 11))
+	var docs []string
+	var want []string
+	for len(docs) < 5000 {
+		p := profiletest.Profile(r)
+		if r.IntN(4) == 0 {
+			tiny, huge := 1e-7*r.Float64(), 1e22*(1+r.Float64())
+			p.PAlive, p.ExpectedPurchases90d = &tiny, &huge
+		}
+		for _, score := range []*float64{p.PAlive, p.ExpectedPurchases90d} {
+			if score != nil && *score == 0 {
+				*score = 0 // jsonb's numeric has no -0
+			}
+		}
+		doc := p.AppendJSON(nil)
+		if strings.Contains(string(doc), `\u0000`) {
+			continue // jsonb refuses the NUL character
+		}
+		// The profile as JSON carries it: bytes that are not UTF-8
+		// were written as U+FFFD, which reads back as the character.
+		read, err := profile.DecodeFields(doc, nil)
+		if err != nil {
+			continue // amounts past what a decimal of cents reads back
+		}
+		docs, want = append(docs, string(doc)), append(want, string(read.AppendJSON(nil)))
+	}
+	rows, err := b.pool.Query(b.ctx, "SELECT d::jsonb::text FROM unnest($1::text[]) WITH ORDINALITY AS u(d, i) ORDER BY i", docs)
+	require.NoError(t, err)
+	rendered, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Len(t, rendered, len(want))
+	differ := 0
+	for i, jsonb := range rendered {
+		if jsonb != want[i] {
+			differ++
+		}
+		got, err := profile.Respell([]byte(jsonb))
+		require.NoError(t, err)
+		require.Equal(t, want[i], string(got), "rendered by PostgreSQL as %s", jsonb)
+		long, err := profile.DecodeFields([]byte(jsonb), nil)
+		require.NoError(t, err)
+		require.Equal(t, string(long.AppendJSON(nil)), string(got), "the long way")
+	}
+	require.Equal(t, len(want), differ, "PostgreSQL's rendering differs from every document")
+}
+
+// TestRespellTheLongWay: a document with a member a profile has not, or
+// without one it has, is decoded and encoded.
+func TestRespellTheLongWay(t *testing.T) {
+	p := profile.Profile{CustomerID: "C1", Name: "Ana <Gómez>"}
+	want := string(p.AppendJSON(nil))
+	for _, doc := range []string{`{"customerId": "C1", "name": "Ana <Gómez>"}`, `{"customerId":"C1","name":"Ana \u003cGómez\u003e","extra":1}`} {
+		got, err := profile.Respell([]byte(doc))
+		require.NoError(t, err)
+		require.Equal(t, want, string(got), doc)
+	}
+	_, err := profile.Respell([]byte(`{"customerId": `))
+	require.Error(t, err)
 }
