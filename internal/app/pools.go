@@ -6,7 +6,8 @@ import "github.com/reactivation/reactivation/internal/config"
 // enrichment streams customers and lines on two source connections while
 // it writes a batch on a third (the PostgreSQL engine) or records its
 // progress in the service database; an export streams from the engine
-// while it stores chunks.
+// while it stores chunks; a snapshot on the PostgreSQL engine copies its
+// rows in one transaction while a second connection counts its summary.
 const (
 	sourceConnsPerTask  = 2
 	serviceConnsPerTask = 1
