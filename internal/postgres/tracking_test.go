@@ -18,24 +18,31 @@ func tracked(id, company string, invoices, version int64) profile.Profile {
 }
 
 // TestTrackKeepsTheNewerVersion: a record computed from an older source
-// version never replaces a newer one, within one batch or across two.
+// version never replaces a newer one, within one batch or across two;
+// the same through TrackNew, whose second batch (a shard run again, with
+// a customer it had not reached) conflicts with the first.
 func TestTrackKeepsTheNewerVersion(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	tr := postgres.NewTracking(b.pool)
-	const alias, gen = "customers", "g1"
-	require.NoError(t, tr.Track(b.ctx, alias, gen, []profile.Profile{
-		tracked("c1", "acme", 3, 20), tracked("c1", "acme", 9, 10), tracked("c2", "acme", 1, 5),
-	}))
-	require.NoError(t, tr.Track(b.ctx, alias, gen, []profile.Profile{tracked("c1", "other", 7, 15), tracked("c2", "beta", 2, 6)}))
+	for name, track := range map[string]func(alias, gen string, docs []profile.Profile) error{
+		"Track":    func(alias, gen string, docs []profile.Profile) error { return tr.Track(b.ctx, alias, gen, docs) },
+		"TrackNew": func(alias, gen string, docs []profile.Profile) error { return tr.TrackNew(b.ctx, alias, gen, docs) },
+	} {
+		alias, gen := "customers", "g-"+name
+		require.NoError(t, track(alias, gen, []profile.Profile{
+			tracked("c1", "acme", 3, 20), tracked("c1", "acme", 9, 10), tracked("c2", "acme", 1, 5),
+		}))
+		require.NoError(t, track(alias, gen, []profile.Profile{tracked("c1", "other", 7, 15), tracked("c2", "beta", 2, 6), tracked("c3", "beta", 4, 6)}))
 
-	counts, err := tr.Tracked(alias, gen).InBuckets(b.ctx, []int{b.bucket(t, "c1"), b.bucket(t, "c2")})
-	require.NoError(t, err)
-	require.Equal(t, int64(3), counts["c1"].Invoices, "version 20 stays over 10 (same batch) and 15 (later batch)")
-	require.Equal(t, int64(2), counts["c2"].Invoices, "version 6 replaces 5")
-	companies, err := tr.TrackedCompanies(b.ctx, alias, gen, []string{"c1", "c2", "c3"})
-	require.NoError(t, err)
-	require.Equal(t, map[string]string{"c1": "acme", "c2": "beta"}, companies)
+		counts, err := tr.Tracked(alias, gen).InBuckets(b.ctx, []int{b.bucket(t, "c1"), b.bucket(t, "c2")})
+		require.NoError(t, err)
+		require.Equal(t, int64(3), counts["c1"].Invoices, "%s: version 20 stays over 10 (same batch) and 15 (later batch)", name)
+		require.Equal(t, int64(2), counts["c2"].Invoices, "%s: version 6 replaces 5", name)
+		companies, err := tr.TrackedCompanies(b.ctx, alias, gen, []string{"c1", "c2", "c3", "c4"})
+		require.NoError(t, err)
+		require.Equal(t, map[string]string{"c1": "acme", "c2": "beta", "c3": "beta"}, companies, name)
+	}
 }
 
 // TestUntrackKeepsANewerOne: a delete found at version v forgets the

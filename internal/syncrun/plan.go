@@ -118,7 +118,7 @@ func (s *Service) Shard(ctx context.Context, p tasks.SyncShardPayload) error {
 			if err := s.engine.Index(ctx, p.Generation, batch); err != nil {
 				return fmt.Errorf("index shard %d: %w", p.Shard, err)
 			}
-			if err := s.track(ctx, p.Generation, batch); err != nil {
+			if err := s.tracking.TrackNew(ctx, s.cfg.Alias, p.Generation, batch); err != nil {
 				return fmt.Errorf("index shard %d: %w", p.Shard, err)
 			}
 			metrics.DocumentsIndexed.WithLabelValues(ModeFull.String()).Add(float64(len(batch)))

@@ -20,6 +20,10 @@ type Tracking interface {
 	// older version never replaces a newer one, and of two docs of one
 	// customer in docs the newer is kept.
 	Track(ctx context.Context, alias, gen string, docs []profile.Profile) error
+	// TrackNew is Track for a generation a full sync is building, whose
+	// customers are tracked once unless a shard runs again: cheaper
+	// while none is tracked yet, Track's result either way.
+	TrackNew(ctx context.Context, alias, gen string, docs []profile.Profile) error
 	// TrackedCompanies returns the company tracked for each of ids that
 	// generation gen tracks.
 	TrackedCompanies(ctx context.Context, alias, gen string, ids []string) (map[string]string, error)
