@@ -73,8 +73,8 @@ func sortKeySQL(s segment.Sort) (string, error) {
 	default:
 		return "", fmt.Errorf("snapshot sort %q: no column", s.Field)
 	}
-	// A NULL value (no purchase, no score) makes the whole CASE arm NULL,
-	// which takes the flag 0x01, last in either direction.
+	// A NULL value (no purchase, no score) makes the flag and value NULL,
+	// and COALESCE writes the flag 0x01 alone: last in either direction.
 	return "COALESCE('\\x00'::bytea || " + value + ", '\\x01'::bytea) || convert_to(customer_id, 'UTF8')", nil
 }
 
