@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"errors"
 	"fmt"
 	"unicode/utf8"
 
@@ -83,50 +84,44 @@ func Respell(doc []byte) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// respellValue appends the JSON value v (a scalar or an array of them)
-// without the spaces between its tokens, each string as AppendString
-// writes it.
+// respellValue appends the JSON value v (a scalar or an array of them, as
+// jsonobj hands it: without the spaces around it) without the spaces
+// between its elements, each string as AppendString writes it.
 func respellValue(b, v []byte) ([]byte, error) {
-	for i := 0; i < len(v); {
-		switch c := v[i]; c {
-		case ' ', '\t', '\n', '\r':
-			i++
-		case '"':
-			end := stringEnd(v, i)
-			if end < 0 {
-				return nil, fmt.Errorf("unterminated string")
-			}
-			s := v[i:end]
-			if sameSpelling(s[1 : len(s)-1]) {
-				b = append(b, s...)
-			} else {
-				var str string
-				if err := decodeString(s, &str); err != nil {
-					return nil, err
-				}
-				b = AppendString(b, str)
-			}
-			i = end
-		default:
-			b = append(b, c)
-			i++
-		}
+	if len(v) == 0 {
+		return nil, jsonobj.ErrMalformed
 	}
-	return b, nil
-}
-
-// stringEnd is the index after the string that starts at v[i], -1 when it
-// does not end.
-func stringEnd(v []byte, i int) int {
-	for j := i + 1; j < len(v); j++ {
-		switch v[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
+	switch v[0] {
+	case '"':
+		if sameSpelling(v[1 : len(v)-1]) {
+			return append(b, v...), nil
 		}
+		var s string
+		if err := decodeString(v, &s); err != nil {
+			return nil, err
+		}
+		return AppendString(b, s), nil
+	case '[':
+		b = append(b, '[')
+		n := 0
+		var bad error
+		err := jsonobj.Elements(v, func(e []byte) {
+			if bad != nil {
+				return
+			}
+			if n++; n > 1 {
+				b = append(b, ',')
+			}
+			b, bad = respellValue(b, e)
+		})
+		if err = errors.Join(err, bad); err != nil {
+			return nil, err
+		}
+		return append(b, ']'), nil
+	case '{':
+		return nil, fmt.Errorf("an object where a profile has none")
 	}
-	return -1
+	return append(b, v...), nil // a number, true, false or null
 }
 
 // sameSpelling reports whether AppendString writes the JSON string whose
