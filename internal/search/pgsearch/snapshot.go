@@ -92,5 +92,12 @@ func number(expr string, desc bool) string {
 // floatKey is segment.FloatKey of a double column: its IEEE 754 bits as a
 // bigint (+ 0 turns -0 into 0, as FloatKey does).
 func floatKey(column string) string {
-	return "('x' || encode(float8send(" + column + " + 0), 'hex'))::bit(64)::bigint"
+	return bigintOf("float8send(" + column + " + 0)")
+}
+
+// bigintOf is the SQL of eight bytes (a bytea expression) read as a
+// big-endian signed bigint, as binary.BigEndian.Uint64 then int64 read
+// them in Go.
+func bigintOf(bytes string) string {
+	return "('x' || encode(" + bytes + ", 'hex'))::bit(64)::bigint"
 }

@@ -15,7 +15,7 @@ import (
 // CompanyKey does (the first eight bytes of the id's SHA-256, big-endian,
 // signed), the money in cents from numeric(14,2).
 var earlierColumns = []struct{ name, expr string }{
-	{"company_key", `('x' || encode(substring(sha256(convert_to(company_id, 'UTF8')) FROM 1 FOR 8), 'hex'))::bit(64)::bigint`},
+	{"company_key", bigintOf("substring(sha256(convert_to(company_id, 'UTF8')) FROM 1 FOR 8)")},
 	{"total_spent_cents", "(total_spent * 100)::bigint"},
 	{"average_ticket_cents", "(average_ticket * 100)::bigint"},
 }
