@@ -43,8 +43,8 @@ func (r *Snapshots) Replace(ctx context.Context, jobID string, rows snapshot.Row
 	var spend snapshot.SpendQuartile
 	err := inTx(ctx, r.db, func(ctx context.Context) error {
 		q := conn(ctx, r.db)
-		if _, err := q.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
-			return translate(err, "reset snapshot")
+		if err := reset(ctx, q, jobID); err != nil {
+			return err
 		}
 		var err error
 		n, err = q.CopyFrom(ctx, pgx.Identifier{"segment_snapshot_rows"},
@@ -58,6 +58,12 @@ func (r *Snapshots) Replace(ctx context.Context, jobID string, rows snapshot.Row
 		return record(ctx, q, jobID, n, retention)
 	})
 	return n, spend, err
+}
+
+// reset removes what an earlier attempt at jobID's snapshot left.
+func reset(ctx context.Context, q querier, jobID string) error {
+	_, err := q.Exec(ctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID)
+	return translate(err, "reset snapshot")
 }
 
 // spendOf returns the spend quartiles of jobID's n stored rows.

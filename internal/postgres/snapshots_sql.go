@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,12 +46,12 @@ func (r *Snapshots) ReplaceSQL(ctx context.Context, jobID string, q snapshot.SQL
 		return err
 	})
 	g.Go(func() error {
-		if _, err := tx.Exec(gctx, "DELETE FROM segment_snapshot_rows WHERE job_id = $1", jobID); err != nil {
-			return translate(err, "reset snapshot")
+		if err := reset(gctx, tx, jobID); err != nil {
+			return err
 		}
 		job := "$" + strconv.Itoa(len(q.Args)+1)
 		tag, err := tx.Exec(gctx, "INSERT INTO segment_snapshot_rows (job_id, sort_key, total_spent_cents, doc_jsonb) SELECT "+
-			job+", m.* FROM ("+q.Rows+") m", append(q.Args[:len(q.Args):len(q.Args)], jobID)...)
+			job+", m.* FROM ("+q.Rows+") m", append(slices.Clip(q.Args), jobID)...)
 		if err != nil {
 			return translate(err, "copy snapshot rows")
 		}
@@ -95,7 +96,7 @@ func (r *Snapshots) count(ctx context.Context, exported string, q snapshot.SQLQu
 	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+exported+"'"); err != nil {
 		return snapshot.Counts{}, translate(err, "count snapshot")
 	}
-	args := q.Args[:len(q.Args):len(q.Args)]
+	args := slices.Clip(q.Args)
 	var bucket strings.Builder
 	bucket.WriteString("CASE WHEN last_purchase_at IS NULL THEN " + strconv.Itoa(len(recencyFrom)+1))
 	for i, from := range recencyFrom {
