@@ -67,6 +67,10 @@ type Services struct {
 	Idempotency *idempotency.Store
 	// Ticks claims the scheduler's ticks, once across replicas.
 	Ticks *postgres.ScheduleTicks
+	// EarlierLayout is true when the PostgreSQL engine's serving
+	// generation was written by an earlier release and is read through
+	// pgsearch.ServeEarlierLayout until a full sync replaces it.
+	EarlierLayout bool
 }
 
 // Open connects to everything cfg names. It fails with a clear error when a
@@ -102,9 +106,9 @@ func Open(ctx context.Context, cfg config.Config, log *zap.Logger) (*App, error)
 	if pg, ok := d.Engine.(*pgsearch.Engine); ok {
 		// A generation of an earlier release stays readable after an
 		// upgrade, until the next full sync replaces it.
-		if earlier, err := pg.ServeEarlierLayout(ctx); err != nil {
+		if d.EarlierLayout, err = pg.ServeEarlierLayout(ctx); err != nil {
 			log.Warn("serving generation of an earlier release", zap.Error(err))
-		} else if earlier {
+		} else if d.EarlierLayout {
 			log.Warn("the serving generation was written by an earlier release: it is read without its newer indexes and cannot be written to; run a full sync")
 		}
 	}

@@ -19,7 +19,6 @@ import (
 	"github.com/reactivation/reactivation/internal/jobs"
 	"github.com/reactivation/reactivation/internal/procs"
 	"github.com/reactivation/reactivation/internal/search/elastic"
-	"github.com/reactivation/reactivation/internal/search/pgsearch"
 	"github.com/reactivation/reactivation/internal/segment"
 	"github.com/reactivation/reactivation/internal/syncrun"
 )
@@ -187,13 +186,7 @@ func ensureIndexed(ctx context.Context, env Env, cfg config.Config, d *app.App) 
 	if err != nil {
 		return err
 	}
-	earlier := false
-	if pg, ok := d.Engine.(*pgsearch.Engine); ok {
-		if earlier, err = pg.ServeEarlierLayout(ctx); err != nil {
-			return err
-		}
-	}
-	if gen != "" && !earlier {
+	if gen != "" && !d.EarlierLayout {
 		n, err := d.Engine.Count(ctx, gen)
 		if err != nil {
 			return err
