@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/reactivation/reactivation/internal/config"
@@ -27,16 +28,11 @@ func TestShardRunAgainTracksWhatItRead(t *testing.T) {
 	again := shards[1]
 	ids := customersIn(t, b.deps.DB, again.Lo, again.Hi)
 	require.Greater(t, len(ids), 100)
-	var buyers []string
 	rows, err := b.deps.DB.Query(ctx, `SELECT customer_id FROM invoices WHERE customer_id = ANY($1)
 		GROUP BY customer_id HAVING count(*) >= 2 ORDER BY customer_id LIMIT 3`, ids)
 	require.NoError(t, err)
-	for rows.Next() {
-		var id string
-		require.NoError(t, rows.Scan(&id))
-		buyers = append(buyers, id)
-	}
-	require.NoError(t, rows.Err())
+	buyers, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
 	require.Len(t, buyers, 3)
 	tx, err := b.deps.DB.Begin(ctx)
 	require.NoError(t, err)
