@@ -89,7 +89,7 @@ type aggregate struct {
 	invoices, lines       int64
 	cents                 int64
 	first, last           time.Time
-	invoice               string
+	invoice               uint64 // the current invoice's ordinal
 	stamp                 uint32 // of the current invoice
 	products, ingredients tally
 }
@@ -146,15 +146,15 @@ func newAggregate(m *menu) *aggregate {
 }
 
 func (a *aggregate) reset() {
-	a.invoices, a.lines, a.cents, a.invoice = 0, 0, 0, ""
+	a.invoices, a.lines, a.cents, a.invoice = 0, 0, 0, 0
 	a.first, a.last = time.Time{}, time.Time{}
 	a.products.reset()
 	a.ingredients.reset()
 }
 
 func (a *aggregate) add(l line) {
-	if l.invoiceID != a.invoice || a.invoices == 0 {
-		a.invoice = l.invoiceID
+	if l.invoice != a.invoice || a.invoices == 0 {
+		a.invoice = l.invoice
 		a.invoices++
 		a.cents += l.cents
 		if a.first.IsZero() || l.date.Before(a.first) {

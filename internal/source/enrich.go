@@ -2,6 +2,8 @@ package source
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"time"
 
@@ -106,7 +108,7 @@ func (e *Enricher) Buyers(ctx context.Context, lo, hi string, products []string,
 
 type line struct {
 	customerID string
-	invoiceID  string
+	invoice    uint64 // the invoice's ordinal in its stream: lines of one invoice share it
 	date       time.Time
 	cents      int64
 	product    int32 // in menu.items, or noLine, or unknownProduct
@@ -173,19 +175,21 @@ const serialReads = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gat
 // 64-bit transaction id it does not see, which only grows on one server.
 const versionSQL = "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
 
-// streamLines sends invoice lines in (customer_id, invoice_id) order, in
-// batches. An invoice without lines arrives once with product noLine.
-// The ids are read as bytes and made strings only when they change (once
-// per customer and per invoice, not per line); the product is looked up
-// in m by its bytes.
+// streamLines sends invoice lines in customer_id order, in batches, the
+// lines of an invoice together. The source sends one row per invoice with
+// its lines' product ids as an array (a fifth fewer backend seconds than a
+// row per line ordered by invoice, and two fifths of the rows to decode;
+// docs/capacity.md); an invoice without lines arrives once with product
+// noLine. The customer id is read as bytes and made a string only when it
+// changes; each product is looked up in m by its bytes.
 func streamLines(ctx context.Context, q Querier, m *menu, where string, args []any, out chan<- []line) error {
 	rows, err := q.Query(ctx, `
-		SELECT i.customer_id, i.invoice_id, i.invoice_date, (i.total_amount * 100)::bigint, ip.product_id
+		SELECT i.customer_id, i.invoice_date, (i.total_amount * 100)::bigint, p.ids
 		FROM customers c
-		JOIN invoices i ON i.customer_id = c.customer_id
-		LEFT JOIN invoice_products ip ON ip.invoice_id = i.invoice_id
+		JOIN invoices i ON i.customer_id = c.customer_id,
+		LATERAL (SELECT array_agg(ip.product_id) FROM invoice_products ip WHERE ip.invoice_id = i.invoice_id) p (ids)
 		WHERE `+where+`
-		ORDER BY i.customer_id, i.invoice_id`, args...)
+		ORDER BY i.customer_id`, args...)
 	if err != nil {
 		return fmt.Errorf("read invoice lines: %w", err)
 	}
@@ -200,13 +204,12 @@ func streamLines(ctx context.Context, q Querier, m *menu, where string, args []a
 	}
 	scan := newLineScanner(rows)
 	batch := make([]line, 0, 1024)
-	var l line
 	for rows.Next() {
-		if err := scan.next(m, &l); err != nil {
+		var err error
+		if batch, err = scan.next(m, batch); err != nil {
 			return fmt.Errorf("read invoice lines: %w", err)
 		}
-		batch = append(batch, l)
-		if len(batch) == cap(batch) {
+		if len(batch) >= cap(batch)-64 {
 			if err := send(batch); err != nil {
 				return err
 			}
@@ -223,40 +226,109 @@ func streamLines(ctx context.Context, q Querier, m *menu, where string, args []a
 }
 
 // lineScanner decodes streamLines' rows from their raw values: the date
-// and the cents with the connection's own decoders, planned once.
+// and the cents with the connection's own decoders, planned once; the
+// product ids' array in PostgreSQL's binary form by hand (no slice of
+// strings per invoice), or through pgx when the rows come as text.
 type lineScanner struct {
 	rows        pgx.Rows
 	date, cents pgtype.ScanPlan
+	ids         pgtype.ScanPlan // nil when the array comes in binary
 	d           time.Time
 	c           int64
+	texts       []pgtype.Text
+	elems       [][]byte
+	customerID  string
+	invoice     uint64
 }
 
 func newLineScanner(rows pgx.Rows) *lineScanner {
 	s := &lineScanner{rows: rows}
 	m, fields := rows.Conn().TypeMap(), rows.FieldDescriptions()
-	s.date = m.PlanScan(fields[2].DataTypeOID, fields[2].Format, &s.d)
-	s.cents = m.PlanScan(fields[3].DataTypeOID, fields[3].Format, &s.c)
+	s.date = m.PlanScan(fields[1].DataTypeOID, fields[1].Format, &s.d)
+	s.cents = m.PlanScan(fields[2].DataTypeOID, fields[2].Format, &s.c)
+	if fields[3].Format != pgx.BinaryFormatCode {
+		s.ids = m.PlanScan(fields[3].DataTypeOID, fields[3].Format, &s.texts)
+	}
 	return s
 }
 
-// next reads the current row into l, which holds the previous row: its
-// id strings are kept when the bytes are the same.
-func (s *lineScanner) next(m *menu, l *line) error {
+// next appends the current row's lines to batch: one per product id, or
+// one with noLine for an invoice without lines.
+func (s *lineScanner) next(m *menu, batch []line) ([]line, error) {
 	raw := s.rows.RawValues()
-	if string(raw[0]) != l.customerID {
-		l.customerID = string(raw[0])
+	if string(raw[0]) != s.customerID {
+		s.customerID = string(raw[0])
 	}
-	if string(raw[1]) != l.invoiceID {
-		l.invoiceID = string(raw[1])
+	if err := s.date.Scan(raw[1], &s.d); err != nil {
+		return batch, err
 	}
-	if err := s.date.Scan(raw[2], &s.d); err != nil {
-		return err
+	if err := s.cents.Scan(raw[2], &s.c); err != nil {
+		return batch, err
 	}
-	if err := s.cents.Scan(raw[3], &s.c); err != nil {
-		return err
+	s.invoice++
+	l := line{customerID: s.customerID, invoice: s.invoice, date: s.d, cents: s.c, product: noLine}
+	var err error
+	s.elems = s.elems[:0]
+	if s.ids == nil {
+		s.elems, err = appendBinaryArray(s.elems, raw[3])
+	} else if err = s.ids.Scan(raw[3], &s.texts); err == nil {
+		for _, t := range s.texts {
+			if t.Valid {
+				s.elems = append(s.elems, []byte(t.String))
+			}
+		}
 	}
-	l.date, l.cents, l.product = s.d, s.c, m.product(raw[4])
-	return nil
+	n := len(batch)
+	for _, id := range s.elems {
+		if id != nil {
+			l.product = m.product(id)
+			batch = append(batch, l)
+		}
+	}
+	if len(batch) == n { // no lines (or only null product ids)
+		l.product = noLine
+		batch = append(batch, l)
+	}
+	return batch, err
+}
+
+var errMalformedArray = errors.New("product ids: malformed binary array")
+
+// appendBinaryArray appends to elems each element of a one-dimensional
+// array in PostgreSQL's binary form (nil for a NULL element; the bytes
+// alias raw); a NULL or empty array has none.
+func appendBinaryArray(elems [][]byte, raw []byte) ([][]byte, error) {
+	if raw == nil {
+		return elems, nil
+	}
+	bad := errMalformedArray
+	u32 := func(b []byte) int { return int(int32(binary.BigEndian.Uint32(b))) }
+	if len(raw) < 12 {
+		return elems, bad
+	}
+	if dims := u32(raw); dims == 0 {
+		return elems, nil
+	} else if dims != 1 || len(raw) < 20 {
+		return elems, bad
+	}
+	n, rest := u32(raw[12:]), raw[20:]
+	for range n {
+		if len(rest) < 4 {
+			return elems, bad
+		}
+		size := u32(rest)
+		rest = rest[4:]
+		if size < 0 {
+			elems = append(elems, nil)
+			continue
+		}
+		if len(rest) < size {
+			return elems, bad
+		}
+		elems = append(elems, rest[:size:size])
+		rest = rest[size:]
+	}
+	return elems, nil
 }
 
 // mergeCustomers reads customers in the same order as the lines and hands

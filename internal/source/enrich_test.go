@@ -31,11 +31,19 @@ func TestEnrichmentIsTheSQLDefinition(t *testing.T) {
 	require.NoError(t, source.CreateSchema(ctx, pool))
 	seedTricky(t, pool, 3000)
 	requireSQLProfiles(t, pool, 3000)
+	// Behind a pooler that only speaks the simple protocol every value
+	// comes as text, the product ids' array too.
+	cfg := pool.Config().Copy()
+	cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	simple, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer simple.Close()
+	requireSQLProfiles(t, simple, 3000)
 
 	// The source changes as a real one does: customers deleted with their
 	// invoices, invoices moved to another customer, a product renamed to
 	// another's name, lines removed; the next read sees all of it.
-	_, err := pool.Exec(ctx, `
+	_, err = pool.Exec(ctx, `
 		DELETE FROM invoice_products WHERE invoice_id IN (SELECT invoice_id FROM invoices WHERE customer_id LIKE 'C001%');
 		DELETE FROM invoices WHERE customer_id LIKE 'C001%';
 		DELETE FROM customers WHERE customer_id LIKE 'C001%';
@@ -174,4 +182,53 @@ func sqlProfiles(t *testing.T, pool *pgxpool.Pool) map[string]profile.Profile {
 	})
 	require.NoError(t, err)
 	return out
+}
+
+// TestBinaryArrayIsPostgreSQLs decodes text arrays as PostgreSQL sends
+// them in binary (empty, NULL, with NULL and empty elements, multi-byte
+// text) and requires the elements it was built from; every truncation of
+// them, and random bytes, are an error or a shorter list, never a panic.
+func TestBinaryArrayIsPostgreSQLs(t *testing.T) {
+	ctx := context.Background()
+	pool := testenv.Postgres(t)
+	cases := []string{
+		"SELECT NULL::text[]",
+		"SELECT '{}'::text[]",
+		"SELECT ARRAY['P01']",
+		"SELECT ARRAY['P01', NULL, '', 'Ñandú ✓', 'P01']",
+		"SELECT array_agg(x::text) FROM generate_series(1, 300) x",
+	}
+	for _, q := range cases {
+		rows, err := pool.Query(ctx, q, pgx.QueryResultFormats{pgx.BinaryFormatCode})
+		require.NoError(t, err, q)
+		require.True(t, rows.Next(), q)
+		raw := append([]byte(nil), rows.RawValues()[0]...)
+		if rows.RawValues()[0] == nil {
+			raw = nil
+		}
+		rows.Close()
+		var want []*string
+		require.NoError(t, pool.QueryRow(ctx, q).Scan(&want), q)
+
+		got, err := source.AppendBinaryArray(nil, raw)
+		require.NoError(t, err, q)
+		require.Len(t, got, len(want), q)
+		for i, w := range want {
+			if w == nil {
+				require.Nil(t, got[i], q)
+			} else {
+				require.Equal(t, *w, string(got[i]), q)
+			}
+		}
+		for n := range len(raw) {
+			short, err := source.AppendBinaryArray(nil, raw[:n])
+			require.True(t, err != nil || len(short) < len(want), "%s cut at %d", q, n)
+		}
+	}
+	rnd := rand.New(rand.NewSource(3))
+	for range 10000 {
+		b := make([]byte, rnd.Intn(64))
+		rnd.Read(b)
+		_, _ = source.AppendBinaryArray(nil, b)
+	}
 }

@@ -142,7 +142,7 @@ func (h *linesHook) result() (bool, error) {
 }
 
 func (h *linesHook) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	if !strings.Contains(data.SQL, "LEFT JOIN invoice_products ip ON ip.invoice_id = i.invoice_id") {
+	if !strings.Contains(data.SQL, "FROM invoice_products ip WHERE ip.invoice_id = i.invoice_id") {
 		return ctx
 	}
 	h.mu.Lock()

@@ -1,0 +1,4 @@
+package source
+
+// AppendBinaryArray exposes appendBinaryArray to the external tests.
+var AppendBinaryArray = appendBinaryArray
