@@ -142,31 +142,37 @@ func ReadChanges(ctx context.Context, pool *pgxpool.Pool, since Snapshot, tracke
 		return Changes{}, fmt.Errorf("read changes: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	var text string
+	var text, exported string
 	var horizon, probe int64
 	// age(xid) counts back from an id fixed for the transaction, so
 	// age(xmin) <= age(since.xmin) is xmin >= since.xmin for every
 	// unfrozen row version (no text cast per row: twice as fast as
 	// widening each xmin to 64 bits); a frozen version's age is
 	// 2^31-1, as old as can be.
-	if err := tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text, age(($1::bigint & 4294967295)::text::xid), hashtext($2 COLLATE "C")`,
-		since.Xmin, bucketProbe).Scan(&text, &horizon, &probe); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT pg_current_snapshot()::text, pg_export_snapshot(), age(($1::bigint & 4294967295)::text::xid), hashtext($2 COLLATE "C")`,
+		since.Xmin, bucketProbe).Scan(&text, &exported, &horizon, &probe); err != nil {
 		return Changes{}, fmt.Errorf("read changes: snapshot: %w", err)
 	}
 	var ch Changes
 	if ch.Snapshot, err = ParseSnapshot(text); err != nil {
 		return Changes{}, err
 	}
-	// The tracked side's totals do not depend on what was written: read
-	// them while the source scans (the service database is usually
-	// another server).
-	var trk map[int]Counts
+	// The totals per bucket do not depend on what was written: the
+	// tracked side's are read while the source scans (the service
+	// database is usually another server), the source's on a second
+	// connection in the same snapshot (the two scans take about as long
+	// each; docs/capacity.md).
+	var trk, src map[int]Counts
 	var theirs int64
 	var g errgroup.Group
 	g.Go(func() (err error) {
 		if theirs, err = tracked.Hash(ctx, bucketProbe); err == nil && theirs == probe {
 			trk, err = tracked.Buckets(ctx, nil)
 		}
+		return err
+	})
+	g.Go(func() (err error) {
+		src, err = bucketCountsIn(ctx, pool, exported)
 		return err
 	})
 	if ch.Written, err = written(ctx, tx, horizon); err != nil {
@@ -184,7 +190,7 @@ func ReadChanges(ctx context.Context, pool *pgxpool.Pool, since Snapshot, tracke
 	}
 	var drill []int
 	if theirs == probe {
-		drill, err = differingBuckets(ctx, tx, ch.Written, trk, tracked)
+		drill, err = differingBuckets(ctx, tx, ch.Written, src, trk, tracked)
 	} else {
 		drill = make([]int, Buckets) // bucketed unlike the source: compare them all
 		for b := range drill {
@@ -275,14 +281,24 @@ func bucketCounts(ctx context.Context, tx pgx.Tx, only []string) (map[int]Counts
 	return out, nil
 }
 
+// bucketCountsIn is bucketCounts of every customer in a transaction of
+// its own that imports the exported snapshot.
+func bucketCountsIn(ctx context.Context, pool *pgxpool.Pool, snapshot string) (map[int]Counts, error) {
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("read changes: bucket counts: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'"); err != nil {
+		return nil, fmt.Errorf("read changes: import snapshot: %w", err)
+	}
+	return bucketCounts(ctx, tx, nil)
+}
+
 // differingBuckets returns the buckets whose customers not written
 // count differently in the source and in tracked.
-// trk is tracked's totals of every customer.
-func differingBuckets(ctx context.Context, tx pgx.Tx, written []string, trk map[int]Counts, tracked Tracked) ([]int, error) {
-	src, err := bucketCounts(ctx, tx, nil)
-	if err != nil {
-		return nil, err
-	}
+// src and trk are the source's and tracked's totals of every customer.
+func differingBuckets(ctx context.Context, tx pgx.Tx, written []string, src, trk map[int]Counts, tracked Tracked) ([]int, error) {
 	srcW, err := bucketCounts(ctx, tx, written)
 	if err != nil {
 		return nil, err
