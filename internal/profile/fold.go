@@ -93,16 +93,7 @@ func asciiSpace(c byte) bool {
 // first foldTermsMax distinct values are kept for the process's life;
 // past that, values are folded each time.
 func FoldTerm(v string) string {
-	if f, ok := foldTerms.Load(v); ok {
-		return f.(string)
-	}
-	f := Fold(v)
-	if foldTermsKept.Load() < foldTermsMax {
-		if _, loaded := foldTerms.LoadOrStore(v, f); !loaded {
-			foldTermsKept.Add(1)
-		}
-	}
-	return f
+	return foldTerms.get(v)
 }
 
 // FoldTerms is FoldTerm of each of values, a new slice (empty, never nil,
@@ -115,12 +106,73 @@ func FoldTerms(values []string) []string {
 	return out
 }
 
-var (
-	foldTerms     sync.Map
-	foldTermsKept atomic.Int64
-)
+var foldTerms foldCache
 
 const foldTermsMax = 100_000
+
+// foldCache keeps folds for FoldTerm. Reads are a plain map lookup in an
+// immutable map (a sync.Map, boxing every key in an interface, took two
+// seconds of a full sync's twenty at 800k customers); a value not in it
+// is folded and added, under the lock, to a copy that replaces the read
+// map once it has been missed as many times as it has entries, so each
+// value is copied a bounded number of times on average (the scheme of
+// sync.Map, with string keys).
+type foldCache struct {
+	read   atomic.Pointer[map[string]string]
+	mu     sync.Mutex
+	dirty  map[string]string // read's entries and the newer ones; nil when none is newer
+	misses int
+	full   atomic.Bool // read holds foldTermsMax folds: no more are kept
+}
+
+func (c *foldCache) get(v string) string {
+	if m := c.read.Load(); m != nil {
+		if f, ok := (*m)[v]; ok {
+			return f
+		}
+	}
+	if c.full.Load() {
+		return Fold(v)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f, ok := c.dirty[v]
+	if !ok {
+		f = Fold(v)
+		if c.kept() < foldTermsMax {
+			if c.dirty == nil {
+				c.dirty = map[string]string{}
+				if m := c.read.Load(); m != nil {
+					c.dirty = make(map[string]string, len(*m)+1)
+					for k, x := range *m {
+						c.dirty[k] = x
+					}
+				}
+			}
+			c.dirty[v] = f
+		}
+	}
+	if c.dirty != nil {
+		if c.misses++; c.misses >= len(c.dirty) {
+			m := c.dirty
+			c.read.Store(&m)
+			c.dirty, c.misses = nil, 0
+			c.full.Store(len(m) >= foldTermsMax)
+		}
+	}
+	return f
+}
+
+// kept is how many folds the cache holds; the caller holds mu.
+func (c *foldCache) kept() int {
+	if c.dirty != nil {
+		return len(c.dirty)
+	}
+	if m := c.read.Load(); m != nil {
+		return len(*m)
+	}
+	return 0
+}
 
 // Gender values after normalisation.
 const (

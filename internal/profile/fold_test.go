@@ -1,7 +1,9 @@
 package profile
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 )
 
@@ -67,5 +69,63 @@ func TestFoldTermIsFold(t *testing.T) {
 				t.Fatalf("FoldTerm(%q) = %q, Fold = %q", v, got, want)
 			}
 		}
+	}
+}
+
+// TestFoldCacheUnderConcurrency folds 3,000 distinct catalogue values
+// (accented, cased, spaced) from eight goroutines at once, each in its
+// own order and twice, and requires Fold's answer every time; then a kept
+// value folds without allocating, and a cache that holds its maximum
+// still folds values it does not keep.
+func TestFoldCacheUnderConcurrency(t *testing.T) {
+	var c foldCache
+	values := make([]string, 3000)
+	for i := range values {
+		values[i] = fmt.Sprintf("  Piña %d CAFÉ  Ñandú %d ", i, i%7)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			order := rand.New(rand.NewPCG(uint64(g), 1)).Perm(len(values))
+			for range 2 {
+				for _, i := range order {
+					if got, want := c.get(values[i]), Fold(values[i]); got != want {
+						errs <- fmt.Sprintf("get(%q) = %q, Fold = %q", values[i], got, want)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	for range len(values) { // misses enough for the last additions to be promoted
+		_ = c.get(values[0] + "x")
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = c.get(values[42]) }); n != 0 {
+		t.Fatalf("a kept fold allocated %v times, want 0", n)
+	}
+
+	var full foldCache
+	for i := range foldTermsMax + 10 {
+		v := fmt.Sprintf("Café %d", i)
+		if got := full.get(v); got != Fold(v) {
+			t.Fatalf("get(%q) = %q", v, got)
+		}
+	}
+	for range foldTermsMax {
+		_ = full.get("café 1x")
+	}
+	if !full.full.Load() {
+		t.Fatalf("the cache keeps %d folds and is not full", full.kept())
+	}
+	if got := full.get("Ñandú Nuevo"); got != "nandu nuevo" {
+		t.Fatalf("a full cache folded to %q", got)
 	}
 }
