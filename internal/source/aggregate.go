@@ -1,7 +1,6 @@
 package source
 
 import (
-	"cmp"
 	"slices"
 	"sort"
 	"strings"
@@ -132,9 +131,26 @@ func (t *tally) ranked(names []string) (all, top []string) {
 	for i, n := range t.counted {
 		all[i] = names[n]
 	}
-	t.order = append(t.order[:0], t.counted...)
-	slices.SortStableFunc(t.order, func(a, b int32) int { return cmp.Compare(t.count[b], t.count[a]) })
-	top = make([]string, min(len(t.order), profile.FavoritesLimit))
+	// The top by count, kept by insertion: names arrive in ascending
+	// order, so one placed after those of its count keeps the ties by
+	// name.
+	k := profile.FavoritesLimit
+	t.order = t.order[:0]
+	for _, n := range t.counted {
+		c, p := t.count[n], len(t.order)
+		for p > 0 && t.count[t.order[p-1]] < c {
+			p--
+		}
+		if p >= k {
+			continue
+		}
+		if len(t.order) < k {
+			t.order = append(t.order, 0)
+		}
+		copy(t.order[p+1:], t.order[p:len(t.order)-1])
+		t.order[p] = n
+	}
+	top = make([]string, len(t.order))
 	for i := range top {
 		top[i] = names[t.order[i]]
 	}
