@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -26,25 +27,28 @@ func Compute(ctx context.Context, src *pgxpool.Pool, asOf time.Time, loc *time.L
 	bd := BusinessDate(asOf, loc)
 	rows, err := src.Query(ctx, `
 		SELECT c.company_id, a.n, a.cents, a.first, a.last FROM (
-			SELECT customer_id, count(*), sum((total_amount * 100)::bigint), min(invoice_date), max(invoice_date)
+			SELECT customer_id, count(*), sum((total_amount * 100)::bigint)::bigint, min(invoice_date), max(invoice_date)
 			FROM invoices GROUP BY customer_id
 		) a (customer_id, n, cents, first, last)
 		JOIN customers c ON c.customer_id = a.customer_id`)
 	if err != nil {
 		return nil, fmt.Errorf("scores: read purchases: %w", err)
 	}
+	// The sum is cast back to bigint in SQL (sum of bigint is numeric,
+	// which pgx decodes through math/big) and the company is read as the
+	// driver's bytes, made a string once per company.
+	var company pgtype.DriverBytes
+	var n, cents int64
+	var first, last time.Time
 	for rows.Next() {
-		var company string
-		var n, cents int64
-		var first, last time.Time
 		if err := rows.Scan(&company, &n, &cents, &first, &last); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("scores: read purchases: %w", err)
 		}
-		p := pops[company]
+		p := pops[string(company)]
 		if p == nil {
 			p = &population{}
-			pops[company] = p
+			pops[string(company)] = p
 		}
 		p.recency = append(p.recency, -RecencyDays(last, bd, loc))
 		p.frequency = append(p.frequency, n)
