@@ -199,12 +199,14 @@ func (r *Tracking) Adopt(ctx context.Context, alias, gen, snapshot string, catal
 			ON CONFLICT (alias) DO UPDATE SET generation = $2, snapshot = $3`, alias, gen, snapshot); err != nil {
 			return translate(err, "adopt generation")
 		}
-		if err := r.SaveCatalog(ctx, alias, catalog); err != nil {
-			return err
-		}
-		_, err := q.Exec(ctx, "DELETE FROM tracked_customers WHERE alias = $1 AND generation <> $2", alias, gen)
-		return translate(err, "drop other generations' tracking")
+		return r.SaveCatalog(ctx, alias, catalog)
 	})
+}
+
+// DropOthers implements syncrun.Tracking.
+func (r *Tracking) DropOthers(ctx context.Context, alias, gen string) error {
+	_, err := conn(ctx, r.db).Exec(ctx, "DELETE FROM tracked_customers WHERE alias = $1 AND generation <> $2", alias, gen)
+	return translate(err, "drop other generations' tracking")
 }
 
 // AdvanceSnapshot implements syncrun.Tracking.

@@ -76,7 +76,8 @@ func (b *testBundle) bucket(t *testing.T, id string) int {
 // TestBucketTotals: bucket totals count the tracked customers and sum
 // their invoices per bucket (source.BucketOf), of every tracked customer
 // or only those listed; InBuckets returns the customers of the buckets
-// asked. Adopting a generation drops the others' records.
+// asked. Adopting a generation keeps the others' records until
+// DropOthers.
 func TestBucketTotals(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -96,11 +97,15 @@ func TestBucketTotals(t *testing.T) {
 	require.NoError(t, tr.Track(b.ctx, alias, gen, docs[150:]))
 	require.NoError(t, tr.Track(b.ctx, alias, "g0", []profile.Profile{tracked("c000", "a", 1000, 1)}))
 	require.NoError(t, tr.Adopt(b.ctx, alias, gen, "100:100:", map[string]string{"p1": "f1"}))
+	require.NoError(t, tr.DropOthers(b.ctx, alias, gen))
+	var others int
+	require.NoError(t, b.pool.QueryRow(b.ctx, "SELECT count(*) FROM tracked_customers WHERE generation <> $1", gen).Scan(&others))
+	require.Zero(t, others, "generation g0's record is dropped")
 
 	set := tr.Tracked(alias, gen)
 	all, err := set.Buckets(b.ctx, nil)
 	require.NoError(t, err)
-	require.Equal(t, want, all, "generation g0's record is dropped by the adoption")
+	require.Equal(t, want, all)
 	only, err := set.Buckets(b.ctx, []string{"c007", "c299"})
 	require.NoError(t, err)
 	var n, inv int64
@@ -124,7 +129,11 @@ func TestBucketTotals(t *testing.T) {
 	require.NoError(t, tr.Adopt(b.ctx, alias, "g2", "200:200:", nil))
 	left, err := tr.TrackedCompanies(b.ctx, alias, gen, []string{"c000"})
 	require.NoError(t, err)
-	require.Empty(t, left, "adopting another generation drops this one's records")
+	require.NotEmpty(t, left, "adopting another generation keeps this one's records until they are dropped")
+	require.NoError(t, tr.DropOthers(b.ctx, alias, "g2"))
+	left, err = tr.TrackedCompanies(b.ctx, alias, gen, []string{"c000"})
+	require.NoError(t, err)
+	require.Empty(t, left, "dropping the others drops this one's records")
 	products, err = tr.TrackedProducts(b.ctx, alias)
 	require.NoError(t, err)
 	require.Empty(t, products)

@@ -13,7 +13,8 @@ import (
 )
 
 // Finalize of a full sync: verify the new generation, promote it, record
-// the watermark, adopt it as the tracked generation and catch up.
+// the watermark, adopt it as the tracked generation, catch up and, once
+// the job is done, drop the older generations' tracking.
 
 // Finalize verifies the run's generation against what the shards wrote and
 // against the source, promotes it, records the watermark and catches up
@@ -71,12 +72,20 @@ func (s *Service) Finalize(ctx context.Context, p tasks.SyncFinalizePayload) err
 		return fmt.Errorf("finalize: catch up: %w", err)
 	}
 	metrics.LastSyncTimestamp.WithLabelValues(ModeFull.String()).SetToCurrentTime()
-	_, err = s.jobs.Succeed(ctx, p.JobID, map[string]any{
+	if _, err := s.jobs.Succeed(ctx, p.JobID, map[string]any{
 		"generation": p.Generation, "documents": indexed, "caughtUp": caught.Documents, "caughtUpDeleted": caught.Deleted,
 		"durationSeconds": time.Since(started).Seconds(),
 		"scores":          s.scoresResult(ctx, p.Generation),
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	// The older generations' tracking is housekeeping once the job is
+	// done (half a second for 800k rows): a failure here is retried by
+	// the next full sync's finalize.
+	if err := s.tracking.DropOthers(ctx, s.cfg.Alias, p.Generation); err != nil {
+		s.log.Warn("drop older generations' tracking", zap.String("job_id", p.JobID), zap.Error(err))
+	}
+	return nil
 }
 
 // verify checks a generation not yet serving: its document count against
@@ -141,8 +150,8 @@ func (s *Service) abandon(ctx context.Context, p tasks.SyncFinalizePayload, reas
 }
 
 // adoptRun makes a promoted full run's generation the tracked one: its
-// plan snapshot and catalog become the alias's, and other generations'
-// records are dropped. Idempotent: a retried finalize adopts again, and
+// plan snapshot and catalog become the alias's (other generations'
+// records are dropped once the job is done). Idempotent: a retried finalize adopts again, and
 // the catch-up re-reads from the plan snapshot.
 func (s *Service) adoptRun(ctx context.Context, jobID, gen string) error {
 	run, err := s.runs.Plan(ctx, jobID)

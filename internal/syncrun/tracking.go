@@ -39,9 +39,12 @@ type Tracking interface {
 	// SaveCatalog replaces the catalog alias reflects, atomically.
 	SaveCatalog(ctx context.Context, alias string, products map[string]string) error
 	// Adopt makes gen alias's tracked generation as of snapshot, with
-	// catalog, and drops every other generation's tracked customers;
-	// atomic and idempotent.
+	// catalog; atomic and idempotent. Reads name their generation, so
+	// other generations' records are only space until DropOthers.
 	Adopt(ctx context.Context, alias, gen, snapshot string, catalog map[string]string) error
+	// DropOthers deletes the tracked customers of every generation of
+	// alias but gen.
+	DropOthers(ctx context.Context, alias, gen string) error
 	// AdvanceSnapshot moves alias's snapshot to snapshot if gen is still
 	// its tracked generation.
 	AdvanceSnapshot(ctx context.Context, alias, gen, snapshot string) error
