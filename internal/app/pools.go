@@ -5,9 +5,12 @@ import "github.com/reactivation/reactivation/internal/config"
 // Connections one worker task holds at the same time, at most: a shard's
 // enrichment streams customers and lines on two source connections while
 // it writes a batch on a third (the PostgreSQL engine) or records its
-// progress in the service database; an export streams from the engine
-// while it stores chunks; a snapshot on the PostgreSQL engine copies its
-// rows in one transaction while a second connection counts its summary.
+// progress in the service database; a change pass (incremental sync,
+// catch-up) reads what was written on one source connection while a
+// second counts the source's buckets in the same snapshot; an export
+// streams from the engine while it stores chunks; a snapshot on the
+// PostgreSQL engine copies its rows in one transaction while a second
+// connection counts its summary.
 const (
 	sourceConnsPerTask  = 2
 	serviceConnsPerTask = 1
