@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"golang.org/x/sync/errgroup"
 )
 
 // Compute reads the source once, at the grain of customers (one aggregate
@@ -77,44 +79,63 @@ func Compute(ctx context.Context, src *pgxpool.Pool, asOf time.Time, loc *time.L
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scores: count customers: %w", err)
 	}
+	// Companies are modelled at once, one a core: the fits are what the
+	// shards wait for (docs/scores.md).
 	companies := make([]string, 0, len(models))
 	for c := range models {
 		companies = append(companies, c)
 	}
 	sort.Strings(companies)
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, company := range companies {
-		m := models[company]
-		p := pops[company]
+		m, p := models[company], pops[company]
 		if p == nil {
 			m.Groups[GroupProspects] = m.Prospects
 			m.Fallback = "no customer has a purchase"
 			continue
 		}
-		m.Customers = int64(len(p.frequency))
-		m.Prospects -= m.Customers
-		m.Groups[GroupProspects] = m.Prospects
-		// Group sizes before NewCuts sorts the values in place.
-		rf := make([][2]int64, len(p.recency))
-		for i := range rf {
-			rf[i] = [2]int64{p.recency[i], p.frequency[i]}
-		}
-		m.Recency, _ = NewCuts(p.recency)
-		m.Frequency, _ = NewCuts(p.frequency)
-		m.Monetary, _ = NewCuts(p.monetary)
-		for _, v := range rf {
-			m.Groups[Group(m.Recency.Score(v[0]), m.Frequency.Score(v[1]))]++
-		}
-		start := time.Now()
-		params, err := Fit(p.customers, cfg)
-		m.FitSeconds = time.Since(start).Seconds()
-		switch {
-		case errors.Is(err, ErrNoFit):
-			m.Fallback = err.Error()
-		case err != nil:
-			return nil, fmt.Errorf("scores: fit %s: %w", company, err)
-		default:
-			m.Params = &params
-		}
+		g.Go(func() error {
+			if err := model(m, p.recency, p.frequency, p.monetary, p.customers, cfg); err != nil {
+				return fmt.Errorf("scores: fit %s: %w", company, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return models, nil
+}
+
+// model fills m from its company's customers with a purchase: their
+// recency, frequency and monetary values (sorted in place) and their
+// BG/NBD summaries.
+func model(m *Model, recency, frequency, monetary []int64, customers []Customer, cfg FitConfig) error {
+	m.Customers = int64(len(frequency))
+	m.Prospects -= m.Customers
+	m.Groups[GroupProspects] = m.Prospects
+	// Group sizes before NewCuts sorts the values in place.
+	rf := make([][2]int64, len(recency))
+	for i := range rf {
+		rf[i] = [2]int64{recency[i], frequency[i]}
+	}
+	m.Recency, _ = NewCuts(recency)
+	m.Frequency, _ = NewCuts(frequency)
+	m.Monetary, _ = NewCuts(monetary)
+	for _, v := range rf {
+		m.Groups[Group(m.Recency.Score(v[0]), m.Frequency.Score(v[1]))]++
+	}
+	start := time.Now()
+	params, err := Fit(customers, cfg)
+	m.FitSeconds = time.Since(start).Seconds()
+	switch {
+	case errors.Is(err, ErrNoFit):
+		m.Fallback = err.Error()
+	case err != nil:
+		return err
+	default:
+		m.Params = &params
+	}
+	return nil
 }
