@@ -209,7 +209,7 @@ func streamLines(ctx context.Context, q Querier, m *menu, where string, args []a
 		if batch, err = scan.next(m, batch); err != nil {
 			return fmt.Errorf("read invoice lines: %w", err)
 		}
-		if len(batch) >= cap(batch)-64 {
+		if len(batch) >= cap(batch)-64 { // before an invoice's lines could outgrow it
 			if err := send(batch); err != nil {
 				return err
 			}
