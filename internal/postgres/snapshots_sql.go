@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reactivation/reactivation/internal/snapshot"
+	"github.com/reactivation/reactivation/internal/source"
 )
 
 var _ snapshot.SQLRepository = (*Snapshots)(nil)
@@ -71,31 +71,15 @@ func (r *Snapshots) ReplaceSQL(ctx context.Context, jobID string, q snapshot.SQL
 	return n, spend, counts, nil
 }
 
-// exportedSnapshot is the form of pg_export_snapshot's ids ("00000003-
-// 0000001B-1"): SET TRANSACTION SNAPSHOT takes a literal, not a
-// parameter, so the id is checked before it is written into one.
-var exportedSnapshot = regexp.MustCompile(`^[0-9A-Fa-f-]+$`)
-
 // count counts the facts of q as of the exported snapshot, by city
 // spelling, gender, RFM group and recency bucket in one pass (GROUPING
 // SETS; GROUPING's bits tell which set a row counts).
 func (r *Snapshots) count(ctx context.Context, exported string, q snapshot.SQLQuery, recencyFrom []time.Time) (snapshot.Counts, error) {
-	if !exportedSnapshot.MatchString(exported) {
-		return snapshot.Counts{}, fmt.Errorf("count snapshot: unexpected snapshot id %q", exported)
-	}
-	c, err := r.db.Acquire(ctx)
-	if err != nil {
-		return snapshot.Counts{}, translate(err, "count snapshot")
-	}
-	defer c.Release()
-	tx, err := c.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := source.BeginInSnapshot(ctx, r.db, exported, "")
 	if err != nil {
 		return snapshot.Counts{}, translate(err, "count snapshot")
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
-	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+exported+"'"); err != nil {
-		return snapshot.Counts{}, translate(err, "count snapshot")
-	}
 	args := slices.Clip(q.Args)
 	var bucket strings.Builder
 	bucket.WriteString("CASE WHEN last_purchase_at IS NULL THEN " + strconv.Itoa(len(recencyFrom)+1))

@@ -284,14 +284,11 @@ func bucketCounts(ctx context.Context, tx pgx.Tx, only []string) (map[int]Counts
 // bucketCountsIn is bucketCounts of every customer in a transaction of
 // its own that imports the exported snapshot.
 func bucketCountsIn(ctx context.Context, pool *pgxpool.Pool, snapshot string) (map[int]Counts, error) {
-	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := BeginInSnapshot(ctx, pool, snapshot, "")
 	if err != nil {
 		return nil, fmt.Errorf("read changes: bucket counts: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'"); err != nil {
-		return nil, fmt.Errorf("read changes: import snapshot: %w", err)
-	}
 	return bucketCounts(ctx, tx, nil)
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -140,14 +141,11 @@ func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func
 	lines := make(chan []line, 4)
 	g.Go(func() error {
 		defer close(lines)
-		tx, err := e.pool.BeginTx(gctx, readOnly)
+		tx, err := BeginInSnapshot(gctx, e.pool, snapshot, serialReads)
 		if err != nil {
-			return fmt.Errorf("enrich: begin: %w", err)
+			return fmt.Errorf("enrich: %w", err)
 		}
 		defer tx.Rollback(context.WithoutCancel(gctx))
-		if _, err := tx.Exec(gctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'; "+serialReads); err != nil {
-			return fmt.Errorf("enrich: import snapshot: %w", err)
-		}
 		return streamLines(gctx, tx, m, where, args, lines)
 	})
 	g.Go(func() error {
@@ -170,6 +168,34 @@ func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func
 // process serially against 1.5 s of three in parallel, plus 60 ms of
 // JIT; docs/capacity.md).
 const serialReads = "SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"
+
+// BeginInSnapshot begins, on db (a pool or a connection), a REPEATABLE
+// READ READ ONLY transaction that sees the snapshot another transaction
+// exported with pg_export_snapshot, then runs also in it (SET LOCAL
+// statements; "" for none). SET TRANSACTION SNAPSHOT takes a literal,
+// not a parameter, so the id is checked against its form ("00000003-
+// 0000001B-1") before it is written into one. The caller rolls back.
+func BeginInSnapshot(ctx context.Context, db interface {
+	BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+}, snapshot, also string) (pgx.Tx, error) {
+	if !exportedSnapshot.MatchString(snapshot) {
+		return nil, fmt.Errorf("unexpected snapshot id %q", snapshot)
+	}
+	tx, err := db.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, err
+	}
+	if also != "" {
+		also = "; " + also
+	}
+	if _, err := tx.Exec(ctx, "SET TRANSACTION SNAPSHOT '"+snapshot+"'"+also); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("import snapshot: %w", err)
+	}
+	return tx, nil
+}
+
+var exportedSnapshot = regexp.MustCompile(`^[0-9A-Fa-f-]+$`)
 
 // versionSQL is the version of the current snapshot: its xmax, the first
 // 64-bit transaction id it does not see, which only grows on one server.
