@@ -1,6 +1,7 @@
 package profile
 
 import (
+	"maps"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,17 +123,17 @@ type foldCache struct {
 	mu     sync.Mutex
 	dirty  map[string]string // read's entries and the newer ones; nil when none is newer
 	misses int
-	full   atomic.Bool // read holds foldTermsMax folds: no more are kept
 }
 
 func (c *foldCache) get(v string) string {
-	if m := c.read.Load(); m != nil {
+	m := c.read.Load()
+	if m != nil {
 		if f, ok := (*m)[v]; ok {
 			return f
 		}
-	}
-	if c.full.Load() {
-		return Fold(v)
+		if len(*m) >= foldTermsMax { // full: no more are kept
+			return Fold(v)
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -143,10 +144,7 @@ func (c *foldCache) get(v string) string {
 			if c.dirty == nil {
 				c.dirty = map[string]string{}
 				if m := c.read.Load(); m != nil {
-					c.dirty = make(map[string]string, len(*m)+1)
-					for k, x := range *m {
-						c.dirty[k] = x
-					}
+					c.dirty = maps.Clone(*m)
 				}
 			}
 			c.dirty[v] = f
@@ -157,7 +155,6 @@ func (c *foldCache) get(v string) string {
 			m := c.dirty
 			c.read.Store(&m)
 			c.dirty, c.misses = nil, 0
-			c.full.Store(len(m) >= foldTermsMax)
 		}
 	}
 	return f
