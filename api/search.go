@@ -97,8 +97,8 @@ func (s *Server) searchCustomers(c *gin.Context) {
 		Total:    cache.Key(company, decoded.total, day),
 	}
 	fresh := strings.Contains(c.GetHeader("Cache-Control"), "no-cache")
-	// One round trip: the key's rate limit, the index version, the
-	// response and the total.
+	// One round trip for a hit: the key's rate limit, the index version
+	// and the response (a miss reads the filter's total in another).
 	var rate ratelimit.Pending
 	entry, err := s.deps.Cache.Lookup(ctx, s.deps.Engine.Current, keys, fresh, func(p redis.Pipeliner) {
 		rate = s.limiter.Queue(ctx, p, k.ID)

@@ -19,6 +19,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/reactivation/reactivation/internal/app"
 )
 
 // bareKeyPrefix names the bare handler's entries in the bench's Redis
@@ -114,6 +116,7 @@ func ServeBare(ctx context.Context, redisURL string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opt.Protocol = app.Protocol // the API's client, as the API sets it
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -31,20 +31,23 @@ type Entry struct {
 	// Response is the stored response; nil when there is none, or when
 	// the lookup was fresh.
 	Response []byte
-	// Total is the filter's exact total when Counted.
+	// Total is the filter's exact total when Counted. It is read only
+	// when Response is nil: a stored response carries its own total.
 	Total   int64
 	Counted bool
 }
 
 // Lookup returns the serving version and, at that version, the stored
-// response (unless fresh: a client's Cache-Control: no-cache) and the
-// filter's exact total, in one Redis round trip. current is the engine's
-// serving generation, asked only before any is recorded. Redis failures
-// are ErrUnavailable: a caller may then answer uncached.
+// response (unless fresh: a client's Cache-Control: no-cache) or, when
+// there is none, the filter's exact total. A hit costs one Redis round
+// trip. current is the engine's serving generation, asked only before any
+// is recorded. Redis failures are ErrUnavailable: a caller may then
+// answer uncached.
 //
-// also, when not nil, adds the caller's own commands to the same pipeline
-// (the rate limit's decision): it is called once, and the caller reads its
-// commands' results after Lookup returns, whatever Lookup answers.
+// also, when not nil, adds the caller's own commands to the first round
+// trip (the rate limit's decision): it is called once, and the caller
+// reads its commands' results after Lookup returns, whatever Lookup
+// answers.
 func (c *Cache) Lookup(ctx context.Context, current func(context.Context) (string, error), s Search, fresh bool, also func(redis.Pipeliner)) (Entry, error) {
 	e, ok, err := c.lookup(ctx, s, fresh, also)
 	if err == nil && !ok {
@@ -75,75 +78,89 @@ func (c *Cache) Lookup(ctx context.Context, current func(context.Context) (strin
 // seconds, a pipeline twice as long).
 const lookupTimeout = time.Second
 
-// lookup reads the version and, at the version this process saw last, the
-// response and total entries, in one MULTI/EXEC (one round trip, one
-// atomic read, with also's commands when also is not nil). When the
-// version read is not the one guessed (the first lookup of this process,
-// or the first after a promotion or a change) the entries are read again
-// at the version read, in a second round trip. It answers false when no
-// generation is recorded yet.
+// lookup reads, in one pipeline (with also's commands when also is not
+// nil), the version (one MGET of generation and change counter) and the
+// response stored at the version this process saw last (or, when fresh,
+// the total there). An entry is keyed by its version and never changes,
+// so what is read at the guessed version is right whenever the version
+// read is the guess: no transaction is needed. A second round trip reads
+// at the version read when it is not the guess (the first lookup of this
+// process, or the first after a promotion or a change), and reads the
+// total when the response is missing. It answers false when no generation
+// is recorded yet.
 //
 // It was a Lua script building the keys from the version it read: Redis
 // spent 44 us a call copying a 24 kB response through Lua, against 0.8 us
-// for a GET of it (redis-benchmark, this machine).
+// for a GET of it (redis-benchmark, this machine). It was then a
+// MULTI/EXEC that also read the total on every hit.
 func (c *Cache) lookup(ctx context.Context, s Search, fresh bool, also func(redis.Pipeliner)) (Entry, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	defer cancel()
 	guess, _ := c.seen.Load().(string)
-	var gen, epoch, response, total *redis.StringCmd
-	_, _ = c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	var version *redis.SliceCmd
+	var response, total *redis.StringCmd
+	_, _ = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		if also != nil {
 			also(p)
 		}
-		gen, epoch = p.Get(ctx, c.prefix+"generation"), p.Get(ctx, c.prefix+"epoch")
+		version = p.MGet(ctx, c.prefix+"generation", c.prefix+"epoch")
 		if guess != "" {
-			response, total = c.queueEntries(ctx, p, s, guess, fresh)
+			if fresh {
+				total = p.Get(ctx, c.totalKey(s, guess))
+			} else {
+				response = p.Get(ctx, c.responseKey(s, guess))
+			}
 		}
 		return nil
 	})
-	g, err := gen.Result()
-	if errors.Is(err, redis.Nil) {
-		return Entry{}, false, nil
-	}
+	v, err := version.Result()
 	if err != nil {
 		return Entry{}, false, err
 	}
-	ep, err := epoch.Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return Entry{}, false, err
+	if len(v) != 2 {
+		return Entry{}, false, fmt.Errorf("the version's MGET answered %d values", len(v))
 	}
-	version := g + "/" + ep
-	if version != guess {
-		c.seen.Store(version)
-		_, _ = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			response, total = c.queueEntries(ctx, p, s, version, fresh)
-			return nil
-		})
+	g, ok := v[0].(string)
+	if !ok {
+		return Entry{}, false, nil
 	}
-	e := Entry{Version: version}
+	ep, _ := v[1].(string)
+	e := Entry{Version: g + "/" + ep}
+	if e.Version != guess {
+		c.seen.Store(e.Version)
+		response, total = c.readEntries(ctx, s, e.Version, fresh)
+	}
 	if response != nil {
-		b, err := response.Bytes()
-		if err != nil && !errors.Is(err, redis.Nil) {
+		if e.Response, err = response.Bytes(); err != nil && !errors.Is(err, redis.Nil) {
 			return Entry{}, false, err
 		}
-		e.Response = b
+		if e.Response != nil {
+			return e, true, nil
+		}
 	}
-	if v, err := total.Result(); err == nil {
-		n, perr := strconv.ParseInt(v, 10, 64)
-		e.Total, e.Counted = n, perr == nil
+	if total == nil {
+		total = c.rdb.Get(ctx, c.totalKey(s, e.Version))
+	}
+	if n, err := total.Result(); err == nil {
+		e.Total, err = strconv.ParseInt(n, 10, 64)
+		e.Counted = err == nil
 	} else if !errors.Is(err, redis.Nil) {
 		return Entry{}, false, err
 	}
 	return e, true, nil
 }
 
-// queueEntries queues the reads of the response (none when fresh) and the
-// total of s at version.
-func (c *Cache) queueEntries(ctx context.Context, p redis.Pipeliner, s Search, version string, fresh bool) (response, total *redis.StringCmd) {
-	if !fresh {
-		response = p.Get(ctx, c.responseKey(s, version))
-	}
-	return response, p.Get(ctx, c.totalKey(s, version))
+// readEntries reads the response (none when fresh) and the total of s at
+// version, in one round trip.
+func (c *Cache) readEntries(ctx context.Context, s Search, version string, fresh bool) (response, total *redis.StringCmd) {
+	_, _ = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		if !fresh {
+			response = p.Get(ctx, c.responseKey(s, version))
+		}
+		total = p.Get(ctx, c.totalKey(s, version))
+		return nil
+	})
+	return response, total
 }
 
 func (c *Cache) responseKey(s Search, version string) string {
