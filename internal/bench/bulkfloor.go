@@ -24,7 +24,8 @@ import (
 // raw _bulk of the sync's own documents into today's mapping and into the
 // mapping before issue 15, and the seed's nightly pipeline (its
 // materialized view, then raw _bulk of the view's rows into the seed's
-// simple mapping).
+// simple mapping). A run of several rounds times the floors of today's
+// mapping and the seed's pipeline again in each, from the same dumps.
 
 // mappingV1 is the generation index body (load settings included) before
 // issue 15 made the mapping lean: money twice, doc values on every
@@ -52,50 +53,67 @@ const seedMapping = `{
   }}
 }`
 
-// bulkFloor is what measureBulkFloors found.
-type bulkFloor struct {
-	New, Old, SeedView, SeedBulk time.Duration
+// floors measures the floors of one run: the serving documents and the
+// seed view's rows are dumped once (not timed), and each round times raw
+// _bulk of them again. Close removes the dumps.
+type floors struct {
+	env    Env
+	client *elasticsearch.Client
+	d      *app.App
+	alias  string
+	dir    string
+	// seedDumped is set once the seed view's rows are in the seed file.
+	seedDumped bool
 }
 
-// measureBulkFloors dumps the serving documents (not timed) and times raw
-// _bulk of them into the lean mapping and into mappingV1; then it creates
-// the seed's materialized view (timed), dumps its rows (not timed) and
-// times raw _bulk of them into seedMapping. It records every figure.
-func measureBulkFloors(ctx context.Context, env Env, client *elasticsearch.Client, d *app.App, alias string, r *Report) (bulkFloor, error) {
-	var out bulkFloor
+// newFloors dumps the documents serving behind alias, as stored and as
+// the sync wrote them before issue 15, for the raw _bulk floors.
+func newFloors(ctx context.Context, env Env, client *elasticsearch.Client, d *app.App, alias string) (*floors, error) {
 	dir, err := os.MkdirTemp("", "bench-bulk-")
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	newFile, oldFile, seedFile := dir+"/new.ndjson", dir+"/old.ndjson", dir+"/seed.ndjson"
-	if err := dumpDocuments(ctx, client, alias, newFile, oldFile); err != nil {
-		return out, err
+	f := &floors{env: env, client: client, d: d, alias: alias, dir: dir}
+	if err := dumpDocuments(ctx, client, alias, f.file("new"), f.file("old")); err != nil {
+		f.Close()
+		return nil, err
 	}
+	return f, nil
+}
 
-	fmt.Fprintln(env.Out, "raw _bulk, mapping before issue 15 ...")
-	if out.Old, err = timeRawBulk(ctx, client, alias+"_rawbulk_v1", mappingV1, oldFile, floorShape); err != nil {
-		return out, err
-	}
-	fmt.Fprintln(env.Out, "raw _bulk ...")
-	if out.New, err = timeRawBulk(ctx, client, alias+"_rawbulk", elastic.LoadIndexBody(), newFile, floorShape); err != nil {
-		return out, err
-	}
-	r.Add("raw_bulk_seconds", out.New.Seconds(), "s")
-	r.Add("raw_bulk_old_mapping_seconds", out.Old.Seconds(), "s")
-	r.AtMost("raw_bulk_new_over_old", out.New.Seconds()/out.Old.Seconds(), 0.75)
+func (f *floors) file(name string) string { return f.dir + "/" + name + ".ndjson" }
 
-	if out.SeedView, err = timeSeedView(ctx, env, d, func() error { return dumpSeedRows(ctx, d.Source, seedFile) }); err != nil {
-		return out, err
+// Close removes the dumps.
+func (f *floors) Close() { _ = os.RemoveAll(f.dir) }
+
+// RawBulk times raw _bulk of the documents into the lean mapping.
+func (f *floors) RawBulk(ctx context.Context) (time.Duration, error) {
+	fmt.Fprintln(f.env.Out, "raw _bulk ...")
+	return timeRawBulk(ctx, f.client, f.alias+"_rawbulk", elastic.LoadIndexBody(), f.file("new"), floorShape)
+}
+
+// RawBulkOld times raw _bulk of the documents as written before issue 15
+// into mappingV1.
+func (f *floors) RawBulkOld(ctx context.Context) (time.Duration, error) {
+	fmt.Fprintln(f.env.Out, "raw _bulk, mapping before issue 15 ...")
+	return timeRawBulk(ctx, f.client, f.alias+"_rawbulk_v1", mappingV1, f.file("old"), floorShape)
+}
+
+// Seed times the seed's nightly pipeline: its materialized view (the
+// first time, its rows are dumped while it exists, not timed), then raw
+// _bulk of its rows into seedMapping.
+func (f *floors) Seed(ctx context.Context) (view, bulk time.Duration, err error) {
+	var dump func() error
+	if !f.seedDumped {
+		dump = func() error { return dumpSeedRows(ctx, f.d.Source, f.file("seed")) }
 	}
-	fmt.Fprintln(env.Out, "raw _bulk of the seed's rows ...")
-	if out.SeedBulk, err = timeRawBulk(ctx, client, alias+"_rawbulk_seed", []byte(seedMapping), seedFile, floorShape); err != nil {
-		return out, err
+	if view, err = timeSeedView(ctx, f.env, f.d, dump); err != nil {
+		return 0, 0, err
 	}
-	r.Add("seed_view_seconds", out.SeedView.Seconds(), "s")
-	r.Add("seed_bulk_seconds", out.SeedBulk.Seconds(), "s")
-	r.Add("seed_pipeline_seconds", (out.SeedView + out.SeedBulk).Seconds(), "s")
-	return out, nil
+	f.seedDumped = true
+	fmt.Fprintln(f.env.Out, "raw _bulk of the seed's rows ...")
+	bulk, err = timeRawBulk(ctx, f.client, f.alias+"_rawbulk_seed", []byte(seedMapping), f.file("seed"), floorShape)
+	return view, bulk, err
 }
 
 // v1Doc is a document as the sync wrote it before issue 15: the folded

@@ -467,13 +467,20 @@ func addLatencies(r *Report, prefix, suffix string, ds []time.Duration) float64 
 
 // seconds is the duration env names in whole seconds, or def.
 func seconds(name string, def time.Duration) (time.Duration, error) {
+	n, err := positive(name, int(def/time.Second), "seconds")
+	return time.Duration(n) * time.Second, err
+}
+
+// positive is the environment variable name as a positive number of what,
+// def when it is unset.
+func positive(name string, def int, what string) (int, error) {
 	v := os.Getenv(name)
 	if v == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return 0, fmt.Errorf("%s: want a positive number of seconds, got %q", name, v)
+		return 0, fmt.Errorf("%s: want a positive number of %s, got %q", name, what, v)
 	}
-	return time.Duration(n) * time.Second, nil
+	return n, nil
 }
