@@ -41,6 +41,12 @@ func reportScores(ctx context.Context, env Env, d *app.App, jobID string, with, 
 	r.Add("full_sync_without_scores_seconds", without.Seconds(), "s")
 	r.Add("full_sync_with_scores_seconds", with.Seconds(), "s")
 	r.AtMost("full_sync_with_over_without_scores", with.Seconds()/without.Seconds(), 1.10)
+	return reportFit(ctx, env, d, jobID, r)
+}
+
+// reportFit adds the BG/NBD fit time of the largest company of full sync
+// jobID's generation.
+func reportFit(ctx context.Context, env Env, d *app.App, jobID string, r *Report) error {
 	run, err := d.Sync.Get(ctx, jobs.Tenant{Admin: true}, jobID)
 	if err != nil {
 		return fmt.Errorf("scores of the largest company: %w", err)

@@ -22,7 +22,7 @@ import (
 func init() {
 	Register(Scenario{
 		Name:        "sync",
-		Description: "full sync (plan to alias swap) against the COPY floor of reading the lines plus raw _bulk of the same documents (into the lean mapping and the one before it), and against the seed's pipeline (its materialized view plus raw _bulk of its rows), in rounds (BENCH_SYNC_ROUNDS, 3) whose median ratios are the targets; then an incremental sync of 1% of the customers",
+		Description: "full sync (plan to alias swap) against the COPY floor of reading the lines plus raw _bulk of the same documents (into the lean mapping and the one before it), and against the seed's pipeline (its materialized view plus raw _bulk of its rows), in rounds (BENCH_SYNC_ROUNDS, 3; each a full sync without scores, one with, then the floors) whose median ratios are the targets; then an incremental sync of 1% of the customers",
 		Run:         runSync,
 	})
 }
@@ -71,18 +71,6 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	}
 	defer d.Close()
 
-	// The baseline first, with a worker of its own that has scores off.
-	withoutScores, err := fullSyncWithoutScores(ctx, env, cfg)
-	if err != nil {
-		return err
-	}
-	cfg.ScoresEnabled = true
-	stop, err := runWorker(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer stop()
-
 	client, err := elastic.NewClient(cfg.ElasticsearchURL, cfg.SearchFlavor)
 	if err != nil {
 		return err
@@ -91,6 +79,8 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	if err != nil {
 		return err
 	}
+	scored := cfg
+	scored.ScoresEnabled = true
 	var measured []syncRound
 	var fl *floors
 	var docs int64
@@ -98,18 +88,29 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 		if rounds > 1 {
 			fmt.Fprintf(env.Out, "round %d of %d\n", i+1, rounds)
 		}
-		// The full sync: plan to alias swap, as the job row times it.
-		fmt.Fprintln(env.Out, "full sync ...")
-		jobID, took, err := fullSyncOnce(ctx, d)
+		// The scores' baseline first, with a worker of its own that has
+		// scores off; then the full sync, plan to alias swap, as the job
+		// row times it.
+		without, err := fullSyncWithoutScores(ctx, env, cfg)
 		if err != nil {
 			return err
 		}
-		m := syncRound{Sync: took.Seconds()}
+		stop, err := runWorker(ctx, scored)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(env.Out, "full sync ...")
+		jobID, took, err := fullSyncOnce(ctx, d)
+		stop()
+		if err != nil {
+			return err
+		}
+		m := syncRound{Sync: took.Seconds(), Without: without.Seconds()}
 		if i == 0 {
 			if docs, err = syncedDocuments(ctx, d, jobID); err != nil {
 				return err
 			}
-			if err := reportScores(ctx, env, d, jobID, took, withoutScores, r); err != nil {
+			if err := reportFit(ctx, env, d, jobID, r); err != nil {
 				return err
 			}
 		}
@@ -151,6 +152,7 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	}
 	mid := medianRound(measured)
 	mid.report(r, "")
+	r.AtMost("full_sync_with_over_without_scores", median(measured, syncRound.overWithout), 1.10)
 	r.Add("full_sync_documents_per_second", float64(docs)/mid.Sync, "docs/s")
 	r.Add("full_sync_vs_seed_view", median(measured, syncRound.overView), "ratio")
 	r.Add("full_sync_vs_copy_plus_bulk", median(measured, syncRound.overFloor), "ratio")
@@ -159,6 +161,11 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 	r.AtMost("full_sync_over_seed_pipeline", median(measured, syncRound.overSeed), 0.60)
 
 	// Incremental: 1% of the customers change; enqueue to searchable.
+	stop, err := runWorker(ctx, scored)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	return timeIncremental(ctx, env, d, r, func(city string, n int) error {
 		return waitSearchable(ctx, client, cfg.IndexAlias, city, n)
 	})
@@ -171,14 +178,17 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 // after the other, and the targets are the median round's ratios.
 const syncRounds = 3
 
-// syncRound is one round of the sync scenario, in seconds: the full sync,
-// its floor (the COPY of the lines, raw _bulk of its documents into
-// today's mapping) and the seed's nightly pipeline (its view, raw _bulk of
-// its rows), one after the other. BulkOld, raw _bulk into the mapping
-// before issue 15, is measured in the first round only.
+// syncRound is one round of the sync scenario, in seconds: a full sync
+// without scores (Without) and the full sync with them (Sync), its floor
+// (the COPY of the lines, raw _bulk of its documents into today's
+// mapping) and the seed's nightly pipeline (its view, raw _bulk of its
+// rows), one after the other. BulkOld, raw _bulk into the mapping before
+// issue 15, is measured in the first round only.
 type syncRound struct {
-	Sync, Copy, Bulk, BulkOld, SeedView, SeedBulk float64
+	Sync, Without, Copy, Bulk, BulkOld, SeedView, SeedBulk float64
 }
+
+func (m syncRound) overWithout() float64 { return m.Sync / m.Without }
 
 func (m syncRound) overFloor() float64 { return m.Sync / (m.Copy + m.Bulk) }
 func (m syncRound) overSeed() float64  { return m.Sync / (m.SeedView + m.SeedBulk) }
@@ -188,12 +198,14 @@ func (m syncRound) overView() float64  { return m.Sync / m.SeedView }
 // ratios too).
 func (m syncRound) report(r *Report, prefix string) {
 	r.Add(prefix+"full_sync_seconds", m.Sync, "s")
+	r.Add(prefix+"full_sync_without_scores_seconds", m.Without, "s")
 	r.Add(prefix+"copy_lines_seconds", m.Copy, "s")
 	r.Add(prefix+"raw_bulk_seconds", m.Bulk, "s")
 	r.Add(prefix+"seed_view_seconds", m.SeedView, "s")
 	r.Add(prefix+"seed_bulk_seconds", m.SeedBulk, "s")
 	r.Add(prefix+"seed_pipeline_seconds", m.SeedView+m.SeedBulk, "s")
 	if prefix != "" {
+		r.Add(prefix+"full_sync_with_over_without_scores", m.overWithout(), "ratio")
 		r.Add(prefix+"full_sync_over_copy_plus_bulk", m.overFloor(), "ratio")
 		r.Add(prefix+"full_sync_over_seed_pipeline", m.overSeed(), "ratio")
 	}
@@ -203,6 +215,7 @@ func (m syncRound) report(r *Report, prefix string) {
 func medianRound(rounds []syncRound) syncRound {
 	return syncRound{
 		Sync:     median(rounds, func(m syncRound) float64 { return m.Sync }),
+		Without:  median(rounds, func(m syncRound) float64 { return m.Without }),
 		Copy:     median(rounds, func(m syncRound) float64 { return m.Copy }),
 		Bulk:     median(rounds, func(m syncRound) float64 { return m.Bulk }),
 		SeedView: median(rounds, func(m syncRound) float64 { return m.SeedView }),
