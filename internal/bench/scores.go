@@ -35,6 +35,23 @@ func fullSyncWithoutScores(ctx context.Context, env Env, cfg config.Config) (tim
 	return took, nil
 }
 
+// syncsWithoutAndWith times a full sync with scores off, on a worker of
+// its own, then one with scores on a worker of scored's configuration,
+// and returns the second's job id and both times.
+func syncsWithoutAndWith(ctx context.Context, env Env, d *app.App, cfg, scored config.Config) (jobID string, without, with time.Duration, err error) {
+	if without, err = fullSyncWithoutScores(ctx, env, cfg); err != nil {
+		return "", 0, 0, err
+	}
+	stop, err := runWorker(ctx, scored)
+	if err != nil {
+		return "", 0, 0, err
+	}
+	defer stop()
+	fmt.Fprintln(env.Out, "full sync ...")
+	jobID, with, err = fullSyncOnce(ctx, d)
+	return jobID, without, with, err
+}
+
 // reportScores adds the full sync with scores beside the one without, and
 // the BG/NBD fit time of the largest company of the run's generation.
 func reportScores(ctx context.Context, env Env, d *app.App, jobID string, with, without time.Duration, r *Report) error {

@@ -35,17 +35,7 @@ func runScores(ctx context.Context, env Env, r *Report) error {
 	var without, with time.Duration
 	var jobID string
 	for round := 1; round <= 2; round++ {
-		w0, err := fullSyncWithoutScores(ctx, env, cfg)
-		if err != nil {
-			return err
-		}
-		stop, err := runWorker(ctx, scored)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(env.Out, "full sync with scores (round %d) ...\n", round)
-		id, w1, err := fullSyncOnce(ctx, d)
-		stop()
+		id, w0, w1, err := syncsWithoutAndWith(ctx, env, d, cfg, scored)
 		if err != nil {
 			return err
 		}

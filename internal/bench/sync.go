@@ -91,17 +91,7 @@ func runSync(ctx context.Context, env Env, r *Report) error {
 		// The scores' baseline first, with a worker of its own that has
 		// scores off; then the full sync, plan to alias swap, as the job
 		// row times it.
-		without, err := fullSyncWithoutScores(ctx, env, cfg)
-		if err != nil {
-			return err
-		}
-		stop, err := runWorker(ctx, scored)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(env.Out, "full sync ...")
-		jobID, took, err := fullSyncOnce(ctx, d)
-		stop()
+		jobID, without, took, err := syncsWithoutAndWith(ctx, env, d, cfg, scored)
 		if err != nil {
 			return err
 		}
