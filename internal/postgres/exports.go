@@ -63,12 +63,24 @@ func (r *Exports) Export(ctx context.Context, j jobs.Job) (export.Export, error)
 	return e, nil
 }
 
-// BeginAttempt implements export.Repository in one statement.
+// BeginAttempt implements export.Repository in one transaction of two
+// statements. The update takes the export's row, so it waits for a chunk
+// an older attempt is inserting (InsertChunk holds the row FOR SHARE) and
+// no chunk of an older attempt is inserted after it; the delete, a
+// statement of its own, then reads after that chunk committed. One
+// statement of both (a CTE) deleted with the snapshot taken before the
+// wait, left that chunk behind, and the new attempt's chunk of the same
+// number failed on the key (TestAStaleRunCannotWrite, now and then).
 func (r *Exports) BeginAttempt(ctx context.Context, id string) (int, error) {
 	var attempt int
-	err := conn(ctx, r.db).QueryRow(ctx, `WITH a AS (UPDATE exports SET attempt = attempt + 1 WHERE job_id = $1 RETURNING attempt),
-		gone AS (DELETE FROM export_chunks WHERE export_id = $1)
-		SELECT attempt FROM a`, id).Scan(&attempt)
+	err := inTx(ctx, r.db, func(ctx context.Context) error {
+		q := conn(ctx, r.db)
+		if err := q.QueryRow(ctx, "UPDATE exports SET attempt = attempt + 1 WHERE job_id = $1 RETURNING attempt", id).Scan(&attempt); err != nil {
+			return err
+		}
+		_, err := q.Exec(ctx, "DELETE FROM export_chunks WHERE export_id = $1", id)
+		return err
+	})
 	return attempt, notFound(err, "begin export", errs.E(errs.NotFound, "export %s not found", id))
 }
 
