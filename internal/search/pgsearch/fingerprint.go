@@ -17,7 +17,14 @@ func (e *Engine) Fingerprints(ctx context.Context, lo, hi string, fn func([]sear
 	if err != nil || gen == "" {
 		return err
 	}
-	out, err := e.fingerprints(ctx, gen, `customer_id > $1 AND ($2 = '' OR customer_id <= $2) ORDER BY customer_id`, lo, hi)
+	// Each bound one the index scan can use in a generic plan too (a
+	// prepared statement's after its fifth run): an upper bound ORed with
+	// "none" read the table from lo to its end at every range.
+	where, args := `customer_id > $1 ORDER BY customer_id`, []any{lo}
+	if hi != "" {
+		where, args = `customer_id > $1 AND customer_id <= $2 ORDER BY customer_id`, []any{lo, hi}
+	}
+	out, err := e.fingerprints(ctx, gen, where, args...)
 	if err != nil || len(out) == 0 {
 		return err
 	}
