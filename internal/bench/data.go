@@ -14,6 +14,7 @@ import (
 	"github.com/reactivation/reactivation/internal/config"
 	"github.com/reactivation/reactivation/internal/demo"
 	"github.com/reactivation/reactivation/internal/postgres"
+	"github.com/reactivation/reactivation/internal/source"
 )
 
 // benchRedisDB is the Redis database a run queues in, flushed first, so a
@@ -73,6 +74,8 @@ func dataConfig(ctx context.Context, env Env) (config.Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("seed benchmark data: %w", err)
 		}
+	} else if err := indexesOf(ctx, u.String()); err != nil {
+		return cfg, err
 	}
 	cfg.SourceDatabaseURL = u.String()
 	service := fmt.Sprintf("bench_svc_%s_%d", env.Scenario, env.Customers)
@@ -161,4 +164,19 @@ func holdClaim(ctx context.Context, rc *redis.Client, owner string) {
 			_ = rc.Set(ctx, benchClaimKey, owner, benchClaimTTL).Err()
 		}
 	}
+}
+
+// indexesOf brings the sync indexes of data seeded by an earlier version
+// to today's (source.CreateIndexes: those missing are built, those
+// replaced dropped); nothing to do when they are.
+func indexesOf(ctx context.Context, dataURL string) error {
+	pool, err := postgres.Open(ctx, dataURL, 1)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := source.CreateIndexes(ctx, pool); err != nil {
+		return fmt.Errorf("benchmark data: %w", err)
+	}
+	return nil
 }

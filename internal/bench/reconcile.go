@@ -237,11 +237,11 @@ func applyDrift(ctx context.Context, d *app.App, p drift) error {
 			sql  string
 			args []any
 		}{
-			{"DELETE FROM invoice_products WHERE invoice_id IN (SELECT invoice_id FROM invoices WHERE customer_id = ANY($1))", []any{p.erased}},
+			{"DELETE FROM invoice_products WHERE invoice_id COLLATE \"C\" IN (SELECT invoice_id FROM invoices WHERE customer_id = ANY($1))", []any{p.erased}},
 			{"DELETE FROM invoices WHERE customer_id = ANY($1)", []any{p.erased}},
 			{"DELETE FROM customers WHERE customer_id = ANY($1)", []any{p.erased}},
 			{"UPDATE customers SET city = coalesce(city, '') || ' (bench)' WHERE customer_id = ANY($1)", []any{p.edited}},
-			{"DELETE FROM invoice_products WHERE invoice_id IN " + first, []any{p.voided}},
+			{"DELETE FROM invoice_products WHERE invoice_id COLLATE \"C\" IN " + first, []any{p.voided}},
 			{"DELETE FROM invoices WHERE invoice_id IN " + first, []any{p.voided}},
 			{"UPDATE invoices SET total_amount = total_amount + 1 WHERE invoice_id IN " + first, []any{p.repriced}},
 			{"INSERT INTO products (product_id, name) VALUES ($1, 'Bench special')", []any{benchProduct}},
@@ -311,7 +311,7 @@ func restoreSource(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for _, sql := range []string{
-			`DELETE FROM invoice_products WHERE invoice_id IN (SELECT invoice_id FROM invoices
+			`DELETE FROM invoice_products WHERE invoice_id COLLATE "C" IN (SELECT invoice_id FROM invoices
 				WHERE customer_id IN (SELECT customer_id FROM bench_undo_ids))`,
 			"DELETE FROM invoices WHERE customer_id IN (SELECT customer_id FROM bench_undo_ids)",
 			"DELETE FROM customers WHERE customer_id IN (SELECT customer_id FROM bench_undo_ids)",

@@ -220,7 +220,7 @@ func TestSeedInterruptedKeepsOldData(t *testing.T) {
 	// The next run repairs what the interrupted one dropped.
 	b.seed(t, demo.Options{Customers: 300, Seed: 3, AsOf: b.asOf, Truncate: true})
 	require.EqualValues(t, 5, b.float(t, `SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema()
-		AND indexname IN ('invoices_customer_id_idx', 'invoices_updated_at_idx', 'invoice_products_invoice_id_idx',
+		AND indexname IN ('invoices_customer_id_idx', 'invoices_updated_at_idx', 'invoice_products_invoice_id_c_idx',
 		'customers_updated_at_idx', 'customers_company_id_idx')`))
 }
 

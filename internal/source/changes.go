@@ -322,10 +322,14 @@ func differing(ctx context.Context, tx pgx.Tx, buckets []int, written []string, 
 	if err != nil {
 		return nil, err
 	}
+	key, err := linesKey(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("read changes: %w", err)
+	}
 	rows, err := tx.Query(ctx, `
 		SELECT c.customer_id,
 			(SELECT count(*) FROM invoices i WHERE i.customer_id = c.customer_id),
-			(SELECT count(ip.product_id) FROM invoices i JOIN invoice_products ip ON ip.invoice_id = i.invoice_id
+			(SELECT count(ip.product_id) FROM invoices i JOIN invoice_products ip ON ip.invoice_id = i.invoice_id`+key+`
 			 WHERE i.customer_id = c.customer_id)
 		FROM customers c JOIN unnest($1::int[]) AS d(b) ON d.b = `+BucketOf("c.customer_id"), buckets)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -74,11 +75,34 @@ func NewEnricher(pool *pgxpool.Pool) *Enricher {
 	return &Enricher{pool: pool}
 }
 
+// selection is the customers a read computes: where over customers c,
+// and, for the lines query, the same over invoices i, which the planner
+// does not derive itself (it carries no range across a join's equality).
+// Every condition can bound an index scan, whatever the parameters: a
+// plan made generic after a connection's fifth run of the query (pgx
+// prepares it) reads only the range. An upper bound ORed with "no bound"
+// (the last shard's empty hi) bounded nothing in such a plan, and the
+// invoices' scan began at the first customer, not the range's: every
+// shard read the index from the start (800k customers: 0.96 s a
+// 20,000-customer shard's lines for 0.35 s; docs/capacity.md).
+type selection struct {
+	customers, invoices string
+	args                []any
+}
+
+// rangeOf selects the customers with lo < customer_id <= hi (lo "" from
+// the first, hi "" to the last).
+func rangeOf(lo, hi string) selection {
+	if hi == "" {
+		return selection{"c.customer_id > $1", "i.customer_id > $1", []any{lo}}
+	}
+	return selection{"c.customer_id > $1 AND c.customer_id <= $2", "i.customer_id > $1 AND i.customer_id <= $2", []any{lo, hi}}
+}
+
 // Range computes the profile of every customer with lo < customer_id <= hi
 // (lo "" from the first, hi "" to the last), in customer_id order.
 func (e *Enricher) Range(ctx context.Context, lo, hi string, fn func(profile.Profile) error) error {
-	where := "c.customer_id > $1 AND ($2 = '' OR c.customer_id <= $2)"
-	_, err := e.enrich(ctx, where, []any{lo, hi}, fn)
+	_, err := e.enrich(ctx, rangeOf(lo, hi), fn)
 	return err
 }
 
@@ -93,17 +117,27 @@ func (e *Enricher) IDs(ctx context.Context, ids []string, companyID string, fn f
 // every listed id it did not call fn for was absent from the source (or
 // of another company) as of that version.
 func (e *Enricher) Lookup(ctx context.Context, ids []string, companyID string, fn func(profile.Profile) error) (int64, error) {
-	where := "c.customer_id = ANY($1) AND ($2 = '' OR c.company_id = $2)"
-	return e.enrich(ctx, where, []any{ids, companyID}, fn)
+	sel := selection{"c.customer_id = ANY($1)", "i.customer_id = ANY($1)", []any{ids}}
+	if companyID != "" {
+		sel.customers += " AND c.company_id = $2"
+		sel.args = append(sel.args, companyID)
+	}
+	return e.enrich(ctx, sel, fn)
 }
 
 // Buyers computes the profiles of the customers with lo < customer_id <=
 // hi who bought any of products, in customer_id order.
 func (e *Enricher) Buyers(ctx context.Context, lo, hi string, products []string, fn func(profile.Profile) error) error {
-	where := `c.customer_id > $1 AND ($2 = '' OR c.customer_id <= $2) AND EXISTS (
-		SELECT 1 FROM invoices bi JOIN invoice_products bp ON bp.invoice_id = bi.invoice_id
-		WHERE bi.customer_id = c.customer_id AND bp.product_id = ANY($3))`
-	_, err := e.enrich(ctx, where, []any{lo, hi, products}, fn)
+	key, err := linesKey(ctx, e.pool)
+	if err != nil {
+		return err
+	}
+	sel := rangeOf(lo, hi)
+	sel.args = append(sel.args, products)
+	sel.customers += ` AND EXISTS (
+		SELECT 1 FROM invoices bi JOIN invoice_products bp ON bp.invoice_id = bi.invoice_id` + key + `
+		WHERE bi.customer_id = c.customer_id AND bp.product_id = ANY($` + strconv.Itoa(len(sel.args)) + `))`
+	_, err = e.enrich(ctx, sel, fn)
 	return err
 }
 
@@ -115,9 +149,9 @@ type line struct {
 	product    int32 // in menu.items, or noLine, or unknownProduct
 }
 
-// enrich reads the catalog, the customers matching where and their lines
-// in one snapshot, and returns its version.
-func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func(profile.Profile) error) (int64, error) {
+// enrich reads the catalog, the customers sel selects and their lines in
+// one snapshot, and returns its version.
+func (e *Enricher) enrich(ctx context.Context, sel selection, fn func(profile.Profile) error) (int64, error) {
 	readOnly := pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}
 	customers, err := e.pool.BeginTx(ctx, readOnly)
 	if err != nil {
@@ -136,6 +170,10 @@ func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func
 	if err != nil {
 		return 0, err
 	}
+	key, err := linesKey(ctx, customers)
+	if err != nil {
+		return 0, err
+	}
 	m := newMenu(catalog)
 	g, gctx := errgroup.WithContext(ctx)
 	lines := make(chan []line, 4)
@@ -146,10 +184,10 @@ func (e *Enricher) enrich(ctx context.Context, where string, args []any, fn func
 			return fmt.Errorf("enrich: %w", err)
 		}
 		defer tx.Rollback(context.WithoutCancel(gctx))
-		return streamLines(gctx, tx, m, where, args, lines)
+		return streamLines(gctx, tx, m, key, sel, lines)
 	})
 	g.Go(func() error {
-		err := mergeCustomers(gctx, customers, m, version, where, args, lines, fn)
+		err := mergeCustomers(gctx, customers, m, version, sel, lines, fn)
 		// Drain so the producer never blocks on a consumer that stopped.
 		go func() {
 			for range lines {
@@ -205,17 +243,13 @@ const versionSQL = "pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
 // lines of an invoice together. The source sends one row per invoice with
 // its lines' product ids as an array (a fifth fewer backend seconds than a
 // row per line ordered by invoice, and two fifths of the rows to decode;
+// an ARRAY subquery rather than a lateral array_agg, a tenth fewer again;
 // docs/capacity.md); an invoice without lines arrives once with product
-// noLine. The customer id is read as bytes and made a string only when it
-// changes; each product is looked up in m by its bytes.
-func streamLines(ctx context.Context, q Querier, m *menu, where string, args []any, out chan<- []line) error {
-	rows, err := q.Query(ctx, `
-		SELECT i.customer_id, i.invoice_date, (i.total_amount * 100)::bigint, p.ids
-		FROM customers c
-		JOIN invoices i ON i.customer_id = c.customer_id,
-		LATERAL (SELECT array_agg(ip.product_id) FROM invoice_products ip WHERE ip.invoice_id = i.invoice_id) p (ids)
-		WHERE `+where+`
-		ORDER BY i.customer_id`, args...)
+// noLine. key is linesKey's collation clause for the lookup of an
+// invoice's lines. The customer id is read as bytes and made a string
+// only when it changes; each product is looked up in m by its bytes.
+func streamLines(ctx context.Context, q Querier, m *menu, key string, sel selection, out chan<- []line) error {
+	rows, err := q.Query(ctx, linesSQL(key, sel), sel.args...)
 	if err != nil {
 		return fmt.Errorf("read invoice lines: %w", err)
 	}
@@ -251,27 +285,84 @@ func streamLines(ctx context.Context, q Querier, m *menu, where string, args []a
 	return nil
 }
 
+// linesSQL is streamLines' query.
+func linesSQL(key string, sel selection) string {
+	return `
+		SELECT i.customer_id, i.invoice_date, i.total_amount::numeric,
+			ARRAY(SELECT ip.product_id FROM invoice_products ip WHERE ip.invoice_id = i.invoice_id` + key + `)
+		FROM customers c
+		JOIN invoices i ON i.customer_id = c.customer_id
+		WHERE ` + sel.customers + ` AND ` + sel.invoices + `
+		ORDER BY i.customer_id`
+}
+
+// customersSQL is mergeCustomers' query.
+func customersSQL(sel selection) string {
+	return `
+		SELECT c.customer_id, c.company_id, coalesce(c.name, ''), coalesce(c.email, ''), coalesce(c.phone, ''),
+		       coalesce(c.gender, ''), coalesce(c.city, ''), c.created_at, c.updated_at
+		FROM customers c WHERE ` + sel.customers + `
+		ORDER BY c.customer_id`
+}
+
+// linesKey returns the collation clause under which a query looks up an
+// invoice's lines by its id: ` COLLATE "C"` when the source has a valid
+// btree index on invoice_products (invoice_id COLLATE "C"), else "" (the
+// column's own collation). Both find the same lines (text equality is
+// byte equality under any deterministic collation); the index's descent
+// compares bytes instead of the database collation's rules (a probe per
+// invoice, 800k customers: a seventh of the lines query's backend time
+// under C.UTF-8; docs/capacity.md). A query compared under "C" can use
+// no other index, hence the check.
+func linesKey(ctx context.Context, q Querier) (string, error) {
+	rows, err := q.Query(ctx, `
+		SELECT EXISTS (
+			SELECT 1 FROM pg_index x
+			JOIN pg_class r ON r.oid = x.indexrelid
+			JOIN pg_am a ON a.oid = r.relam
+			JOIN pg_attribute c ON c.attrelid = x.indrelid AND c.attnum = x.indkey[0]
+			WHERE x.indrelid = 'invoice_products'::regclass AND c.attname = 'invoice_id'
+				AND a.amname = 'btree' AND x.indisvalid AND x.indpred IS NULL
+				AND x.indcollation[0] = (SELECT oid FROM pg_collation
+					WHERE collname = 'C' AND collnamespace = 'pg_catalog'::regnamespace))`)
+	if err != nil {
+		return "", fmt.Errorf("invoice lines index: %w", err)
+	}
+	found, err := pgx.CollectExactlyOneRow(rows, pgx.RowTo[bool])
+	if err != nil {
+		return "", fmt.Errorf("invoice lines index: %w", err)
+	}
+	if found {
+		return ` COLLATE "C"`, nil
+	}
+	return "", nil
+}
+
 // lineScanner decodes streamLines' rows from their raw values: the date
-// and the cents with the connection's own decoders, planned once; the
-// product ids' array in PostgreSQL's binary form by hand (no slice of
-// strings per invoice), or through pgx when the rows come as text.
+// with the connection's own decoder, planned once; the amount's numeric
+// into cents by hand (cents.go); the product ids' array in PostgreSQL's
+// binary form by hand (no slice of strings per invoice), or through pgx
+// when the rows come as text.
 type lineScanner struct {
-	rows        pgx.Rows
-	date, cents pgtype.ScanPlan
-	ids         pgtype.ScanPlan // nil when the array comes in binary
-	d           time.Time
-	c           int64
-	texts       []pgtype.Text
-	elems       [][]byte
-	customerID  string
-	invoice     uint64
+	rows       pgx.Rows
+	date       pgtype.ScanPlan
+	cents      func([]byte) (int64, error) // the amount's numeric to cents
+	ids        pgtype.ScanPlan             // nil when the array comes in binary
+	d          time.Time
+	texts      []pgtype.Text
+	elems      [][]byte
+	customerID string
+	invoice    uint64
 }
 
 func newLineScanner(rows pgx.Rows) *lineScanner {
 	s := &lineScanner{rows: rows}
 	m, fields := rows.Conn().TypeMap(), rows.FieldDescriptions()
 	s.date = m.PlanScan(fields[1].DataTypeOID, fields[1].Format, &s.d)
-	s.cents = m.PlanScan(fields[2].DataTypeOID, fields[2].Format, &s.c)
+	s.cents = centsText
+	if fields[2].Format == pgx.BinaryFormatCode {
+		s.cents = centsBinary
+	}
 	if fields[3].Format != pgx.BinaryFormatCode {
 		s.ids = m.PlanScan(fields[3].DataTypeOID, fields[3].Format, &s.texts)
 	}
@@ -288,12 +379,12 @@ func (s *lineScanner) next(m *menu, batch []line) ([]line, error) {
 	if err := s.date.Scan(raw[1], &s.d); err != nil {
 		return batch, err
 	}
-	if err := s.cents.Scan(raw[2], &s.c); err != nil {
+	c, err := s.cents(raw[2])
+	if err != nil {
 		return batch, err
 	}
 	s.invoice++
-	l := line{customerID: s.customerID, invoice: s.invoice, date: s.d, cents: s.c, product: noLine}
-	var err error
+	l := line{customerID: s.customerID, invoice: s.invoice, date: s.d, cents: c, product: noLine}
 	s.elems = s.elems[:0]
 	if s.ids == nil {
 		s.elems, err = appendBinaryArray(s.elems, raw[3])
@@ -359,12 +450,8 @@ func appendBinaryArray(elems [][]byte, raw []byte) ([][]byte, error) {
 
 // mergeCustomers reads customers in the same order as the lines and hands
 // each one, with its lines, to the aggregation.
-func mergeCustomers(ctx context.Context, q Querier, m *menu, version int64, where string, args []any, lines <-chan []line, fn func(profile.Profile) error) error {
-	rows, err := q.Query(ctx, `
-		SELECT c.customer_id, c.company_id, coalesce(c.name, ''), coalesce(c.email, ''), coalesce(c.phone, ''),
-		       coalesce(c.gender, ''), coalesce(c.city, ''), c.created_at, c.updated_at
-		FROM customers c WHERE `+where+`
-		ORDER BY c.customer_id`, args...)
+func mergeCustomers(ctx context.Context, q Querier, m *menu, version int64, sel selection, lines <-chan []line, fn func(profile.Profile) error) error {
+	rows, err := q.Query(ctx, customersSQL(sel), sel.args...)
 	if err != nil {
 		return fmt.Errorf("read customers: %w", err)
 	}

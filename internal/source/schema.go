@@ -43,6 +43,7 @@ func DropIndexes(ctx context.Context, pool *pgxpool.Pool) error {
 		DROP INDEX IF EXISTS invoices_customer_id_idx;
 		DROP INDEX IF EXISTS invoices_updated_at_idx;
 		DROP INDEX IF EXISTS invoice_products_invoice_id_idx;
+		DROP INDEX IF EXISTS invoice_products_invoice_id_c_idx;
 		DROP INDEX IF EXISTS customers_updated_at_idx;
 		DROP INDEX IF EXISTS customers_company_id_idx;`)
 	if err != nil {
