@@ -17,6 +17,7 @@ PG_PORT=${PG_PORT:-5432}
 REDIS_PORT=${REDIS_PORT:-6379}
 OS_PORT=${OS_PORT:-9200}
 OS_HEAP=${OS_HEAP:-2g}
+PG_SHARED_BUFFERS=${PG_SHARED_BUFFERS:-4GB}
 # A cluster name of this checkout's own: nodes of two checkouts on one
 # machine must never join each other's cluster.
 OS_CLUSTER=reactivation-$(echo "$ROOT" | md5sum | cut -c1-8)
@@ -95,8 +96,21 @@ pg_start() {
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$run'
+EOF
+  fi
+  # The node's settings, rewritten on every start: a data directory made
+  # by an older version of this script gets today's (the include comes
+  # after its own lines, so it wins).
+  grep -q "^include_if_exists = 'reactivation.conf'" "$data/postgresql.conf" ||
+    echo "include_if_exists = 'reactivation.conf'" >>"$data/postgresql.conf"
+  cat >"$data/reactivation.conf" <<EOF
+# written by deploy/local/services.sh on every start
 max_connections = 300
-shared_buffers = 1GB
+# About a sixth of this machine's memory: the bench data's working set at
+# 800k customers (the source's tables and indexes, the service's
+# tracking) is some 2.5 GB, and a page that misses the buffers is read
+# from the OS again, at each probe (docs/capacity.md).
+shared_buffers = $PG_SHARED_BUFFERS
 work_mem = 64MB
 maintenance_work_mem = 512MB
 max_wal_size = 8GB
@@ -104,7 +118,7 @@ synchronous_commit = off
 fsync = off
 full_page_writes = off
 EOF
-  fi
+  if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$data/reactivation.conf"; fi
   log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
   as_pg "$bin/pg_ctl" -D "$data" -l "$pgdir/postgres.log" -w -t 60 start >/dev/null ||
     die "PostgreSQL did not start: $(tail -n 5 "$pgdir/postgres.log")"
@@ -178,6 +192,13 @@ os_start() {
     >"$STATE/opensearch.log" 2>&1 </dev/null &
   echo $! >"$STATE/opensearch.pid"
   wait_for OpenSearch 120 os_ready
+  # The node shares its disk with everything else on the machine: its
+  # watermarks are free space, not shares of a disk other programs fill
+  # (the sync bench's dumps once took this machine past 90% and the node
+  # refused to create indexes).
+  curl -fsS -X PUT "$ELASTICSEARCH_URL/_cluster/settings" -H 'Content-Type: application/json' \
+    -d '{"persistent":{"cluster.routing.allocation.disk.watermark.low":"3gb","cluster.routing.allocation.disk.watermark.high":"2gb","cluster.routing.allocation.disk.watermark.flood_stage":"1gb"}}' \
+    >/dev/null || die "OpenSearch refused its disk watermarks"
 }
 
 os_stop() {
