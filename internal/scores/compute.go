@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/sync/errgroup"
@@ -27,7 +28,22 @@ func Compute(ctx context.Context, src *pgxpool.Pool, asOf time.Time, loc *time.L
 	pops := map[string]*population{}
 	models := map[string]*Model{}
 	bd := BusinessDate(asOf, loc)
-	rows, err := src.Query(ctx, `
+	// Both reads in one snapshot, so the companies' counts are of the
+	// customers whose purchases were read.
+	tx, err := src.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("scores: read purchases: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// Grouped in the order of the invoices' customer index, not hashed:
+	// the parallel workers of a hash aggregate each get a third of every
+	// customer's invoices and reduce nothing, and the final hash spills
+	// (800k customers: 2.7 s of wall time and 4.1 s of CPU, against 3.4 s
+	// and 4.9 s; docs/capacity.md).
+	if _, err := tx.Exec(ctx, "SET LOCAL enable_hashagg = off"); err != nil {
+		return nil, fmt.Errorf("scores: read purchases: %w", err)
+	}
+	rows, err := tx.Query(ctx, `
 		SELECT c.company_id, a.n, a.cents, a.first, a.last FROM (
 			SELECT customer_id, count(*), sum((total_amount * 100)::bigint)::bigint, min(invoice_date), max(invoice_date)
 			FROM invoices GROUP BY customer_id
@@ -61,7 +77,7 @@ func Compute(ctx context.Context, src *pgxpool.Pool, asOf time.Time, loc *time.L
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("scores: read purchases: %w", err)
 	}
-	rows, err = src.Query(ctx, "SELECT company_id, count(*) FROM customers GROUP BY company_id")
+	rows, err = tx.Query(ctx, "SELECT company_id, count(*) FROM customers GROUP BY company_id")
 	if err != nil {
 		return nil, fmt.Errorf("scores: count customers: %w", err)
 	}
